@@ -1,0 +1,177 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+)
+
+// Connection is what the connection check needs to reach a volume.
+type Connection struct {
+	Host     string
+	AuthType AuthType
+	ClientID string
+	TenantID string
+	Secrets  Secrets
+	Catalog  string
+	Schema   string
+	Volume   string
+	// Prefix is the path under the volume, empty for the volume itself.
+	Prefix    string
+	VerifyTLS bool
+	Timeout   time.Duration
+}
+
+// ConnectionChecker confirms that a workspace accepts the credentials and
+// that the volume (and prefix) exists and is a directory. It returns a
+// *ConnectionError for problems the caller can fix.
+type ConnectionChecker interface {
+	CheckConnection(ctx context.Context, c Connection) error
+}
+
+// ConnectionError is a connection-check failure the caller can fix: bad
+// credentials, a missing volume, an unreachable workspace.
+type ConnectionError struct {
+	// Reason is a stable machine-readable cause, e.g. "credentials_refused".
+	Reason string
+	// Message is a human-readable explanation that never holds a secret.
+	Message string
+	// Err is the underlying error, for logs; it must not hold a secret either.
+	Err error
+}
+
+func (e *ConnectionError) Error() string { return e.Message }
+
+// Unwrap returns the underlying error.
+func (e *ConnectionError) Unwrap() error { return e.Err }
+
+// SecretStore keeps one secret per storage.
+type SecretStore interface {
+	// CreateSecret stores the values under a name derived from the storage id
+	// and returns the secret's ARN.
+	CreateSecret(ctx context.Context, s NewSecret) (arn string, err error)
+	// DeleteSecret removes a secret at once, without a recovery window.
+	DeleteSecret(ctx context.Context, arn string) error
+}
+
+// NewSecret is a secret to create for a storage.
+type NewSecret struct {
+	StorageID int64
+	Project   int64
+	Values    map[string]string
+}
+
+// Repository keeps storage records.
+type Repository interface {
+	// PutStorage writes a new record and never overwrites an existing one.
+	PutStorage(ctx context.Context, r Record) error
+}
+
+// IDAllocator hands out storage ids unique across all instances.
+type IDAllocator interface {
+	NextID(ctx context.Context) (int64, error)
+}
+
+// Service runs the create and validate workflows.
+type Service struct {
+	Checker ConnectionChecker
+	Secrets SecretStore
+	Repo    Repository
+	IDs     IDAllocator
+	// Now returns the current time; time.Now when nil.
+	Now func() time.Time
+	// Logger receives workflow events; slog.Default when nil.
+	Logger *slog.Logger
+}
+
+// ErrPersistence is wrapped by Create when the storage could not be saved;
+// nothing of it is left behind.
+var ErrPersistence = errors.New("storage could not be saved")
+
+// Validate checks the connection and saves nothing.
+func (s *Service) Validate(ctx context.Context, req Request) error {
+	return s.check(ctx, req)
+}
+
+// Create checks the connection, stores the secrets and the record, and
+// returns the storage. On failure part-way it removes the secret again.
+func (s *Service) Create(ctx context.Context, req Request) (Storage, error) {
+	if err := s.check(ctx, req); err != nil {
+		return Storage{}, err
+	}
+	id, err := s.IDs.NextID(ctx)
+	if err != nil {
+		return Storage{}, fmt.Errorf("%w: allocate id: %w", ErrPersistence, err)
+	}
+	storage := Storage{
+		ID:        id,
+		Type:      StorageType,
+		CreatedAt: s.now().UTC().Truncate(time.Microsecond),
+		Settings:  req.Settings,
+	}
+	arn, err := s.Secrets.CreateSecret(ctx, NewSecret{StorageID: id, Project: req.Project, Values: req.Secrets.Values()})
+	if err != nil {
+		return Storage{}, fmt.Errorf("%w: create secret: %w", ErrPersistence, err)
+	}
+	if err := s.Repo.PutStorage(ctx, Record{Storage: storage, SecretARN: arn}); err != nil {
+		s.discardSecret(ctx, id, arn)
+		return Storage{}, fmt.Errorf("%w: write record: %w", ErrPersistence, err)
+	}
+	return storage, nil
+}
+
+// discardSecret deletes a secret whose record could not be written. It runs
+// even when the request's context is done, because leaving the secret behind
+// is worse than overrunning by a moment.
+func (s *Service) discardSecret(ctx context.Context, id int64, arn string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.Secrets.DeleteSecret(ctx, arn); err != nil {
+		s.logger().ErrorContext(ctx, "orphan secret left behind; the sweep will remove it",
+			slog.String("storage_id", strconv.FormatInt(id, 10)), slog.String("error", err.Error()))
+	}
+}
+
+func (s *Service) check(ctx context.Context, req Request) error {
+	if s.Checker == nil {
+		return nil
+	}
+	conn := Connection{
+		Host:      req.Host,
+		AuthType:  req.AuthType,
+		ClientID:  deref(req.ClientID),
+		TenantID:  deref(req.TenantID),
+		Secrets:   req.Secrets,
+		Catalog:   req.Catalog,
+		Schema:    req.Schema,
+		Volume:    req.Volume,
+		Prefix:    deref(req.Prefix),
+		VerifyTLS: req.VerifyTLS,
+		Timeout:   time.Duration(req.RequestTimeoutS) * time.Second,
+	}
+	return s.Checker.CheckConnection(ctx, conn)
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
