@@ -1,0 +1,114 @@
+// Command localapi runs the service on this machine: it starts moto (unless
+// AWS_ENDPOINT_URL points at an emulator already), creates the table, and
+// serves the API on 127.0.0.1:$PORT by turning each HTTP request into an API
+// Gateway event for the Lambda's own handler. `make run` starts it.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/lsdbx/databricks-storage/internal/app"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore"
+	"github.com/lsdbx/databricks-storage/internal/localapi"
+	"github.com/lsdbx/databricks-storage/internal/logging"
+	"github.com/lsdbx/databricks-storage/internal/motoserver"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "localapi:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := logging.New(os.Stderr, os.Getenv("AWS_LAMBDA_LOG_LEVEL"))
+
+	setDefault("TABLE_NAME", "label-studio-databricks-storage-local")
+	setDefault("AWS_REGION", "us-east-1")
+	if os.Getenv("AWS_ENDPOINT_URL") == "" {
+		wd, _ := os.Getwd()
+		bin, err := motoserver.FindBinary(wd)
+		if err != nil {
+			return err
+		}
+		moto, err := motoserver.Start(ctx, bin, nil)
+		if err != nil {
+			return err
+		}
+		defer moto.Stop()
+		os.Setenv("AWS_ENDPOINT_URL", moto.URL)
+		setDefault("AWS_ACCESS_KEY_ID", "local")
+		setDefault("AWS_SECRET_ACCESS_KEY", "local")
+		fmt.Printf("Started moto (local AWS) at %s\n", moto.URL)
+	} else {
+		fmt.Printf("Using the AWS endpoint at AWS_ENDPOINT_URL=%s\n", os.Getenv("AWS_ENDPOINT_URL"))
+	}
+
+	cfg, err := app.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	cfg.Version = "local"
+	service, err := app.New(ctx, cfg, logger, app.Options{})
+	if err != nil {
+		return err
+	}
+	if err := dynamostore.EnsureTable(ctx, dynamodb.NewFromConfig(service.AWS), cfg.TableName); err != nil {
+		return err
+	}
+
+	addr := net.JoinHostPort("127.0.0.1", envOr("PORT", "8080"))
+	listener, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	server := &http.Server{Handler: localapi.Handler{Lambda: service.Dispatcher}, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Println(localapi.Describe(addr))
+	fmt.Printf(`Try:
+  curl -s -X POST http://%s/api/storages/databricks/ \
+    -H 'Content-Type: application/json' \
+    -d '{"project": 1, "host": "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com", "catalog": "main", "schema": "default", "volume": "landing", "token": "dapi-local-test-token"}'
+Press Ctrl+C to stop.
+`, addr)
+
+	errc := make(chan error, 1)
+	go func() { errc <- server.Serve(listener) }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	logger.Info("shutting down")
+	return server.Shutdown(shutdownCtx)
+}
+
+func setDefault(name, value string) {
+	if os.Getenv(name) == "" {
+		os.Setenv(name, value)
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+

@@ -1,0 +1,76 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/lsdbx/databricks-storage/internal/dynamostore"
+	"github.com/lsdbx/databricks-storage/internal/eventsource"
+	"github.com/lsdbx/databricks-storage/internal/httpapi"
+	"github.com/lsdbx/databricks-storage/internal/secretstore"
+	"github.com/lsdbx/databricks-storage/internal/storage"
+)
+
+// App is the wired service.
+type App struct {
+	Dispatcher *eventsource.Dispatcher
+	HTTP       *httpapi.Handler
+	Service    *storage.Service
+	Store      *dynamostore.Store
+	Secrets    *secretstore.Store
+	AWS        aws.Config
+}
+
+// Options are the parts New takes from its caller instead of building them.
+type Options struct {
+	// Checker checks connections; nil checks nothing.
+	Checker storage.ConnectionChecker
+	// Hosts restricts workspace hostnames; nil accepts any https host.
+	Hosts storage.HostPolicy
+}
+
+// New loads the AWS configuration (the standard chain, so AWS_ENDPOINT_URL
+// and friends apply) and builds the service. Clients are built once, here,
+// and shared by every invocation of a warm instance.
+func New(ctx context.Context, cfg Config, logger *slog.Logger, opts Options) (*App, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return NewWithAWS(awsCfg, cfg, logger, opts), nil
+}
+
+// NewWithAWS builds the service on an already loaded AWS configuration.
+func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options) *App {
+	db := dynamodb.NewFromConfig(awsCfg)
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	store := &dynamostore.Store{Client: db, Table: cfg.TableName}
+	secrets := &secretstore.Store{Client: sm, Prefix: cfg.SecretNamePrefix, KMSKeyID: cfg.SecretsKMSKeyID}
+	service := &storage.Service{
+		Checker: opts.Checker,
+		Secrets: secrets,
+		Repo:    store,
+		IDs:     &dynamostore.IDBlocks{Client: db, Table: cfg.TableName, BlockSize: cfg.IDBlockSize},
+		Logger:  logger,
+	}
+	handler := &httpapi.Handler{
+		Workflow: service,
+		Decoder:  storage.Decoder{Hosts: opts.Hosts},
+		Version:  cfg.Version,
+		Logger:   logger,
+	}
+	return &App{
+		Dispatcher: &eventsource.Dispatcher{HTTP: handler},
+		HTTP:       handler,
+		Service:    service,
+		Store:      store,
+		Secrets:    secrets,
+		AWS:        awsCfg,
+	}
+}

@@ -1,0 +1,53 @@
+// Package app wires the service together from its configuration: the AWS
+// clients, the stores, the connection checker and the event dispatcher. The
+// Lambda's main and the local server share it, so both run the same code.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// DefaultSecretNamePrefix starts the secret names when SECRET_NAME_PREFIX is unset.
+const DefaultSecretNamePrefix = "label-studio/databricks-storage/"
+
+// Config is the service configuration, read from the environment.
+type Config struct {
+	// TableName is the DynamoDB table (TABLE_NAME, required).
+	TableName string
+	// SecretNamePrefix starts every secret name (SECRET_NAME_PREFIX).
+	SecretNamePrefix string
+	// SecretsKMSKeyID encrypts the secrets when set (SECRETS_KMS_KEY_ID).
+	SecretsKMSKeyID string
+	// IDBlockSize is how many ids an instance reserves at once (ID_BLOCK_SIZE).
+	IDBlockSize int64
+	// Version is reported in error bodies.
+	Version string
+}
+
+// ConfigFromEnv reads the configuration with getenv (os.Getenv in production).
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	cfg := Config{
+		TableName:        strings.TrimSpace(getenv("TABLE_NAME")),
+		SecretNamePrefix: getenv("SECRET_NAME_PREFIX"),
+		SecretsKMSKeyID:  strings.TrimSpace(getenv("SECRETS_KMS_KEY_ID")),
+		IDBlockSize:      10,
+	}
+	var errs []error
+	if cfg.TableName == "" {
+		errs = append(errs, errors.New("TABLE_NAME is required"))
+	}
+	if cfg.SecretNamePrefix == "" {
+		cfg.SecretNamePrefix = DefaultSecretNamePrefix
+	}
+	if v := strings.TrimSpace(getenv("ID_BLOCK_SIZE")); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 || n > 1000 {
+			errs = append(errs, fmt.Errorf("ID_BLOCK_SIZE must be an integer from 1 to 1000, got %q", v))
+		}
+		cfg.IDBlockSize = n
+	}
+	return cfg, errors.Join(errs...)
+}

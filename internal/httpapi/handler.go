@@ -1,0 +1,227 @@
+// Package httpapi serves the storage API over HTTP-shaped requests: routing,
+// content negotiation, body limits, and Label Studio's response and error
+// formats. Event adapters (API Gateway v1 and v2, the local server) turn
+// their inputs into a Request and send back the Response.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/lsdbx/databricks-storage/internal/apierror"
+	"github.com/lsdbx/databricks-storage/internal/storage"
+)
+
+// MaxBodyBytes is the largest request body accepted (64 KiB).
+const MaxBodyBytes = 64 << 10
+
+// Request is an HTTP request as any event source delivers it.
+type Request struct {
+	Method string
+	Path   string
+	// Headers holds header values keyed by lower-case name.
+	Headers   map[string]string
+	Body      []byte
+	RequestID string
+}
+
+// Header returns a header value whatever the case of its name.
+func (r Request) Header(name string) string {
+	if v, ok := r.Headers[strings.ToLower(name)]; ok {
+		return v
+	}
+	for k, v := range r.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// Response is what to send back.
+type Response struct {
+	Status  int
+	Headers map[string]string
+	Body    []byte
+}
+
+// Workflow is the storage workflow the API drives.
+type Workflow interface {
+	Create(ctx context.Context, req storage.Request) (storage.Storage, error)
+	Validate(ctx context.Context, req storage.Request) error
+}
+
+// Handler answers storage API requests.
+type Handler struct {
+	Workflow Workflow
+	Decoder  storage.Decoder
+	// Version is reported in every error body.
+	Version string
+	Logger  *slog.Logger
+}
+
+type route int
+
+const (
+	routeNone route = iota
+	routeCreate
+	routeValidate
+)
+
+func (rt route) String() string {
+	switch rt {
+	case routeCreate:
+		return "create"
+	case routeValidate:
+		return "validate"
+	}
+	return "none"
+}
+
+const basePath = "/api/storages/databricks"
+
+func match(path string) route {
+	switch strings.TrimSuffix(path, "/") {
+	case basePath:
+		return routeCreate
+	case basePath + "/validate":
+		return routeValidate
+	}
+	return routeNone
+}
+
+// outcome is what one request produced, for the summary log line.
+type outcome struct {
+	route     route
+	storageID int64
+	err       error
+}
+
+// Serve answers one request and logs one summary line for it.
+func (h *Handler) Serve(ctx context.Context, req Request) Response {
+	start := time.Now()
+	var out outcome
+	resp := h.serve(ctx, req, &out)
+	attrs := []slog.Attr{
+		slog.String("request_id", req.RequestID),
+		slog.String("method", req.Method),
+		slog.String("route", out.route.String()),
+		slog.Int("status", resp.Status),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+	}
+	if out.storageID != 0 {
+		attrs = append(attrs, slog.Int64("storage_id", out.storageID))
+	}
+	level := slog.LevelInfo
+	if out.err != nil {
+		attrs = append(attrs, slog.String("error", out.err.Error()))
+		if resp.Status >= 500 {
+			level = slog.LevelError
+		}
+	}
+	h.logger().LogAttrs(ctx, level, "request", attrs...)
+	return resp
+}
+
+func (h *Handler) serve(ctx context.Context, req Request, out *outcome) Response {
+	out.route = match(req.Path)
+	if out.route == routeNone {
+		return h.fail(http.StatusNotFound, "Not found.", nil)
+	}
+	if req.Method != http.MethodPost {
+		resp := h.fail(http.StatusMethodNotAllowed, fmt.Sprintf("Method %q not allowed.", req.Method), nil)
+		resp.Headers["Allow"] = "POST"
+		return resp
+	}
+	if ct := req.Header("Content-Type"); ct != "" && !isJSON(ct) {
+		return h.fail(http.StatusUnsupportedMediaType, fmt.Sprintf("Unsupported media type %q in request. Send the body as application/json.", truncate(ct, 100)), nil)
+	}
+	if len(req.Body) > MaxBodyBytes {
+		return h.fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is too large: the limit is %d bytes.", MaxBodyBytes), nil)
+	}
+	parsed, err := h.Decoder.DecodeRequest(req.Body)
+	if err != nil {
+		out.err = err
+		return h.failFor(err)
+	}
+	switch out.route {
+	case routeValidate:
+		if err := h.Workflow.Validate(ctx, parsed); err != nil {
+			out.err = err
+			return h.failFor(err)
+		}
+		return jsonResponse(http.StatusOK, []byte("{}"))
+	default:
+		created, err := h.Workflow.Create(ctx, parsed)
+		if err != nil {
+			out.err = err
+			return h.failFor(err)
+		}
+		out.storageID = created.ID
+		body, err := json.Marshal(created)
+		if err != nil {
+			out.err = err
+			return h.fail(http.StatusInternalServerError, "The storage was created but could not be rendered.", nil)
+		}
+		return jsonResponse(http.StatusCreated, body)
+	}
+}
+
+// failFor maps a workflow or decoding error to its Label Studio error.
+func (h *Handler) failFor(err error) Response {
+	var validation *storage.ValidationError
+	var connection *storage.ConnectionError
+	switch {
+	case errors.Is(err, storage.ErrMalformed):
+		return h.fail(http.StatusBadRequest, err.Error(), nil)
+	case errors.As(err, &validation):
+		return h.fail(http.StatusBadRequest, "Validation error", validation.Fields)
+	case errors.As(err, &connection):
+		return h.fail(http.StatusBadRequest, connection.Message, map[string][]string{"non_field_errors": {connection.Message}})
+	case errors.Is(err, context.DeadlineExceeded):
+		return h.fail(http.StatusGatewayTimeout, "The request took too long and was abandoned; nothing was stored. Retry later.", nil)
+	default:
+		return h.fail(http.StatusInternalServerError, "Internal server error: the storage could not be saved and nothing was stored. Retry later.", nil)
+	}
+}
+
+func (h *Handler) fail(status int, detail string, fields map[string][]string) Response {
+	return jsonResponse(status, apierror.New(status, h.Version, detail, fields).JSON())
+}
+
+func jsonResponse(status int, body []byte) Response {
+	return Response{
+		Status:  status,
+		Headers: map[string]string{"Content-Type": "application/json"},
+		Body:    body,
+	}
+}
+
+func isJSON(contentType string) bool {
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mediaType == "application/json" || (strings.HasPrefix(mediaType, "application/") && strings.HasSuffix(mediaType, "+json"))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
+	}
+	return slog.Default()
+}

@@ -1,0 +1,124 @@
+// Package motoserver starts and stops a moto server, the local AWS emulator
+// that speaks the real DynamoDB and Secrets Manager wire protocols.
+package motoserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Server is a running moto server.
+type Server struct {
+	// URL is the endpoint to give AWS_ENDPOINT_URL.
+	URL string
+	cmd *exec.Cmd
+}
+
+// FindBinary locates moto_server: $MOTO_SERVER when set, else the project's
+// virtualenv (.venv/bin/moto_server) in dir or one of its parents.
+func FindBinary(dir string) (string, error) {
+	if p := os.Getenv("MOTO_SERVER"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("MOTO_SERVER=%s: %w", p, err)
+		}
+		return p, nil
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		p := filepath.Join(d, ".venv", "bin", "moto_server")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", errors.New("moto_server not found: run `make venv` (make test and make run do it for you) or set MOTO_SERVER")
+		}
+	}
+}
+
+// Start runs moto_server on a free loopback port and waits until it answers.
+// Its output goes to logs (io.Discard when nil).
+func Start(ctx context.Context, binary string, logs io.Writer) (*Server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	if logs == nil {
+		logs = io.Discard
+	}
+	cmd := exec.Command(binary, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start moto_server: %w", err)
+	}
+	s := &Server{URL: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		if s.ready(ctx) {
+			return s, nil
+		}
+		select {
+		case err := <-exited:
+			return nil, fmt.Errorf("moto_server exited before it was ready: %v", err)
+		case <-ctx.Done():
+			s.Stop()
+			return nil, fmt.Errorf("moto_server not ready: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Server) ready(ctx context.Context) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/moto-api/", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// Reset wipes all emulated resources.
+func (s *Server) Reset(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/moto-api/reset", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("reset moto: %w", err)
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// Stop ends the server and its children.
+func (s *Server) Stop() {
+	if s.cmd.Process != nil {
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,86 @@
+// Package secretstore keeps each storage's credentials in one AWS Secrets
+// Manager secret.
+package secretstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/lsdbx/databricks-storage/internal/storage"
+)
+
+// API is the part of the Secrets Manager client the store uses.
+type API interface {
+	CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
+	DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error)
+}
+
+// Tag keys set on every secret, so a secret can be traced to its storage
+// (and the sweep can find secrets whose record never appeared).
+const (
+	TagProject   = "label-studio:project"
+	TagStorageID = "label-studio:storage-id"
+	TagManagedBy = "managed-by"
+	managedBy    = "label-studio-databricks-storage"
+)
+
+// Store creates and deletes storage secrets.
+type Store struct {
+	Client API
+	// Prefix starts every secret name; IAM grants access to this prefix only.
+	Prefix string
+	// KMSKeyID encrypts the secrets when set; the AWS-managed key otherwise.
+	KMSKeyID string
+}
+
+// Name returns the secret name of a storage.
+func (s *Store) Name(storageID int64) string {
+	return s.Prefix + "storage-" + strconv.FormatInt(storageID, 10)
+}
+
+// CreateSecret stores the values as one JSON secret and returns its ARN.
+func (s *Store) CreateSecret(ctx context.Context, in storage.NewSecret) (string, error) {
+	body, err := json.Marshal(in.Values)
+	if err != nil {
+		return "", fmt.Errorf("encode secret for storage %d: %w", in.StorageID, err)
+	}
+	input := &secretsmanager.CreateSecretInput{
+		Name:         aws.String(s.Name(in.StorageID)),
+		SecretString: aws.String(string(body)),
+		Description:  aws.String("Databricks credentials of Label Studio import storage " + strconv.FormatInt(in.StorageID, 10)),
+		Tags: []types.Tag{
+			{Key: aws.String(TagProject), Value: aws.String(strconv.FormatInt(in.Project, 10))},
+			{Key: aws.String(TagStorageID), Value: aws.String(strconv.FormatInt(in.StorageID, 10))},
+			{Key: aws.String(TagManagedBy), Value: aws.String(managedBy)},
+		},
+	}
+	if s.KMSKeyID != "" {
+		input.KmsKeyId = aws.String(s.KMSKeyID)
+	}
+	out, err := s.Client.CreateSecret(ctx, input)
+	if err != nil {
+		return "", fmt.Errorf("create secret for storage %d: %w", in.StorageID, err)
+	}
+	return aws.ToString(out.ARN), nil
+}
+
+// DeleteSecret deletes a secret at once, without a recovery window. A secret
+// that is already gone counts as deleted.
+func (s *Store) DeleteSecret(ctx context.Context, arn string) error {
+	_, err := s.Client.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
+		SecretId:                   aws.String(arn),
+		ForceDeleteWithoutRecovery: aws.Bool(true),
+	})
+	var notFound *types.ResourceNotFoundException
+	if err != nil && !errors.As(err, &notFound) {
+		return fmt.Errorf("delete secret %s: %w", arn, err)
+	}
+	return nil
+}
