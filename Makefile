@@ -9,7 +9,7 @@ TOOLS     := $(CURDIR)/.tools/bin
 RIE       := $(TOOLS)/aws-lambda-rie
 STATICCHECK := $(TOOLS)/staticcheck
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
-STATICCHECK_VERSION := 2025.1.1
+STATICCHECK_VERSION := v0.6.1
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags "-s -w -X main.version=$(VERSION)"

@@ -1,0 +1,117 @@
+// Command invoke does what `sam local invoke -e <event>` does, without
+// Docker: it builds the real bootstrap, runs it under the Lambda Runtime
+// Interface Emulator against moto (or the emulator AWS_ENDPOINT_URL names),
+// sends the event and prints the response. `make invoke EVENT=...` runs it.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/lsdbx/databricks-storage/internal/dynamostore"
+	"github.com/lsdbx/databricks-storage/internal/motoserver"
+	"github.com/lsdbx/databricks-storage/internal/rie"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "invoke:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	eventPath := flag.String("event", "", "the event file to send (events/<file>.json)")
+	showLogs := flag.Bool("logs", true, "print the function's log lines to stderr")
+	flag.Parse()
+	if *eventPath == "" {
+		return fmt.Errorf("usage: invoke -event events/<file>.json")
+	}
+	payload, err := os.ReadFile(*eventPath)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	wd, _ := os.Getwd()
+
+	env := map[string]string{
+		"TABLE_NAME":           envOr("TABLE_NAME", "label-studio-databricks-storage-local"),
+		"AWS_REGION":           envOr("AWS_REGION", "us-east-1"),
+		"AWS_LAMBDA_LOG_LEVEL": envOr("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+	}
+	endpoint := os.Getenv("AWS_ENDPOINT_URL")
+	if endpoint == "" {
+		bin, err := motoserver.FindBinary(wd)
+		if err != nil {
+			return err
+		}
+		moto, err := motoserver.Start(ctx, bin, nil)
+		if err != nil {
+			return err
+		}
+		defer moto.Stop()
+		endpoint = moto.URL
+		env["AWS_ACCESS_KEY_ID"] = "local"
+		env["AWS_SECRET_ACCESS_KEY"] = "local"
+	}
+	env["AWS_ENDPOINT_URL"] = endpoint
+	for k, v := range env {
+		os.Setenv(k, v)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return err
+	}
+	if err := dynamostore.EnsureTable(ctx, dynamodb.NewFromConfig(awsCfg), env["TABLE_NAME"]); err != nil {
+		return err
+	}
+
+	rieBin, err := rie.FindBinary(wd)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "invoke-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bootstrap, err := rie.Build(ctx, "./functions/create-storage", dir)
+	if err != nil {
+		return err
+	}
+	fn, err := rie.Start(ctx, rieBin, bootstrap, env)
+	if err != nil {
+		return err
+	}
+	defer fn.Stop()
+	out, err := fn.Invoke(ctx, payload)
+	if *showLogs {
+		fmt.Fprint(os.Stderr, fn.Logs())
+	}
+	if err != nil {
+		return err
+	}
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, out, "", "  ") != nil {
+		pretty.Write(out)
+	}
+	fmt.Println(pretty.String())
+	return nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

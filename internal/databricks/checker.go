@@ -1,0 +1,339 @@
+// Package databricks checks that a Databricks workspace accepts a storage's
+// credentials and that its Unity Catalog volume (and prefix) is a directory.
+// Checker implements storage.ConnectionChecker with the Files API of the
+// Databricks Go SDK.
+//
+// Only the SDK's client, config and service/files packages (and the
+// httpclient, apierr and config/credentials packages they are built on) are
+// used, never the all-services WorkspaceClient. The SDK's configuration
+// loading (environment variables, ~/.databrickscfg), host metadata discovery,
+// retries and rate limiting are switched off: every check makes exactly the
+// requests described on CheckConnection, within Connection.Timeout.
+package databricks
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/databricks/databricks-sdk-go/apierr"
+	"github.com/databricks/databricks-sdk-go/client"
+	"github.com/databricks/databricks-sdk-go/config"
+	"github.com/databricks/databricks-sdk-go/httpclient"
+	"github.com/databricks/databricks-sdk-go/service/files"
+
+	"github.com/lsdbx/databricks-storage/internal/hostguard"
+	"github.com/lsdbx/databricks-storage/internal/storage"
+)
+
+// DefaultAzureAuthority is the Microsoft Entra ID (Azure AD) authority of the
+// public cloud.
+const DefaultAzureAuthority = "https://login.microsoftonline.com"
+
+// Token scopes requested by the service-principal modes.
+const (
+	// DatabricksScope is the scope of Databricks OAuth M2M tokens.
+	DatabricksScope = "all-apis"
+	// AzureDatabricksScope is the Azure Databricks resource (its
+	// application id) with the .default scope.
+	AzureDatabricksScope = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"
+)
+
+// Reasons a *storage.ConnectionError carries.
+const (
+	ReasonCredentialsRefused    = "credentials_refused"
+	ReasonVolumeNotFound        = "volume_not_found"
+	ReasonPrefixNotFound        = "prefix_not_found"
+	ReasonNotADirectory         = "not_a_directory"
+	ReasonWorkspaceUnreachable  = "workspace_unreachable"
+	ReasonHostNotAllowed        = "host_not_allowed"
+	ReasonTLSVerificationFailed = "tls_verification_failed"
+	ReasonTimedOut              = "timed_out"
+	ReasonWorkspaceError        = "workspace_error"
+)
+
+// Options configure a Checker.
+type Options struct {
+	// Guard is applied to every connection, to the workspace and to the
+	// Azure authority alike, after DNS resolution.
+	Guard hostguard.Policy
+	// AzureAuthority is the base URL of the Azure AD token endpoints,
+	// {AzureAuthority}/{tenant}/oauth2/v2.0/token; DefaultAzureAuthority
+	// when empty.
+	AzureAuthority string
+	// RootCAs verifies TLS certificates; nil means the system pool. It
+	// applies to the workspace when verify_tls is true and always to the
+	// Azure authority.
+	RootCAs *x509.CertPool
+}
+
+// Checker checks connections to Databricks workspaces. It keeps two HTTP
+// transports, one verifying TLS certificates and one not (for verify_tls
+// false), whose connections are reused across checks. It is safe for
+// concurrent use.
+type Checker struct {
+	authority string
+	verified  *guardedTransport
+	insecure  *guardedTransport
+	// verifiedClient is the token client of the Azure authority and of
+	// workspaces with verify_tls true; insecureClient of the others.
+	verifiedClient *http.Client
+	insecureClient *http.Client
+}
+
+var _ storage.ConnectionChecker = (*Checker)(nil)
+
+// New returns a Checker. It does no I/O.
+func New(opts Options) *Checker {
+	authority := strings.TrimRight(opts.AzureAuthority, "/")
+	if authority == "" {
+		authority = DefaultAzureAuthority
+	}
+	verified := newTransport(opts.Guard, &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12})
+	// #nosec G402 -- used only for workspaces whose storage says verify_tls false.
+	insecure := newTransport(opts.Guard, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
+	return &Checker{
+		authority:      authority,
+		verified:       verified,
+		insecure:       insecure,
+		verifiedClient: &http.Client{Transport: verified},
+		insecureClient: &http.Client{Transport: insecure},
+	}
+}
+
+// CloseIdleConnections closes the idle connections of both transports.
+func (c *Checker) CloseIdleConnections() {
+	c.verified.t.CloseIdleConnections()
+	c.insecure.t.CloseIdleConnections()
+}
+
+// errCheckTimedOut is the cause of the context of a check whose
+// Connection.Timeout elapsed.
+var errCheckTimedOut = errors.New("connection check timed out")
+
+// CheckConnection confirms that conn's workspace accepts its credentials and
+// that /Volumes/<catalog>/<schema>/<volume>[/<prefix>] is a directory, all
+// within conn.Timeout (storage.DefaultRequestTimeoutS seconds when zero).
+//
+// The requests: for auth type dbx_sp first a token request to
+// {host}/oidc/v1/token, for azure_ad_sp to the Azure authority; then one
+// HEAD of the directory's metadata in the Files API. Only when that answers
+// 404 does it ask more, to tell the cause apart: for a prefix, the volume's
+// directory metadata and then the prefix's file metadata.
+//
+// Problems the caller can fix come back as *storage.ConnectionError with
+// one of the Reason constants; neither its message nor its Err holds a
+// token or client secret. A cancelled ctx or an invalid conn (which the
+// request decoder rules out) gives a plain error.
+func (c *Checker) CheckConnection(ctx context.Context, conn storage.Connection) error {
+	base, err := workspaceURL(conn.Host)
+	if err != nil {
+		return fmt.Errorf("databricks: %w", err)
+	}
+	volume, target, err := volumePaths(conn)
+	if err != nil {
+		return fmt.Errorf("databricks: %w", err)
+	}
+	timeout := conn.Timeout
+	if timeout <= 0 {
+		timeout = storage.DefaultRequestTimeoutS * time.Second
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errCheckTimedOut)
+	defer cancel()
+
+	ck := &check{
+		conn:    conn,
+		host:    base.Host,
+		volume:  volume,
+		target:  target,
+		timeout: timeout,
+		parent:  parent,
+		ctx:     ctx,
+		secrets: secretsOf(conn),
+	}
+	api, err := c.filesAPI(conn, base, timeout)
+	if errors.Is(err, errInvalidTenant) {
+		return &storage.ConnectionError{
+			Reason:  ReasonCredentialsRefused,
+			Message: fmt.Sprintf("The tenant_id %q is not a valid Azure AD tenant: use the tenant's GUID or its domain name.", truncate(conn.TenantID, 80)),
+			Err:     err,
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("databricks: set up client: %w", err)
+	}
+
+	err = api.GetDirectoryMetadataByDirectoryPath(ctx, target)
+	if err == nil {
+		return nil
+	}
+	if !isNotFound(err) {
+		return ck.fail(err)
+	}
+	if target == volume {
+		return ck.volumeNotFound(err)
+	}
+	if err := api.GetDirectoryMetadataByDirectoryPath(ctx, volume); err != nil {
+		if isNotFound(err) {
+			return ck.volumeNotFound(err)
+		}
+		return ck.fail(err)
+	}
+	_, err = api.GetMetadataByFilePath(ctx, target)
+	switch {
+	case err == nil:
+		return &storage.ConnectionError{
+			Reason:  ReasonNotADirectory,
+			Message: fmt.Sprintf("The prefix %q names a file, not a directory: %s in workspace %s is a file.", strings.Trim(conn.Prefix, "/"), target, ck.host),
+			Err:     fmt.Errorf("HEAD %s: %w", target, errIsFile),
+		}
+	case isNotFound(err):
+		return &storage.ConnectionError{
+			Reason:  ReasonPrefixNotFound,
+			Message: fmt.Sprintf("The prefix %q was not found: volume %s in workspace %s has no directory %s.", strings.Trim(conn.Prefix, "/"), volume, ck.host, target),
+			Err:     sanitize(err, ck.secrets),
+		}
+	default:
+		return ck.fail(err)
+	}
+}
+
+var errIsFile = errors.New("the path is a file")
+
+// filesAPI builds the SDK client of one check. It is cheap: the transports
+// are shared, and the configuration does no I/O.
+func (c *Checker) filesAPI(conn storage.Connection, base *url.URL, timeout time.Duration) (*files.FilesAPI, error) {
+	transport, tokenClient := c.verified, c.verifiedClient
+	if !conn.VerifyTLS {
+		transport, tokenClient = c.insecure, c.insecureClient
+	}
+	creds, err := c.credentials(conn, base, tokenClient)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &config.Config{
+		Host:        base.String(),
+		Credentials: creds,
+		// No environment variables or ~/.databrickscfg: the storage's own
+		// settings are the whole configuration.
+		Loaders: []config.Loader{noLoader{}},
+		// No fetch of /.well-known/databricks-config.
+		HostMetadataResolver: func(context.Context, string) (*config.HostMetadata, error) { return nil, nil },
+		HTTPTransport:        transport,
+	}
+	hostport := base.Host
+	api := httpclient.NewApiClient(httpclient.ClientConfig{
+		Host:        cfg.Host,
+		AuthVisitor: cfg.Authenticate,
+		Visitors: []httpclient.RequestVisitor{func(r *http.Request) error {
+			r.URL.Scheme = "https"
+			r.URL.Host = hostport
+			return nil
+		}},
+		// One attempt: the retry loop gives up at its first wait.
+		RetryTimeout:       time.Nanosecond,
+		HTTPTimeout:        2 * timeout, // the check's own deadline comes first
+		RateLimitPerSecond: 100,
+		ErrorMapper:        apierr.GetAPIError,
+		ErrorRetriable:     func(context.Context, error) bool { return false },
+		Transport:          transport,
+	})
+	dbc, err := client.NewWithClient(cfg, api)
+	if err != nil {
+		return nil, err
+	}
+	return files.NewFiles(dbc), nil
+}
+
+// noLoader is a config.Loader that loads nothing.
+type noLoader struct{}
+
+func (noLoader) Name() string                   { return "none" }
+func (noLoader) Configure(*config.Config) error { return nil }
+
+// workspaceURL parses a normalised host, https://<hostname>[:port].
+func workspaceURL(host string) (*url.URL, error) {
+	u, err := url.Parse(host)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
+		return nil, fmt.Errorf("invalid workspace URL %q", host)
+	}
+	return &url.URL{Scheme: "https", Host: u.Host}, nil
+}
+
+// volumePaths returns the volume's path and the path to check, the volume
+// or its prefix directory. The SDK escapes each segment.
+func volumePaths(conn storage.Connection) (volume, target string, err error) {
+	for _, name := range []string{conn.Catalog, conn.Schema, conn.Volume} {
+		if !validSegment(name) {
+			return "", "", fmt.Errorf("invalid volume name segment %q", name)
+		}
+	}
+	volume = "/Volumes/" + conn.Catalog + "/" + conn.Schema + "/" + conn.Volume
+	prefix := strings.Trim(conn.Prefix, "/")
+	if prefix == "" {
+		return volume, volume, nil
+	}
+	for _, seg := range strings.Split(prefix, "/") {
+		if !validSegment(seg) {
+			return "", "", fmt.Errorf("invalid prefix segment %q", seg)
+		}
+	}
+	return volume, volume + "/" + prefix, nil
+}
+
+func validSegment(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\\")
+}
+
+func isNotFound(err error) bool {
+	var apiErr *apierr.APIError
+	return errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound
+}
+
+// guardedTransport is the shared transport of a Checker: every connection
+// passes the host guard, no proxy is used, and only https requests are sent
+// (so no redirect can carry a token over plain HTTP).
+type guardedTransport struct {
+	t *http.Transport
+}
+
+func newTransport(guard hostguard.Policy, tlsConfig *tls.Config) *guardedTransport {
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	return &guardedTransport{t: &http.Transport{
+		Proxy:                 nil,
+		DialContext:           guard.DialContext(dialer),
+		TLSClientConfig:       tlsConfig,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          64,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}}
+}
+
+// errNotHTTPS is returned for a request that is not https, e.g. after a
+// redirect to http://.
+var errNotHTTPS = errors.New("only https:// is allowed")
+
+// RoundTrip implements http.RoundTripper.
+func (g *guardedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme != "https" {
+		if r.Body != nil {
+			_ = r.Body.Close()
+		}
+		return nil, fmt.Errorf("%s %s://%s: %w", r.Method, r.URL.Scheme, r.URL.Host, errNotHTTPS)
+	}
+	return g.t.RoundTrip(r)
+}
+
+// CloseIdleConnections closes the transport's idle connections.
+func (g *guardedTransport) CloseIdleConnections() { g.t.CloseIdleConnections() }

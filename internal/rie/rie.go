@@ -1,0 +1,170 @@
+// Package rie runs a Lambda bootstrap under the AWS Lambda Runtime Interface
+// Emulator, as `sam local invoke` does inside its container: the real binary
+// behind the real Lambda Runtime API.
+package rie
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// FindBinary locates aws-lambda-rie: $AWS_LAMBDA_RIE when set, else
+// .tools/bin/aws-lambda-rie in dir or one of its parents.
+func FindBinary(dir string) (string, error) {
+	if p := os.Getenv("AWS_LAMBDA_RIE"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("AWS_LAMBDA_RIE=%s: %w", p, err)
+		}
+		return p, nil
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		p := filepath.Join(d, ".tools", "bin", "aws-lambda-rie")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", errors.New("aws-lambda-rie not found: run `make tools` (make test does it for you) or set AWS_LAMBDA_RIE")
+		}
+	}
+}
+
+// Build compiles a function package into dir/bootstrap for this machine's
+// architecture, with the flags of the Lambda build.
+func Build(ctx context.Context, pkg, dir string) (string, error) {
+	out := filepath.Join(dir, "bootstrap")
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build %s: %w\n%s", pkg, err, msg)
+	}
+	return out, nil
+}
+
+// Function is a bootstrap running under the emulator.
+type Function struct {
+	url  string
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan struct{}
+}
+
+// Start runs bootstrap under the emulator with env added to this process's
+// environment. Each Function gets its own emulator and runtime API ports, so
+// several can run at once.
+func Start(ctx context.Context, rieBinary, bootstrap string, env map[string]string) (*Function, error) {
+	emulatorAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	runtimeAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(rieBinary,
+		"--runtime-interface-emulator-address", emulatorAddr,
+		"--runtime-api-address", runtimeAddr,
+		bootstrap)
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start aws-lambda-rie: %w", err)
+	}
+	f := &Function{url: "http://" + emulatorAddr + "/2015-03-31/functions/function/invocations", cmd: cmd, logs: logs, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(f.done) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", emulatorAddr, time.Second)
+		if err == nil {
+			conn.Close()
+			return f, nil
+		}
+		select {
+		case <-f.done:
+			return nil, fmt.Errorf("aws-lambda-rie exited: %s", logs.String())
+		case <-ctx.Done():
+			f.Stop()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			f.Stop()
+			return nil, fmt.Errorf("aws-lambda-rie did not listen on %s", emulatorAddr)
+		}
+	}
+}
+
+// Invoke sends one event and returns the function's response payload.
+func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.url, bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("invoke: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read invoke response: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return body, fmt.Errorf("invoke: emulator answered %d: %s", resp.StatusCode, body)
+	}
+	return body, nil
+}
+
+// Logs returns everything the emulator and the function printed so far.
+func (f *Function) Logs() string { return f.logs.String() }
+
+// Pid is the emulator's process id.
+func (f *Function) Pid() int { return f.cmd.Process.Pid }
+
+// Stop ends the emulator and the function.
+func (f *Function) Stop() {
+	_ = syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL)
+	<-f.done
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
