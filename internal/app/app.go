@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/lsdbx/databricks-storage/internal/databricks"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
 	"github.com/lsdbx/databricks-storage/internal/eventsource"
 	"github.com/lsdbx/databricks-storage/internal/httpapi"
@@ -29,10 +31,12 @@ type App struct {
 
 // Options are the parts New takes from its caller instead of building them.
 type Options struct {
-	// Checker checks connections; nil checks nothing.
+	// Checker checks connections; nil means the Databricks checker built
+	// from the configuration.
 	Checker storage.ConnectionChecker
-	// Hosts restricts workspace hostnames; nil accepts any https host.
-	Hosts storage.HostPolicy
+	// RootCAs are the certificate authorities trusted for workspaces and the
+	// Azure authority; nil means the system's.
+	RootCAs *x509.CertPool
 }
 
 // New loads the AWS configuration (the standard chain, so AWS_ENDPOINT_URL
@@ -52,8 +56,12 @@ func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	store := &dynamostore.Store{Client: db, Table: cfg.TableName}
 	secrets := &secretstore.Store{Client: sm, Prefix: cfg.SecretNamePrefix, KMSKeyID: cfg.SecretsKMSKeyID}
+	checker := opts.Checker
+	if checker == nil {
+		checker = databricks.New(databricks.Options{Guard: cfg.Hosts, AzureAuthority: cfg.AzureAuthority, RootCAs: opts.RootCAs})
+	}
 	service := &storage.Service{
-		Checker: opts.Checker,
+		Checker: checker,
 		Secrets: secrets,
 		Repo:    store,
 		IDs:     &dynamostore.IDBlocks{Client: db, Table: cfg.TableName, BlockSize: cfg.IDBlockSize},
@@ -61,7 +69,7 @@ func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options
 	}
 	handler := &httpapi.Handler{
 		Workflow: service,
-		Decoder:  storage.Decoder{Hosts: opts.Hosts},
+		Decoder:  storage.Decoder{Hosts: cfg.Hosts},
 		Version:  cfg.Version,
 		Logger:   logger,
 	}

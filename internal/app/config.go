@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/lsdbx/databricks-storage/internal/hostguard"
 )
 
 // DefaultSecretNamePrefix starts the secret names when SECRET_NAME_PREFIX is unset.
@@ -23,6 +25,12 @@ type Config struct {
 	SecretsKMSKeyID string
 	// IDBlockSize is how many ids an instance reserves at once (ID_BLOCK_SIZE).
 	IDBlockSize int64
+	// Hosts is the workspace host policy (DATABRICKS_ALLOWED_HOST_SUFFIXES,
+	// DATABRICKS_ALLOW_PRIVATE_HOSTS).
+	Hosts hostguard.Policy
+	// AzureAuthority is the Microsoft Entra ID endpoint for azure_ad_sp
+	// (AZURE_AUTHORITY_HOST; https://login.microsoftonline.com when unset).
+	AzureAuthority string
 	// Version is reported in error bodies.
 	Version string
 }
@@ -34,6 +42,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		SecretNamePrefix: getenv("SECRET_NAME_PREFIX"),
 		SecretsKMSKeyID:  strings.TrimSpace(getenv("SECRETS_KMS_KEY_ID")),
 		IDBlockSize:      10,
+		Hosts:            hostguard.PolicyFromEnv(getenv),
+		AzureAuthority:   strings.TrimSpace(getenv("AZURE_AUTHORITY_HOST")),
 	}
 	var errs []error
 	if cfg.TableName == "" {

@@ -32,6 +32,7 @@ const ProjectIndex = "by-project"
 
 // API is the part of the DynamoDB client the store uses.
 type API interface {
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
@@ -135,6 +136,23 @@ func (s *Store) PutStorage(ctx context.Context, r storage.Record) error {
 	}
 	if err != nil {
 		return fmt.Errorf("put storage %d: %w", r.ID, err)
+	}
+	return nil
+}
+
+// DeleteStorage removes the record of id if it refers to secretARN. A missing
+// record, or one that belongs to another secret, is left alone and counts as
+// deleted.
+func (s *Store) DeleteStorage(ctx context.Context, id int64, secretARN string) error {
+	_, err := s.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.Table),
+		Key:                       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: StorageKey(id)}},
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR secret_arn = :arn"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":arn": &types.AttributeValueMemberS{Value: secretARN}},
+	})
+	var condErr *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &condErr) {
+		return fmt.Errorf("delete storage %d: %w", id, err)
 	}
 	return nil
 }

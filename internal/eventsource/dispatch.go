@@ -107,7 +107,13 @@ func (d *Dispatcher) serveV2(ctx context.Context, ev events.APIGatewayV2HTTPRequ
 	}
 	path := ev.RawPath
 	if stage := ev.RequestContext.Stage; stage != "" && stage != "$default" {
-		path = strings.TrimPrefix(path, "/"+stage)
+		// Strip the stage only as a whole path segment: stage "prod" must
+		// not turn "/production/..." into "uction/...".
+		if path == "/"+stage {
+			path = "/"
+		} else if strings.HasPrefix(path, "/"+stage+"/") {
+			path = path[len(stage)+1:]
+		}
 	}
 	resp := d.serve(ctx, httpapi.Request{
 		Method:    ev.RequestContext.HTTP.Method,

@@ -31,7 +31,11 @@ const (
 )
 
 func (f Fault) String() string {
-	return [...]string{"none", "throttle", "server-error", "timeout", "reset"}[f]
+	names := [...]string{"none", "throttle", "server-error", "timeout", "reset"}
+	if f < 0 || int(f) >= len(names) {
+		return fmt.Sprintf("fault(%d)", int(f))
+	}
+	return names[f]
 }
 
 // Faults lists every injectable fault.

@@ -98,10 +98,9 @@ func (d Decoder) DecodeRequest(body []byte) (Request, error) {
 	if fields == nil {
 		return Request{}, fmt.Errorf("%w: expected a JSON object, got null", ErrMalformed)
 	}
-	if dec.More() {
-		return Request{}, fmt.Errorf("%w: unexpected data after the JSON object", ErrMalformed)
-	}
-	if _, err := dec.Token(); err == nil {
+	// Only JSON whitespace may follow the object. (dec.More and dec.Token
+	// both miss a stray closing '}' or ']'.)
+	if rest := body[dec.InputOffset():]; len(bytes.TrimLeft(rest, " \t\r\n")) != 0 {
 		return Request{}, fmt.Errorf("%w: unexpected data after the JSON object", ErrMalformed)
 	}
 
@@ -505,6 +504,11 @@ func (p *parser) datetime(field string) *time.Time {
 	for _, layout := range datetimeLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			t = t.UTC().Truncate(time.Microsecond)
+			if t.Year() < 1 || t.Year() > 9999 {
+				// Outside Python's datetime range, and a time JSON cannot
+				// render: the storage would be saved but never shown.
+				break
+			}
 			return &t
 		}
 	}

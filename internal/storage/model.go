@@ -5,6 +5,8 @@ package storage
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"time"
 )
 
@@ -80,6 +82,10 @@ func (Secrets) String() string { return redacted }
 
 // GoString implements fmt.GoStringer without revealing the values.
 func (Secrets) GoString() string { return redacted }
+
+// Format implements fmt.Formatter so that every verb (%d, %t, %x …), not
+// only those that use String and GoString, renders the redaction marker.
+func (Secrets) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
 
 // MarshalJSON renders the secrets as a redaction marker.
 func (Secrets) MarshalJSON() ([]byte, error) { return json.Marshal(redacted) }

@@ -68,6 +68,10 @@ type NewSecret struct {
 type Repository interface {
 	// PutStorage writes a new record and never overwrites an existing one.
 	PutStorage(ctx context.Context, r Record) error
+	// DeleteStorage removes the record of id if it refers to secretARN; a
+	// missing record counts as deleted. It undoes a PutStorage whose outcome
+	// is unknown (a timeout can hide a write that happened).
+	DeleteStorage(ctx context.Context, id int64, secretARN string) error
 }
 
 // IDAllocator hands out storage ids unique across all instances.
@@ -117,21 +121,32 @@ func (s *Service) Create(ctx context.Context, req Request) (Storage, error) {
 		return Storage{}, fmt.Errorf("%w: create secret: %w", ErrPersistence, err)
 	}
 	if err := s.Repo.PutStorage(ctx, Record{Storage: storage, SecretARN: arn}); err != nil {
-		s.discardSecret(ctx, id, arn)
+		s.rollback(ctx, id, arn)
 		return Storage{}, fmt.Errorf("%w: write record: %w", ErrPersistence, err)
 	}
 	return storage, nil
 }
 
-// discardSecret deletes a secret whose record could not be written. It runs
-// even when the request's context is done, because leaving the secret behind
-// is worse than overrunning by a moment.
-func (s *Service) discardSecret(ctx context.Context, id int64, arn string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+// rollbackTimeout bounds the clean-up after a failed write.
+const rollbackTimeout = 5 * time.Second
+
+// rollback undoes a create whose record write failed: first the record (the
+// write may have happened even though it reported an error), then the
+// secret. If the record cannot be removed the secret stays, so that there is
+// never a record without its secret. It runs even when the request's context
+// is done, because leaving things behind is worse than overrunning a moment.
+func (s *Service) rollback(ctx context.Context, id int64, arn string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 	defer cancel()
+	storageID := slog.String("storage_id", strconv.FormatInt(id, 10))
+	if err := s.Repo.DeleteStorage(ctx, id, arn); err != nil {
+		s.logger().ErrorContext(ctx, "rollback could not remove the record; record and secret kept together",
+			storageID, slog.String("error", err.Error()))
+		return
+	}
 	if err := s.Secrets.DeleteSecret(ctx, arn); err != nil {
-		s.logger().ErrorContext(ctx, "orphan secret left behind; the sweep will remove it",
-			slog.String("storage_id", strconv.FormatInt(id, 10)), slog.String("error", err.Error()))
+		s.logger().ErrorContext(ctx, "rollback left an orphan secret; the sweep will remove it",
+			storageID, slog.String("error", err.Error()))
 	}
 }
 

@@ -1,0 +1,418 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/lsdbx/databricks-storage/internal/app"
+	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
+	"github.com/lsdbx/databricks-storage/internal/faultinject"
+	"github.com/lsdbx/databricks-storage/internal/hostguard"
+	"github.com/lsdbx/databricks-storage/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// fixture is one service instance against moto, with a fault-injecting
+// transport under its AWS clients.
+type fixture struct {
+	app    *app.App
+	fw     *fakeworkspace.Server
+	table  string
+	prefix string
+	faults *faultinject.Transport
+	logs   *bytes.Buffer
+}
+
+func newFixture(t *testing.T, table, prefix string) *fixture {
+	t.Helper()
+	if table == "" {
+		table = testenv.NewTable(t)
+	}
+	if prefix == "" {
+		prefix = testenv.NewSecretPrefix(t)
+	}
+	faults := &faultinject.Transport{Base: http.DefaultTransport}
+	awsCfg := testenv.AWSConfig(t)
+	awsCfg.HTTPClient = &http.Client{Transport: faults}
+	logs := &bytes.Buffer{}
+	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	fw := fakeworkspace.Default()
+	if err := fw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fw.Close)
+	fw.AddPAT(secretToken)
+	fw.AddAzureApp("tenant-1", "app-1", secretClient)
+	cfg := app.Config{
+		TableName: table, SecretNamePrefix: prefix, IDBlockSize: 5, Version: "test",
+		Hosts:          hostguard.Policy{AllowPrivate: true},
+		AzureAuthority: fw.URL(),
+	}
+	a := app.NewWithAWS(awsCfg, cfg, logger, app.Options{RootCAs: fw.CertPool()})
+	return &fixture{app: a, fw: fw, table: table, prefix: prefix, faults: faults, logs: logs}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// post sends a body as an HTTP API (v2) event through the Lambda handler.
+func (f *fixture) post(t *testing.T, path, body string) (int, map[string]any) {
+	t.Helper()
+	ev := events.APIGatewayV2HTTPRequest{
+		Version: "2.0", RouteKey: "$default", RawPath: path, Body: body,
+		Headers: map[string]string{"content-type": "application/json"},
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RequestID: "req-" + t.Name(), Stage: "$default",
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodPost, Path: path},
+		},
+	}
+	payload, _ := json.Marshal(ev)
+	out, err := f.app.Dispatcher.Invoke(context.Background(), payload)
+	if err != nil {
+		t.Fatalf("invoke: %v", err)
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatalf("decode response: %v", err)
+	}
+	var decoded map[string]any
+	if err := json.Unmarshal([]byte(resp.Body), &decoded); err != nil {
+		t.Fatalf("response body is not a JSON object: %q", resp.Body)
+	}
+	return resp.StatusCode, decoded
+}
+
+const (
+	secretToken  = "dapi-SECRET-token-7f3a9c"
+	secretClient = "sp-SECRET-client-b41e02"
+)
+
+func (f *fixture) patBody(project int) string {
+	return fmt.Sprintf(`{"project": %d, "host": %q, "catalog": "main", "schema": "default", "volume": "landing", "prefix": "images", "title": "Images", "meta": {"k": [1, 2]}, "token": %q}`, project, f.fw.URL(), secretToken)
+}
+
+func TestCreateStoresSecretAndRecordWithoutSecrets(t *testing.T) {
+	f := newFixture(t, "", "")
+	status, body := f.post(t, "/api/storages/databricks/", f.patBody(7))
+	if status != http.StatusCreated {
+		t.Fatalf("status = %d, body %v", status, body)
+	}
+	for _, key := range []string{"token", "client_secret"} {
+		if _, ok := body[key]; ok {
+			t.Errorf("response has key %q", key)
+		}
+	}
+	for key, want := range map[string]any{"type": "databricks", "project": 7.0, "verify_tls": true, "synchronizable": true, "status": "initialized", "auth_type": "pat", "prefix": "images"} {
+		if body[key] != want {
+			t.Errorf("%s = %v, want %v", key, body[key], want)
+		}
+	}
+	id := int64(body["id"].(float64))
+	if id < 1 {
+		t.Fatalf("id = %d", id)
+	}
+
+	record, err := f.app.Store.GetStorage(context.Background(), id)
+	if err != nil {
+		t.Fatalf("record: %v", err)
+	}
+	if record.Project != 7 || record.Title == nil || *record.Title != "Images" || string(record.Meta) != `{"k":[1,2]}` {
+		t.Errorf("record = %+v", record)
+	}
+	secret, err := secretsmanager.NewFromConfig(f.app.AWS).GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(record.SecretARN)})
+	if err != nil {
+		t.Fatalf("secret of the record: %v", err)
+	}
+	var values map[string]string
+	if err := json.Unmarshal([]byte(aws.ToString(secret.SecretString)), &values); err != nil {
+		t.Fatal(err)
+	}
+	if len(values) != 1 || values["token"] != secretToken {
+		t.Errorf("secret holds %d values, token matches: %v", len(values), values["token"] == secretToken)
+	}
+	if got := aws.ToString(secret.Name); got != f.prefix+fmt.Sprintf("storage-%d", id) {
+		t.Errorf("secret name = %q", got)
+	}
+	desc, err := secretsmanager.NewFromConfig(f.app.AWS).DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: secret.ARN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := map[string]string{}
+	for _, tag := range desc.Tags {
+		tags[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+	}
+	if tags["label-studio:project"] != "7" || tags["label-studio:storage-id"] != fmt.Sprint(id) {
+		t.Errorf("tags = %v", tags)
+	}
+	assertNoSecretStored(t, f)
+}
+
+func TestServicePrincipalSecretIsStoredAlone(t *testing.T) {
+	f := newFixture(t, "", "")
+	body := fmt.Sprintf(`{"project": 3, "host": %q, "catalog": "main", "schema": "default", "volume": "landing", "auth_type": "azure_ad_sp", "client_id": "app-1", "tenant_id": "tenant-1", "client_secret": %q}`, f.fw.URL(), secretClient)
+	status, resp := f.post(t, "/api/storages/databricks", body)
+	if status != http.StatusCreated {
+		t.Fatalf("status = %d: %v", status, resp)
+	}
+	if resp["client_id"] != "app-1" || resp["tenant_id"] != "tenant-1" {
+		t.Errorf("client_id/tenant_id = %v/%v", resp["client_id"], resp["tenant_id"])
+	}
+	record, err := f.app.Store.GetStorage(context.Background(), int64(resp["id"].(float64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := secretsmanager.NewFromConfig(f.app.AWS).GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(record.SecretARN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(secret.SecretString); got != fmt.Sprintf(`{"client_secret":%q}`, secretClient) {
+		t.Errorf("secret has unexpected shape (length %d)", len(got))
+	}
+	assertNoSecretStored(t, f)
+}
+
+func TestRecordWriteFailureLeavesNoSecret(t *testing.T) {
+	for _, fault := range faultinject.Faults {
+		t.Run(fault.String(), func(t *testing.T) {
+			f := newFixture(t, "", "")
+			f.faults.Add(faultinject.Rule{Operation: "DynamoDB_20120810.PutItem", Fault: fault, Times: 100})
+			status, body := f.post(t, "/api/storages/databricks/", f.patBody(1))
+			if status != http.StatusInternalServerError {
+				t.Fatalf("status = %d: %v", status, body)
+			}
+			if _, ok := body["validation_errors"]; ok {
+				t.Errorf("500 carries validation_errors")
+			}
+			raw, _ := json.Marshal(body)
+			if strings.Contains(string(raw), f.prefix) || strings.Contains(string(raw), "arn:") {
+				t.Errorf("500 body names the secret: %s", raw)
+			}
+			if names := testenv.SecretNames(t, f.prefix); len(names) != 0 {
+				t.Errorf("secrets left behind: %v", names)
+			}
+			for _, item := range testenv.ScanTable(t, f.table) {
+				if pk := fmt.Sprint(item["pk"]); strings.Contains(pk, "STORAGE#") {
+					t.Errorf("record left behind: %v", pk)
+				}
+			}
+			assertNoSecretStored(t, f)
+		})
+	}
+}
+
+func TestEveryFieldWrongAtOnce(t *testing.T) {
+	f := newFixture(t, "", "")
+	body := `{"schema": "", "volume": 5, "host": "http://x", "project": -3, "auth_type": "basic",
+		"title": "` + strings.Repeat("t", 300) + `", "last_sync": "yesterday", "last_sync_count": -1,
+		"status": "done", "verify_tls": "yes", "request_timeout_s": "ten", "token": "x"}`
+	status, resp := f.post(t, "/api/storages/databricks/", body)
+	if status != http.StatusBadRequest {
+		t.Fatalf("status = %d", status)
+	}
+	fields, _ := resp["validation_errors"].(map[string]any)
+	want := []string{"catalog", "schema", "volume", "host", "project", "auth_type", "title", "last_sync", "last_sync_count", "status", "verify_tls", "request_timeout_s"}
+	for _, name := range want {
+		if msgs, ok := fields[name].([]any); !ok || len(msgs) == 0 {
+			t.Errorf("no error for %s", name)
+		}
+	}
+	if len(fields) != len(want) {
+		t.Errorf("got errors for %d fields, want %d: %v", len(fields), len(want), fields)
+	}
+	if names := testenv.SecretNames(t, f.prefix); len(names) != 0 {
+		t.Errorf("secrets created for an invalid request: %v", names)
+	}
+}
+
+func TestConcurrentInstancesAssignUniqueIDs(t *testing.T) {
+	table := testenv.NewTable(t)
+	prefix := testenv.NewSecretPrefix(t)
+	instances := []*fixture{newFixture(t, table, prefix), newFixture(t, table, prefix), newFixture(t, table, prefix)}
+	const perInstance = 12
+	var mu sync.Mutex
+	seen := map[int64]bool{}
+	var wg sync.WaitGroup
+	for _, inst := range instances {
+		for i := 0; i < perInstance; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				status, body := inst.post(t, "/api/storages/databricks/", inst.patBody(2))
+				if status != http.StatusCreated {
+					t.Errorf("status %d: %v", status, body)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				id := int64(body["id"].(float64))
+				if seen[id] {
+					t.Errorf("id %d assigned twice", id)
+				}
+				seen[id] = true
+			}()
+		}
+	}
+	wg.Wait()
+	records, err := instances[0].app.Store.ListProject(context.Background(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) != len(seen) || len(seen) != len(instances)*perInstance {
+		t.Errorf("records %d, ids %d, want %d", len(records), len(seen), len(instances)*perInstance)
+	}
+	if names := testenv.SecretNames(t, prefix); len(names) != len(seen) {
+		t.Errorf("secrets %d, want %d", len(names), len(seen))
+	}
+}
+
+// assertNoSecretStored fails if a secret value reached a DynamoDB item or a
+// log line.
+func assertNoSecretStored(t *testing.T, f *fixture) {
+	t.Helper()
+	for _, item := range testenv.ScanTable(t, f.table) {
+		raw := fmt.Sprintf("%#v", item)
+		for k, v := range item {
+			raw += fmt.Sprintf(" %s=%v", k, v)
+		}
+		if strings.Contains(raw, secretToken) || strings.Contains(raw, secretClient) {
+			t.Errorf("a DynamoDB item holds a secret value")
+		}
+	}
+	if logs := f.logs.String(); strings.Contains(logs, secretToken) || strings.Contains(logs, secretClient) {
+		t.Errorf("a log line holds a secret value")
+	}
+}
+
+func TestConnectionCheckFailuresWriteNothing(t *testing.T) {
+	f := newFixture(t, "", "")
+	base := func(changes string) string {
+		return fmt.Sprintf(`{"project": 4, "host": %q, "catalog": "main", "schema": "default", "volume": "landing", "token": %q%s}`, f.fw.URL(), secretToken, changes)
+	}
+	cases := []struct {
+		name   string
+		body   string
+		prep   func()
+		reason string
+	}{
+		{"credentials refused", fmt.Sprintf(`{"project": 4, "host": %q, "catalog": "main", "schema": "default", "volume": "landing", "token": "dapi-wrong-SECRET"}`, f.fw.URL()), nil, "refused"},
+		{"service principal refused", fmt.Sprintf(`{"project": 4, "host": %q, "catalog": "main", "schema": "default", "volume": "landing", "auth_type": "dbx_sp", "client_id": "nobody", "client_secret": %q}`, f.fw.URL(), secretClient), nil, "refused"},
+		{"volume not found", strings.Replace(base(""), `"landing"`, `"missing"`, 1), nil, "not found"},
+		{"prefix not found", base(`, "prefix": "nope/deeper"`), nil, "not found"},
+		{"prefix is a file", base(`, "prefix": "readme.txt"`), nil, "not a directory"},
+		{"workspace unreachable", strings.Replace(base(""), f.fw.URL(), "https://127.0.0.1:1", 1), nil, "refused the connection"},
+		{"timed out", base(`, "request_timeout_s": 1`), func() { f.fw.SetDelay(1500 * time.Millisecond) }, "time"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f.fw.SetDelay(0)
+			if tc.prep != nil {
+				tc.prep()
+			}
+			status, resp := f.post(t, "/api/storages/databricks/", tc.body)
+			if status != http.StatusBadRequest {
+				t.Fatalf("status = %d: %v", status, resp)
+			}
+			detail, _ := resp["detail"].(string)
+			if !strings.Contains(strings.ToLower(detail), tc.reason) {
+				t.Errorf("detail %q does not name the cause (%q)", detail, tc.reason)
+			}
+			raw, _ := json.Marshal(resp)
+			if strings.Contains(string(raw), secretToken) || strings.Contains(string(raw), secretClient) {
+				t.Errorf("error body echoes a secret")
+			}
+		})
+	}
+	f.fw.SetDelay(0)
+	if names := testenv.SecretNames(t, f.prefix); len(names) != 0 {
+		t.Errorf("secrets written by failed checks: %v", names)
+	}
+	if items := testenv.ScanTable(t, f.table); len(items) != 0 {
+		t.Errorf("items written by failed checks: %d", len(items))
+	}
+	assertNoSecretStored(t, f)
+}
+
+func TestValidateChecksAndSavesNothing(t *testing.T) {
+	f := newFixture(t, "", "")
+	status, resp := f.post(t, "/api/storages/databricks/validate", f.patBody(5))
+	if status != http.StatusOK || len(resp) != 0 {
+		t.Fatalf("status = %d, body %v; want 200 {}", status, resp)
+	}
+	status, resp = f.post(t, "/api/storages/databricks/validate/", strings.Replace(f.patBody(5), `"landing"`, `"gone"`, 1))
+	if status != http.StatusBadRequest {
+		t.Fatalf("validate of a missing volume: status = %d: %v", status, resp)
+	}
+	if names := testenv.SecretNames(t, f.prefix); len(names) != 0 {
+		t.Errorf("validate wrote secrets: %v", names)
+	}
+	if items := testenv.ScanTable(t, f.table); len(items) != 0 {
+		t.Errorf("validate wrote %d items", len(items))
+	}
+}
+
+func TestEveryAuthModeCreatesAgainstTheWorkspace(t *testing.T) {
+	f := newFixture(t, "", "")
+	f.fw.AddServicePrincipal("sp-1", secretClient)
+	bodies := map[string]string{
+		"pat":         f.patBody(6),
+		"dbx_sp":      fmt.Sprintf(`{"project": 6, "host": %q, "catalog": "main", "schema": "default", "volume": "landing", "auth_type": "dbx_sp", "client_id": "sp-1", "client_secret": %q}`, f.fw.URL(), secretClient),
+		"azure_ad_sp": fmt.Sprintf(`{"project": 6, "host": %q, "catalog": "main", "schema": "default", "volume": "landing", "auth_type": "azure_ad_sp", "tenant_id": "tenant-1", "client_id": "app-1", "client_secret": %q}`, f.fw.URL(), secretClient),
+	}
+	for mode, body := range bodies {
+		t.Run(mode, func(t *testing.T) {
+			status, resp := f.post(t, "/api/storages/databricks/", body)
+			if status != http.StatusCreated || resp["auth_type"] != mode {
+				t.Fatalf("status = %d: %v", status, resp)
+			}
+		})
+	}
+	assertNoSecretStored(t, f)
+}
+
+func TestHostileHostsAreRefusedBeforeAnyCall(t *testing.T) {
+	f := newFixture(t, "", "")
+	strict := app.NewWithAWS(f.app.AWS, app.Config{TableName: f.table, SecretNamePrefix: f.prefix, IDBlockSize: 1}, slog.New(slog.DiscardHandler), app.Options{})
+	for _, host := range []string{
+		"http://dbc-1.cloud.databricks.com", "https://127.0.0.1", "https://2130706433", "https://0x7f000001",
+		"https://0177.0.0.1", "https://127.1", "https://[::1]", "https://[::ffff:127.0.0.1]", "https://localhost",
+		"https://169.254.169.254", "https://metadata.google.internal", "https://user:pw@dbc-1.cloud.databricks.com",
+		"https://dbc-1.cloud.databricks.com@169.254.169.254", "https://dbc-1.cloud.databricks.com.evil.example",
+		"https://dbc-1.cloud.databricks.com/path", "https://dbc-1.cloud.databricks.com?x=1", "https://dbc-1.cloud.databricks.com:0",
+		"https://dbc-1.cloud.databricks.com:99999", "https://evilcloud.databricks.com",
+	} {
+		t.Run(host, func(t *testing.T) {
+			fixture := &fixture{app: strict, fw: f.fw}
+			body := fmt.Sprintf(`{"project": 1, "host": %q, "catalog": "main", "schema": "default", "volume": "landing", "token": "t"}`, host)
+			status, resp := fixture.post(t, "/api/storages/databricks/", body)
+			fields, _ := resp["validation_errors"].(map[string]any)
+			if status != http.StatusBadRequest || fields["host"] == nil {
+				t.Fatalf("status = %d, validation errors %v", status, fields)
+			}
+		})
+	}
+	if names := testenv.SecretNames(t, f.prefix); len(names) != 0 {
+		t.Errorf("secrets written: %v", names)
+	}
+}
