@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/lsdbx/databricks-storage/internal/app"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
+	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
+	"github.com/lsdbx/databricks-storage/internal/hostguard"
 	"github.com/lsdbx/databricks-storage/internal/localapi"
 	"github.com/lsdbx/databricks-storage/internal/logging"
 	"github.com/lsdbx/databricks-storage/internal/motoserver"
@@ -57,12 +60,39 @@ func run() error {
 		fmt.Printf("Using the AWS endpoint at AWS_ENDPOINT_URL=%s\n", os.Getenv("AWS_ENDPOINT_URL"))
 	}
 
+	exampleHost := "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com"
+	var opts app.Options
+	if envOr("LOCAL_FAKE_WORKSPACE", "on") != "off" {
+		fw := fakeworkspace.Default(fakeworkspace.WithAddr(envOr("LOCAL_FAKE_WORKSPACE_ADDR", fakeworkspace.DefaultAddr)))
+		if err := fw.Start(); err != nil {
+			return fmt.Errorf("start the fake Databricks workspace (LOCAL_FAKE_WORKSPACE=off to go without): %w", err)
+		}
+		defer fw.Close()
+		setDefault(hostguard.EnvAllowPrivateHosts, "true")
+		setDefault("AZURE_AUTHORITY_HOST", fw.URL())
+		roots, err := x509.SystemCertPool()
+		if err != nil {
+			roots = x509.NewCertPool()
+		}
+		roots.AddCert(fw.Certificate())
+		opts.RootCAs = roots
+		exampleHost = fw.URL()
+		fmt.Printf(`Started a fake Databricks workspace at %s (LOCAL_FAKE_WORKSPACE=off to use real workspaces):
+  volume main.default.landing, prefix "images"; PAT %s;
+  dbx_sp client %s / %s; azure_ad_sp tenant %s, client %s / %s
+`, fw.URL(), fakeworkspace.DefaultPAT, fakeworkspace.DefaultSPClientID, fakeworkspace.DefaultSPClientSecret,
+			fakeworkspace.DefaultAzureTenant, fakeworkspace.DefaultAzureClientID, fakeworkspace.DefaultAzureClientSecret)
+	}
+
 	cfg, err := app.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
 	cfg.Version = "local"
-	service, err := app.New(ctx, cfg, logger, app.Options{})
+	if cfg.Hosts.AllowPrivate {
+		fmt.Println("WARNING: DATABRICKS_ALLOW_PRIVATE_HOSTS is on: loopback and private workspace hosts are accepted. For local testing only.")
+	}
+	service, err := app.New(ctx, cfg, logger, opts)
 	if err != nil {
 		return err
 	}
@@ -80,9 +110,9 @@ func run() error {
 	fmt.Printf(`Try:
   curl -s -X POST http://%s/api/storages/databricks/ \
     -H 'Content-Type: application/json' \
-    -d '{"project": 1, "host": "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com", "catalog": "main", "schema": "default", "volume": "landing", "token": "dapi-local-test-token"}'
+    -d '{"project": 1, "host": "%s", "catalog": "main", "schema": "default", "volume": "landing", "prefix": "images", "token": "%s"}'
 Press Ctrl+C to stop.
-`, addr)
+`, addr, exampleHost, fakeworkspace.DefaultPAT)
 
 	errc := make(chan error, 1)
 	go func() { errc <- server.Serve(listener) }()

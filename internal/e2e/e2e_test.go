@@ -1,0 +1,288 @@
+// Package e2e tests the service as its users meet it: every sample event
+// through the real bootstrap under the Lambda Runtime Interface Emulator, and
+// the local API through Label Studio's own Python SDK. AWS is moto; Databricks
+// is the fake workspace.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
+	"github.com/lsdbx/databricks-storage/internal/rie"
+	"github.com/lsdbx/databricks-storage/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// expectedStatus is the status each sample event's case calls for. Every file
+// in events/ must be listed, so a new sample cannot go untested.
+var expectedStatus = map[string]int{
+	"http-create-pat.json":                    201,
+	"http-create-dbx-sp.json":                 201,
+	"http-create-azure-ad-sp.json":            201,
+	"http-create-minimal-no-slash.json":       201,
+	"rest-create-pat.json":                    201,
+	"http-validate-pat.json":                  200,
+	"http-invalid-every-field.json":           400,
+	"http-invalid-dbx-sp-missing-secret.json": 400,
+	"http-invalid-json.json":                  400,
+	"http-invalid-not-object.json":            400,
+	"http-invalid-content-type.json":          415,
+	"http-wrong-method.json":                  405,
+	"http-unknown-path.json":                  404,
+	"rest-invalid-missing-fields.json":        400,
+	"http-missing-token.json":                 401,
+}
+
+// world is moto plus a fake workspace, with the environment a function
+// needs to use them.
+type world struct {
+	fw    *fakeworkspace.Server
+	table string
+	env   map[string]string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	fw := fakeworkspace.Default()
+	if err := fw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fw.Close)
+	certFile := filepath.Join(t.TempDir(), "fake-workspace.pem")
+	if err := os.WriteFile(certFile, fw.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	table := testenv.NewTable(t)
+	env := testenv.Env(testenv.MotoURL())
+	for k, v := range map[string]string{
+		"TABLE_NAME":                     table,
+		"SECRET_NAME_PREFIX":             testenv.NewSecretPrefix(t),
+		"DATABRICKS_ALLOW_PRIVATE_HOSTS": "true",
+		"AZURE_AUTHORITY_HOST":           fw.URL(),
+		"SSL_CERT_FILE":                  certFile,
+		"AWS_LAMBDA_LOG_LEVEL":           "DEBUG",
+	} {
+		env[k] = v
+	}
+	return &world{fw: fw, table: table, env: env}
+}
+
+// pointAtFake rewrites the host in an event's JSON body to the fake workspace.
+func (w *world) pointAtFake(t *testing.T, payload []byte) []byte {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := ev["body"].(string)
+	var fields map[string]any
+	if json.Unmarshal([]byte(body), &fields) == nil && fields != nil {
+		if host, ok := fields["host"].(string); ok && strings.HasPrefix(host, "https://") {
+			fields["host"] = w.fw.URL()
+			rewritten, _ := json.Marshal(fields)
+			ev["body"] = string(rewritten)
+		}
+	}
+	out, _ := json.Marshal(ev)
+	return out
+}
+
+func TestEverySampleEventThroughTheRuntimeEmulator(t *testing.T) {
+	files, err := filepath.Glob("../../events/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no sample events: %v", err)
+	}
+	for _, f := range files {
+		if _, ok := expectedStatus[filepath.Base(f)]; !ok {
+			t.Errorf("events/%s has no expected status in this test", filepath.Base(f))
+		}
+	}
+	w := newWorld(t)
+	fn := startFunction(t, w.env)
+
+	for _, f := range files {
+		name := filepath.Base(f)
+		want, ok := expectedStatus[name]
+		if !ok {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := fn.Invoke(context.Background(), w.pointAtFake(t, raw))
+			if err != nil {
+				t.Fatalf("invoke: %v\n%s", err, fn.Logs())
+			}
+			var resp events.APIGatewayProxyResponse
+			if err := json.Unmarshal(out, &resp); err != nil {
+				t.Fatalf("response %s: %v", out, err)
+			}
+			if resp.StatusCode != want {
+				t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, want, resp.Body)
+			}
+			var body map[string]any
+			if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
+				t.Fatalf("body is not a JSON object: %s", resp.Body)
+			}
+			if _, leaked := body["token"]; leaked {
+				t.Error("response carries token")
+			}
+			if _, leaked := body["client_secret"]; leaked {
+				t.Error("response carries client_secret")
+			}
+			if want >= 400 && (body["status_code"] != float64(want) || body["detail"] == nil || body["id"] == nil) {
+				t.Errorf("error body is not in Label Studio's format: %s", resp.Body)
+			}
+		})
+	}
+	for _, secret := range []string{fakeworkspace.DefaultPAT, fakeworkspace.DefaultSPClientSecret, fakeworkspace.DefaultAzureClientSecret} {
+		if strings.Contains(fn.Logs(), secret) {
+			t.Errorf("the function logged a secret value")
+		}
+		for _, item := range testenv.ScanTable(t, w.table) {
+			if strings.Contains(fmt.Sprint(item), secret) {
+				t.Errorf("a DynamoDB item holds a secret value")
+			}
+		}
+	}
+}
+
+func startFunction(t *testing.T, env map[string]string) *rie.Function {
+	t.Helper()
+	wd, _ := os.Getwd()
+	rieBin, err := rie.FindBinary(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrap, err := rie.Build(context.Background(), "../../functions/create-storage", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn, err := rie.Start(context.Background(), rieBin, bootstrap, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fn.Stop)
+	return fn
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+}
+
+func TestLabelStudioSDKCreatesThroughTheLocalAPI(t *testing.T) {
+	wd, _ := os.Getwd()
+	python := filepath.Join(wd, "..", "..", ".venv", "bin", "python")
+	if _, err := os.Stat(python); err != nil {
+		t.Fatalf("the project virtualenv is missing (make venv): %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "localapi")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/localapi").CombinedOutput(); err != nil {
+		t.Fatalf("build localapi: %v\n%s", err, out)
+	}
+	port, fakePort := freePort(t), freePort(t)
+	table := testenv.NewTable(t)
+	prefix := testenv.NewSecretPrefix(t)
+	cmd := exec.Command(bin)
+	cmd.Env = os.Environ()
+	for k, v := range map[string]string{
+		"PORT": port, "TABLE_NAME": table, "SECRET_NAME_PREFIX": prefix,
+		"LOCAL_FAKE_WORKSPACE_ADDR": "127.0.0.1:" + fakePort, "LOCAL_API_TOKEN": "sdk-test-token",
+	} {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = &testWriter{t: t}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitForListening(t, stdout)
+
+	script := exec.Command(python, "testdata/sdk_create.py")
+	script.Env = append(os.Environ(),
+		"LS_BASE_URL=http://127.0.0.1:"+port, "LS_API_KEY=sdk-test-token",
+		"WORKSPACE_HOST=https://127.0.0.1:"+fakePort)
+	out, err := script.CombinedOutput()
+	if err != nil {
+		t.Fatalf("label-studio-sdk script failed: %v\n%s", err, out)
+	}
+	var ids []int
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var row map[string]any
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatalf("unexpected script output %q", line)
+		}
+		if id, ok := row["id"].(float64); ok {
+			ids = append(ids, int(id))
+		}
+	}
+	sort.Ints(ids)
+	if len(ids) != 3 || ids[0] == ids[1] || ids[1] == ids[2] {
+		t.Errorf("created ids %v, want 3 distinct", ids)
+	}
+	if names := testenv.SecretNames(t, prefix); len(names) != 3 {
+		t.Errorf("secrets in moto: %v, want 3", names)
+	}
+}
+
+func waitForListening(t *testing.T, stdout interface{ Read([]byte) (int, error) }) {
+	t.Helper()
+	lines := make(chan string)
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			lines <- scanner.Text()
+		}
+		close(lines)
+	}()
+	timeout := time.After(60 * time.Second)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatal("localapi exited before listening")
+			}
+			if strings.Contains(line, "listening on") {
+				go func() {
+					for range lines {
+					}
+				}()
+				return
+			}
+		case <-timeout:
+			t.Fatal("localapi did not start listening")
+		}
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("localapi: %s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+
