@@ -74,3 +74,4 @@ test: tools lint cfn-lint unit ## the whole suite
 
 clean: ## remove build outputs and installed tools
 	rm -rf build .tools $(VENV) .aws-sam
+-include bench.mk

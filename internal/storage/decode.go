@@ -244,33 +244,39 @@ func (p *parser) host(field string, policy HostPolicy) string {
 	return normalised
 }
 
+// HostFormatError says, in a sentence fit for a client, why a workspace URL
+// is not acceptable.
+type HostFormatError string
+
+func (e HostFormatError) Error() string { return string(e) }
+
 // NormaliseHost checks that raw is https://<hostname>[:port] with at most a
 // trailing slash, and returns it lower-cased, without the default port and
 // trailing slash, together with the bare hostname.
 func NormaliseHost(raw string) (normalised, hostname string, err error) {
 	const shape = "Enter a valid workspace URL of the form https://<workspace-host>[:port], with no path, query, fragment or user info."
 	if hasControl(raw) || strings.ContainsAny(raw, " \\") {
-		return "", "", errors.New(shape)
+		return "", "", HostFormatError(shape)
 	}
 	u, perr := url.Parse(raw)
 	if perr != nil || u.Host == "" {
-		return "", "", errors.New(shape)
+		return "", "", HostFormatError(shape)
 	}
 	if !strings.EqualFold(u.Scheme, "https") {
-		return "", "", errors.New("The workspace URL must use https://.")
+		return "", "", HostFormatError("The workspace URL must use https://.")
 	}
 	if u.User != nil || u.Opaque != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") {
-		return "", "", errors.New(shape)
+		return "", "", HostFormatError(shape)
 	}
 	hostname = strings.ToLower(u.Hostname())
 	port := u.Port()
 	if hostname == "" || strings.HasSuffix(u.Host, ":") {
-		return "", "", errors.New(shape)
+		return "", "", HostFormatError(shape)
 	}
 	if port != "" {
 		n, convErr := strconv.Atoi(port)
 		if convErr != nil || n < 1 || n > 65535 {
-			return "", "", errors.New("The workspace URL has an invalid port.")
+			return "", "", HostFormatError("The workspace URL has an invalid port.")
 		}
 		if n == 443 {
 			port = ""
