@@ -65,6 +65,8 @@ func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options
 		Secrets: secrets,
 		Repo:    store,
 		IDs:     &dynamostore.IDBlocks{Client: db, Table: cfg.TableName, BlockSize: cfg.IDBlockSize},
+		Keys:    store,
+		KeyTTL:  cfg.IdempotencyTTL,
 		Logger:  logger,
 	}
 	handler := &httpapi.Handler{

@@ -80,9 +80,20 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // post sends a body as an HTTP API (v2) event through the Lambda handler.
 func (f *fixture) post(t *testing.T, path, body string) (int, map[string]any) {
 	t.Helper()
+	status, _, decoded := f.send(t, path, body, nil)
+	return status, decoded
+}
+
+// send is post with extra headers, returning the response headers too.
+func (f *fixture) send(t *testing.T, path, body string, extra map[string]string) (int, map[string]string, map[string]any) {
+	t.Helper()
+	headers := map[string]string{"content-type": "application/json"}
+	for k, v := range extra {
+		headers[k] = v
+	}
 	ev := events.APIGatewayV2HTTPRequest{
 		Version: "2.0", RouteKey: "$default", RawPath: path, Body: body,
-		Headers: map[string]string{"content-type": "application/json"},
+		Headers: headers,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
 			RequestID: "req-" + t.Name(), Stage: "$default",
 			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodPost, Path: path},
@@ -101,7 +112,7 @@ func (f *fixture) post(t *testing.T, path, body string) (int, map[string]any) {
 	if err := json.Unmarshal([]byte(resp.Body), &decoded); err != nil {
 		t.Fatalf("response body is not a JSON object: %q", resp.Body)
 	}
-	return resp.StatusCode, decoded
+	return resp.StatusCode, resp.Headers, decoded
 }
 
 const (
@@ -414,5 +425,65 @@ func TestHostileHostsAreRefusedBeforeAnyCall(t *testing.T) {
 	}
 	if names := testenv.SecretNames(t, f.prefix); len(names) != 0 {
 		t.Errorf("secrets written: %v", names)
+	}
+}
+
+func TestIdempotencyKeyReplaysAndRefusesChanges(t *testing.T) {
+	f := newFixture(t, "", "")
+	key := map[string]string{"idempotency-key": "create-images-1"}
+	status, headers, first := f.send(t, "/api/storages/databricks/", f.patBody(8), key)
+	if status != http.StatusCreated || headers["Idempotent-Replayed"] != "" {
+		t.Fatalf("first: status %d, headers %v", status, headers)
+	}
+	status, headers, again := f.send(t, "/api/storages/databricks/", f.patBody(8), key)
+	if status != http.StatusCreated || headers["Idempotent-Replayed"] != "true" || again["id"] != first["id"] || again["created_at"] != first["created_at"] {
+		t.Fatalf("replay: status %d, headers %v, id %v vs %v", status, headers, again["id"], first["id"])
+	}
+	status, _, changed := f.send(t, "/api/storages/databricks/", strings.Replace(f.patBody(8), "Images", "Other", 1), key)
+	if status != http.StatusUnprocessableEntity {
+		t.Fatalf("changed request with the same key: status %d: %v", status, changed)
+	}
+	if names := testenv.SecretNames(t, f.prefix); len(names) != 1 {
+		t.Errorf("secrets = %v, want exactly one", names)
+	}
+	if records, _ := f.app.Store.ListProject(context.Background(), 8); len(records) != 1 {
+		t.Errorf("records = %d, want 1", len(records))
+	}
+}
+
+func TestConcurrentRequestsWithOneKeyCreateOneStorage(t *testing.T) {
+	table, prefix := testenv.NewTable(t), testenv.NewSecretPrefix(t)
+	instances := []*fixture{newFixture(t, table, prefix), newFixture(t, table, prefix)}
+	const n = 8
+	ids := make(chan any, 2*n)
+	var wg sync.WaitGroup
+	for _, inst := range instances {
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				status, _, body := inst.send(t, "/api/storages/databricks/", strings.Replace(inst.patBody(9), inst.fw.URL(), instances[0].fw.URL(), 1), map[string]string{"Idempotency-Key": "same-key"})
+				if status != http.StatusCreated {
+					t.Errorf("status %d: %v", status, body)
+					return
+				}
+				ids <- body["id"]
+			}()
+		}
+	}
+	wg.Wait()
+	close(ids)
+	distinct := map[any]bool{}
+	for id := range ids {
+		distinct[id] = true
+	}
+	if len(distinct) != 1 {
+		t.Errorf("one key produced ids %v", distinct)
+	}
+	if names := testenv.SecretNames(t, prefix); len(names) != 1 {
+		t.Errorf("secrets = %v, want one", names)
+	}
+	if records, _ := instances[0].app.Store.ListProject(context.Background(), 9); len(records) != 1 {
+		t.Errorf("records = %d, want 1", len(records))
 	}
 }

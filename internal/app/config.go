@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
+	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
 // DefaultSecretNamePrefix starts the secret names when SECRET_NAME_PREFIX is unset.
@@ -31,6 +33,9 @@ type Config struct {
 	// AzureAuthority is the Microsoft Entra ID endpoint for azure_ad_sp
 	// (AZURE_AUTHORITY_HOST; https://login.microsoftonline.com when unset).
 	AzureAuthority string
+	// IdempotencyTTL is how long idempotency keys are remembered
+	// (IDEMPOTENCY_TTL_HOURS, default 24).
+	IdempotencyTTL time.Duration
 	// Version is reported in error bodies.
 	Version string
 }
@@ -58,6 +63,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("ID_BLOCK_SIZE must be an integer from 1 to 1000, got %q", v))
 		}
 		cfg.IDBlockSize = n
+	}
+	cfg.IdempotencyTTL = storage.DefaultIdempotencyTTL
+	if v := strings.TrimSpace(getenv("IDEMPOTENCY_TTL_HOURS")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 24*365 {
+			errs = append(errs, fmt.Errorf("IDEMPOTENCY_TTL_HOURS must be an integer from 1 to 8760, got %q", v))
+		}
+		cfg.IdempotencyTTL = time.Duration(n) * time.Hour
 	}
 	return cfg, errors.Join(errs...)
 }

@@ -120,6 +120,7 @@ func (d *Dispatcher) serveV2(ctx context.Context, ev events.APIGatewayV2HTTPRequ
 		Path:      path,
 		Headers:   headers,
 		RequestID: ev.RequestContext.RequestID,
+		KeyScope:  "http",
 	}, ev.Body, ev.IsBase64Encoded)
 	return events.APIGatewayV2HTTPResponse{StatusCode: resp.Status, Headers: resp.Headers, Body: string(resp.Body)}
 }
@@ -137,6 +138,7 @@ func (d *Dispatcher) serveV1(ctx context.Context, ev events.APIGatewayProxyReque
 		Path:      ev.Path,
 		Headers:   headers,
 		RequestID: ev.RequestContext.RequestID,
+		KeyScope:  "http",
 	}, ev.Body, ev.IsBase64Encoded)
 	return events.APIGatewayProxyResponse{StatusCode: resp.Status, Headers: resp.Headers, Body: string(resp.Body)}
 }

@@ -30,6 +30,9 @@ type Request struct {
 	Headers   map[string]string
 	Body      []byte
 	RequestID string
+	// KeyScope qualifies idempotency keys, so that equal keys from different
+	// sources or callers never meet.
+	KeyScope string
 }
 
 // Header returns a header value whatever the case of its name.
@@ -54,9 +57,17 @@ type Response struct {
 
 // Workflow is the storage workflow the API drives.
 type Workflow interface {
-	Create(ctx context.Context, req storage.Request) (storage.Storage, error)
+	CreateIdempotent(ctx context.Context, req storage.Request, key string) (storage.Created, error)
 	Validate(ctx context.Context, req storage.Request) error
 }
+
+// Header names of the idempotency protocol (as Stripe and the IETF draft
+// name them).
+const (
+	HeaderIdempotencyKey = "Idempotency-Key"
+	HeaderReplayed       = "Idempotent-Replayed"
+	maxIdempotencyKey    = 255
+)
 
 // Handler answers storage API requests.
 type Handler struct {
@@ -146,6 +157,10 @@ func (h *Handler) serve(ctx context.Context, req Request, out *outcome) Response
 	if len(req.Body) > MaxBodyBytes {
 		return h.fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is too large: the limit is %d bytes.", MaxBodyBytes), nil)
 	}
+	key := req.Header(HeaderIdempotencyKey)
+	if out.route == routeCreate && key != "" && !validKey(key) {
+		return h.fail(http.StatusBadRequest, fmt.Sprintf("The %s header must be 1 to %d printable ASCII characters.", HeaderIdempotencyKey, maxIdempotencyKey), nil)
+	}
 	parsed, err := h.Decoder.DecodeRequest(req.Body)
 	if err != nil {
 		out.err = err
@@ -159,18 +174,26 @@ func (h *Handler) serve(ctx context.Context, req Request, out *outcome) Response
 		}
 		return jsonResponse(http.StatusOK, []byte("{}"))
 	default:
-		created, err := h.Workflow.Create(ctx, parsed)
+		scopedKey := ""
+		if key != "" {
+			scopedKey = req.KeyScope + ":" + key
+		}
+		created, err := h.Workflow.CreateIdempotent(ctx, parsed, scopedKey)
 		if err != nil {
 			out.err = err
 			return h.failFor(err)
 		}
 		out.storageID = created.ID
-		body, err := json.Marshal(created)
+		body, err := json.Marshal(created.Storage)
 		if err != nil {
 			out.err = err
 			return h.fail(http.StatusInternalServerError, "The storage was created but could not be rendered.", nil)
 		}
-		return jsonResponse(http.StatusCreated, body)
+		resp := jsonResponse(http.StatusCreated, body)
+		if created.Replayed {
+			resp.Headers[HeaderReplayed] = "true"
+		}
+		return resp
 	}
 }
 
@@ -185,6 +208,8 @@ func (h *Handler) failFor(err error) Response {
 		return h.fail(http.StatusBadRequest, "Validation error", validation.Fields)
 	case errors.As(err, &connection):
 		return h.fail(http.StatusBadRequest, connection.Message, map[string][]string{"non_field_errors": {connection.Message}})
+	case errors.Is(err, storage.ErrIdempotencyConflict):
+		return h.fail(http.StatusUnprocessableEntity, "This Idempotency-Key was already used with a different request. Use a new key for a new request.", nil)
 	case errors.Is(err, context.DeadlineExceeded):
 		return h.fail(http.StatusGatewayTimeout, "The request took too long and was abandoned; nothing was stored. Retry later.", nil)
 	default:
@@ -202,6 +227,18 @@ func jsonResponse(status int, body []byte) Response {
 		Headers: map[string]string{"Content-Type": "application/json"},
 		Body:    body,
 	}
+}
+
+func validKey(key string) bool {
+	if len(key) > maxIdempotencyKey {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x20 || key[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func isJSON(contentType string) bool {

@@ -85,6 +85,11 @@ type Service struct {
 	Secrets SecretStore
 	Repo    Repository
 	IDs     IDAllocator
+	// Keys keeps idempotency keys; needed only for CreateIdempotent.
+	Keys IdempotencyStore
+	// KeyTTL is how long an idempotency key is remembered
+	// (DefaultIdempotencyTTL when zero).
+	KeyTTL time.Duration
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 	// Logger receives workflow events; slog.Default when nil.
@@ -101,30 +106,79 @@ func (s *Service) Validate(ctx context.Context, req Request) error {
 }
 
 // Create checks the connection, stores the secrets and the record, and
-// returns the storage. On failure part-way it removes the secret again.
+// returns the storage. On failure part-way it removes what it stored.
 func (s *Service) Create(ctx context.Context, req Request) (Storage, error) {
+	created, err := s.CreateIdempotent(ctx, req, "")
+	return created.Storage, err
+}
+
+// CreateIdempotent is Create with an idempotency key: the first request with
+// a key creates the storage; later ones with the same request return it
+// (Replayed), and ones with a different request fail with
+// ErrIdempotencyConflict. An empty key means no idempotency.
+func (s *Service) CreateIdempotent(ctx context.Context, req Request, key string) (Created, error) {
+	var fingerprint string
+	if key != "" {
+		if s.Keys == nil {
+			return Created{}, fmt.Errorf("%w: idempotency keys are not configured", ErrPersistence)
+		}
+		fingerprint = Fingerprint(req)
+		rec, found, err := s.Keys.FindKey(ctx, key)
+		if err != nil {
+			return Created{}, fmt.Errorf("%w: look up idempotency key: %w", ErrPersistence, err)
+		}
+		if found {
+			return s.replay(ctx, rec, fingerprint)
+		}
+	}
 	if err := s.check(ctx, req); err != nil {
-		return Storage{}, err
+		return Created{}, err
 	}
 	id, err := s.IDs.NextID(ctx)
 	if err != nil {
-		return Storage{}, fmt.Errorf("%w: allocate id: %w", ErrPersistence, err)
+		return Created{}, fmt.Errorf("%w: allocate id: %w", ErrPersistence, err)
 	}
+	now := s.now().UTC()
 	storage := Storage{
 		ID:        id,
 		Type:      StorageType,
-		CreatedAt: s.now().UTC().Truncate(time.Microsecond),
+		CreatedAt: now.Truncate(time.Microsecond),
 		Settings:  req.Settings,
 	}
 	arn, err := s.Secrets.CreateSecret(ctx, NewSecret{StorageID: id, Project: req.Project, Values: req.Secrets.Values()})
 	if err != nil {
-		return Storage{}, fmt.Errorf("%w: create secret: %w", ErrPersistence, err)
+		return Created{}, fmt.Errorf("%w: create secret: %w", ErrPersistence, err)
 	}
-	if err := s.Repo.PutStorage(ctx, Record{Storage: storage, SecretARN: arn}); err != nil {
-		s.rollback(ctx, id, arn)
-		return Storage{}, fmt.Errorf("%w: write record: %w", ErrPersistence, err)
+	record := Record{Storage: storage, SecretARN: arn}
+	if key == "" {
+		if err := s.Repo.PutStorage(ctx, record); err != nil {
+			s.rollback(ctx, id, arn, "")
+			return Created{}, fmt.Errorf("%w: write record: %w", ErrPersistence, err)
+		}
+		return Created{Storage: storage}, nil
 	}
-	return storage, nil
+	guard := IdempotencyRecord{Key: key, Fingerprint: fingerprint, StorageID: id, ExpiresAt: now.Add(s.keyTTL())}
+	err = s.Keys.PutStorageWithKey(ctx, record, guard)
+	if err == nil {
+		return Created{Storage: storage}, nil
+	}
+	s.rollback(ctx, id, arn, key)
+	if !errors.Is(err, ErrKeyTaken) {
+		return Created{}, fmt.Errorf("%w: write record: %w", ErrPersistence, err)
+	}
+	// A concurrent request with the same key won the race: answer as its replay.
+	rec, found, findErr := s.Keys.FindKey(ctx, key)
+	if findErr != nil || !found {
+		return Created{}, fmt.Errorf("%w: idempotency key taken but unreadable: %w", ErrPersistence, errors.Join(err, findErr))
+	}
+	return s.replay(ctx, rec, fingerprint)
+}
+
+func (s *Service) keyTTL() time.Duration {
+	if s.KeyTTL > 0 {
+		return s.KeyTTL
+	}
+	return DefaultIdempotencyTTL
 }
 
 // rollbackTimeout bounds the clean-up after a failed write.
@@ -135,11 +189,17 @@ const rollbackTimeout = 5 * time.Second
 // secret. If the record cannot be removed the secret stays, so that there is
 // never a record without its secret. It runs even when the request's context
 // is done, because leaving things behind is worse than overrunning a moment.
-func (s *Service) rollback(ctx context.Context, id int64, arn string) {
+func (s *Service) rollback(ctx context.Context, id int64, arn, key string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 	defer cancel()
 	storageID := slog.String("storage_id", strconv.FormatInt(id, 10))
-	if err := s.Repo.DeleteStorage(ctx, id, arn); err != nil {
+	var err error
+	if key == "" {
+		err = s.Repo.DeleteStorage(ctx, id, arn)
+	} else {
+		err = s.Keys.DeleteStorageWithKey(ctx, id, arn, key)
+	}
+	if err != nil {
 		s.logger().ErrorContext(ctx, "rollback could not remove the record; record and secret kept together",
 			storageID, slog.String("error", err.Error()))
 		return
