@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
 	"github.com/lsdbx/databricks-storage/internal/motoserver"
 	"github.com/lsdbx/databricks-storage/internal/rie"
@@ -72,8 +74,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if err := dynamostore.EnsureTable(ctx, dynamodb.NewFromConfig(awsCfg), env["TABLE_NAME"]); err != nil {
+	db := dynamodb.NewFromConfig(awsCfg)
+	if err := dynamostore.EnsureTable(ctx, db, env["TABLE_NAME"]); err != nil {
 		return err
+	}
+	// The sample events carry "Authorization: Token local-dev-token".
+	apiToken := envOr("LOCAL_API_TOKEN", "local-dev-token")
+	tokens := &auth.Store{Client: db, Table: env["TABLE_NAME"]}
+	if _, _, err := tokens.Mint(ctx, auth.MintInput{User: "local", AllProjects: true, Plaintext: apiToken}); err != nil && !errors.Is(err, auth.ErrTokenExists) {
+		return fmt.Errorf("seed the API token: %w", err)
 	}
 
 	rieBin, err := rie.FindBinary(wd)

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/lsdbx/databricks-storage/internal/app"
+	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
@@ -99,6 +100,11 @@ func run() error {
 	if err := dynamostore.EnsureTable(ctx, dynamodb.NewFromConfig(service.AWS), cfg.TableName); err != nil {
 		return err
 	}
+	apiToken, err := seedToken(ctx, service.Tokens, os.Getenv("LOCAL_API_TOKEN"))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("API token with access to all projects: %s (fix it with LOCAL_API_TOKEN)\n", apiToken)
 
 	addr := net.JoinHostPort("127.0.0.1", envOr("PORT", "8080"))
 	listener, err := net.Listen("tcp", addr)
@@ -109,10 +115,11 @@ func run() error {
 	fmt.Println(localapi.Describe(addr))
 	fmt.Printf(`Try:
   curl -s -X POST http://%s/api/storages/databricks/ \
+    -H 'Authorization: Token %s' \
     -H 'Content-Type: application/json' \
     -d '{"project": 1, "host": "%s", "catalog": "main", "schema": "default", "volume": "landing", "prefix": "images", "token": "%s"}'
 Press Ctrl+C to stop.
-`, addr, exampleHost, fakeworkspace.DefaultPAT)
+`, addr, apiToken, exampleHost, fakeworkspace.DefaultPAT)
 
 	errc := make(chan error, 1)
 	go func() { errc <- server.Serve(listener) }()
@@ -129,6 +136,19 @@ Press Ctrl+C to stop.
 	return server.Shutdown(shutdownCtx)
 }
 
+// seedToken makes sure a local token with access to all projects exists:
+// the fixed one when given, else a freshly minted one.
+func seedToken(ctx context.Context, tokens *auth.Store, fixed string) (string, error) {
+	token, _, err := tokens.Mint(ctx, auth.MintInput{User: "local", AllProjects: true, Plaintext: fixed})
+	if errors.Is(err, auth.ErrTokenExists) {
+		return fixed, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("seed the local API token: %w", err)
+	}
+	return token, nil
+}
+
 func setDefault(name, value string) {
 	if os.Getenv(name) == "" {
 		os.Setenv(name, value)
@@ -141,4 +161,3 @@ func envOr(name, def string) string {
 	}
 	return def
 }
-

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/databricks"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
 	"github.com/lsdbx/databricks-storage/internal/eventsource"
@@ -26,6 +27,7 @@ type App struct {
 	Service    *storage.Service
 	Store      *dynamostore.Store
 	Secrets    *secretstore.Store
+	Tokens     *auth.Store
 	AWS        aws.Config
 }
 
@@ -69,14 +71,19 @@ func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options
 		KeyTTL:  cfg.IdempotencyTTL,
 		Logger:  logger,
 	}
+	tokens := &auth.Store{Client: db, Table: cfg.TableName}
+	authenticator := auth.NewAuthenticator(tokens)
+	authenticator.CacheTTL = cfg.TokenCacheTTL
 	handler := &httpapi.Handler{
 		Workflow: service,
+		Auth:     authenticator,
 		Decoder:  storage.Decoder{Hosts: cfg.Hosts},
 		Version:  cfg.Version,
 		Logger:   logger,
 	}
 	return &App{
-		Dispatcher: &eventsource.Dispatcher{HTTP: handler},
+		Dispatcher: &eventsource.Dispatcher{HTTP: handler, Failures: store, Logger: logger},
+		Tokens:     tokens,
 		HTTP:       handler,
 		Service:    service,
 		Store:      store,

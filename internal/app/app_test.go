@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lsdbx/databricks-storage/internal/app"
+	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/faultinject"
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
@@ -35,6 +36,7 @@ type fixture struct {
 	prefix string
 	faults *faultinject.Transport
 	logs   *bytes.Buffer
+	token  string
 }
 
 func newFixture(t *testing.T, table, prefix string) *fixture {
@@ -63,7 +65,11 @@ func newFixture(t *testing.T, table, prefix string) *fixture {
 		AzureAuthority: fw.URL(),
 	}
 	a := app.NewWithAWS(awsCfg, cfg, logger, app.Options{RootCAs: fw.CertPool()})
-	return &fixture{app: a, fw: fw, table: table, prefix: prefix, faults: faults, logs: logs}
+	token, _, err := a.Tokens.Mint(context.Background(), auth.MintInput{User: "tester-" + t.Name(), AllProjects: true})
+	if err != nil {
+		t.Fatalf("mint token: %v", err)
+	}
+	return &fixture{app: a, fw: fw, table: table, prefix: prefix, faults: faults, logs: logs, token: token}
 }
 
 type lockedWriter struct {
@@ -87,8 +93,12 @@ func (f *fixture) post(t *testing.T, path, body string) (int, map[string]any) {
 // send is post with extra headers, returning the response headers too.
 func (f *fixture) send(t *testing.T, path, body string, extra map[string]string) (int, map[string]string, map[string]any) {
 	t.Helper()
-	headers := map[string]string{"content-type": "application/json"}
+	headers := map[string]string{"content-type": "application/json", "authorization": "Token " + f.token}
 	for k, v := range extra {
+		if v == "" {
+			delete(headers, k)
+			continue
+		}
 		headers[k] = v
 	}
 	ev := events.APIGatewayV2HTTPRequest{
@@ -359,8 +369,8 @@ func TestConnectionCheckFailuresWriteNothing(t *testing.T) {
 	if names := testenv.SecretNames(t, f.prefix); len(names) != 0 {
 		t.Errorf("secrets written by failed checks: %v", names)
 	}
-	if items := testenv.ScanTable(t, f.table); len(items) != 0 {
-		t.Errorf("items written by failed checks: %d", len(items))
+	if items := storageItems(t, f.table); len(items) != 0 {
+		t.Errorf("items written by failed checks: %v", items)
 	}
 	assertNoSecretStored(t, f)
 }
@@ -378,8 +388,8 @@ func TestValidateChecksAndSavesNothing(t *testing.T) {
 	if names := testenv.SecretNames(t, f.prefix); len(names) != 0 {
 		t.Errorf("validate wrote secrets: %v", names)
 	}
-	if items := testenv.ScanTable(t, f.table); len(items) != 0 {
-		t.Errorf("validate wrote %d items", len(items))
+	if items := storageItems(t, f.table); len(items) != 0 {
+		t.Errorf("validate wrote %v", items)
 	}
 }
 
@@ -414,7 +424,7 @@ func TestHostileHostsAreRefusedBeforeAnyCall(t *testing.T) {
 		"https://dbc-1.cloud.databricks.com:99999", "https://evilcloud.databricks.com",
 	} {
 		t.Run(host, func(t *testing.T) {
-			fixture := &fixture{app: strict, fw: f.fw}
+			fixture := &fixture{app: strict, fw: f.fw, token: f.token}
 			body := fmt.Sprintf(`{"project": 1, "host": %q, "catalog": "main", "schema": "default", "volume": "landing", "token": "t"}`, host)
 			status, resp := fixture.post(t, "/api/storages/databricks/", body)
 			fields, _ := resp["validation_errors"].(map[string]any)
@@ -485,5 +495,99 @@ func TestConcurrentRequestsWithOneKeyCreateOneStorage(t *testing.T) {
 	}
 	if records, _ := instances[0].app.Store.ListProject(context.Background(), 9); len(records) != 1 {
 		t.Errorf("records = %d, want 1", len(records))
+	}
+}
+
+// storageItems lists the keys of the items a create writes (records and
+// idempotency keys), leaving out tokens and the id counter.
+func storageItems(t *testing.T, table string) []string {
+	t.Helper()
+	var keys []string
+	for _, item := range testenv.ScanTable(t, table) {
+		pk := fmt.Sprint(item["pk"])
+		if strings.Contains(pk, "STORAGE#") || strings.Contains(pk, "IDEMPOTENCY#") {
+			keys = append(keys, pk)
+		}
+	}
+	return keys
+}
+
+func TestTokensAndProjectsMatrix(t *testing.T) {
+	f := newFixture(t, "", "")
+	ctx := context.Background()
+	mint := func(in auth.MintInput) string {
+		token, _, err := f.app.Tokens.Mint(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return token
+	}
+	onlyOne := mint(auth.MintInput{User: "one", Projects: []int64{21}})
+	all := mint(auth.MintInput{User: "all", AllProjects: true})
+	revoked := mint(auth.MintInput{User: "revoked", AllProjects: true})
+	if err := f.app.Tokens.Revoke(ctx, auth.IDFromHash(auth.Hash(revoked))); err != nil {
+		t.Fatal(err)
+	}
+	soon := time.Now().Add(1500 * time.Millisecond)
+	expiring := mint(auth.MintInput{User: "expiring", AllProjects: true, ExpiresAt: &soon})
+	time.Sleep(2 * time.Second)
+
+	type credential struct {
+		name, header string
+		forProject   map[int64]int
+	}
+	ok21, ok22 := http.StatusCreated, http.StatusCreated
+	credentials := []credential{
+		{"no header", "", map[int64]int{21: 401, 22: 401}},
+		{"empty scheme", "Token", map[int64]int{21: 401, 22: 401}},
+		{"basic scheme", "Basic dXNlcjpwdw==", map[int64]int{21: 401, 22: 401}},
+		{"unknown token", "Token lsdbx_unknown", map[int64]int{21: 401, 22: 401}},
+		{"revoked token", "Token " + revoked, map[int64]int{21: 401, 22: 401}},
+		{"expired token", "Token " + expiring, map[int64]int{21: 401, 22: 401}},
+		{"project 21 token", "Token " + onlyOne, map[int64]int{21: ok21, 22: 403}},
+		{"project 21 token, lower-case scheme", "token " + onlyOne, map[int64]int{21: ok21, 22: 403}},
+		{"all-projects token", "Token " + all, map[int64]int{21: ok21, 22: ok22}},
+	}
+	wantDetail := map[string]string{
+		"no header": "Authentication credentials were not provided.", "empty scheme": "Authentication credentials were not provided.",
+		"basic scheme":  "Authentication credentials were not provided.",
+		"unknown token": "Invalid token.", "revoked token": "Invalid token.", "expired token": "Invalid token.",
+	}
+	created := 0
+	for _, cred := range credentials {
+		for _, headerName := range []string{"Authorization", "authorization", "AUTHORIZATION"} {
+			for _, project := range []int64{21, 22} {
+				t.Run(fmt.Sprintf("%s/%s/project %d", cred.name, headerName, project), func(t *testing.T) {
+					headers := map[string]string{"authorization": ""}
+					if cred.header != "" {
+						headers[headerName] = cred.header
+					}
+					before := len(testenv.SecretNames(t, f.prefix))
+					status, _, body := f.send(t, "/api/storages/databricks/", f.patBody(int(project)), headers)
+					want := cred.forProject[project]
+					if status != want {
+						t.Fatalf("status = %d, want %d: %v", status, want, body)
+					}
+					if d, ok := wantDetail[cred.name]; ok && body["detail"] != d {
+						t.Errorf("detail = %q, want %q", body["detail"], d)
+					}
+					after := len(testenv.SecretNames(t, f.prefix))
+					if status == http.StatusCreated {
+						created++
+						if after != before+1 {
+							t.Errorf("secrets %d → %d on a create", before, after)
+						}
+					} else if after != before {
+						t.Errorf("a refused request changed the secrets: %d → %d", before, after)
+					}
+				})
+			}
+		}
+	}
+	if got := len(storageItems(t, f.table)); got != created {
+		t.Errorf("storage items %d, creates %d", got, created)
+	}
+	if strings.Contains(f.logs.String(), onlyOne) || strings.Contains(f.logs.String(), all) {
+		t.Error("a token reached the logs")
 	}
 }

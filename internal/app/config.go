@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
@@ -36,6 +37,9 @@ type Config struct {
 	// IdempotencyTTL is how long idempotency keys are remembered
 	// (IDEMPOTENCY_TTL_HOURS, default 24).
 	IdempotencyTTL time.Duration
+	// TokenCacheTTL is how long a warm instance trusts a token lookup
+	// (TOKEN_CACHE_SECONDS, default 30; 0 disables the cache).
+	TokenCacheTTL time.Duration
 	// Version is reported in error bodies.
 	Version string
 }
@@ -63,6 +67,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("ID_BLOCK_SIZE must be an integer from 1 to 1000, got %q", v))
 		}
 		cfg.IDBlockSize = n
+	}
+	cfg.TokenCacheTTL = auth.DefaultCacheTTL
+	if v := strings.TrimSpace(getenv("TOKEN_CACHE_SECONDS")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 3600 {
+			errs = append(errs, fmt.Errorf("TOKEN_CACHE_SECONDS must be an integer from 0 to 3600, got %q", v))
+		}
+		cfg.TokenCacheTTL = time.Duration(n) * time.Second
 	}
 	cfg.IdempotencyTTL = storage.DefaultIdempotencyTTL
 	if v := strings.TrimSpace(getenv("IDEMPOTENCY_TTL_HOURS")); v != "" {

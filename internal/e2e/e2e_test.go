@@ -19,7 +19,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/rie"
 	"github.com/lsdbx/databricks-storage/internal/testenv"
@@ -67,6 +69,11 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	table := testenv.NewTable(t)
+	tokens := &auth.Store{Client: dynamodb.NewFromConfig(testenv.AWSConfig(t)), Table: table}
+	// The sample events carry "Authorization: Token local-dev-token".
+	if _, _, err := tokens.Mint(context.Background(), auth.MintInput{User: "events", AllProjects: true, Plaintext: "local-dev-token"}); err != nil {
+		t.Fatal(err)
+	}
 	env := testenv.Env(testenv.MotoURL())
 	for k, v := range map[string]string{
 		"TABLE_NAME":                     table,
@@ -284,5 +291,3 @@ func (w *testWriter) Write(p []byte) (int, error) {
 	w.t.Logf("localapi: %s", strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
-
-

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -25,6 +26,9 @@ type HTTPHandler interface {
 // Dispatcher is the Lambda handler: it implements lambda.Handler.
 type Dispatcher struct {
 	HTTP HTTPHandler
+	// Failures keeps permanent failures of SQS and EventBridge events.
+	Failures FailureRecorder
+	Logger   *slog.Logger
 }
 
 // ErrUnsupportedEvent is returned for payloads of no known event shape.
@@ -95,6 +99,23 @@ func (d *Dispatcher) Invoke(ctx context.Context, payload []byte) ([]byte, error)
 			return nil, fmt.Errorf("decode %s event: %w", kind, err)
 		}
 		return json.Marshal(d.serveV1(ctx, ev))
+	case KindSQS:
+		var ev events.SQSEvent
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, fmt.Errorf("decode %s event: %w", kind, err)
+		}
+		return json.Marshal(d.serveSQS(ctx, ev))
+	case KindEventBridge:
+		var ev events.CloudWatchEvent
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, fmt.Errorf("decode %s event: %w", kind, err)
+		}
+		if err := d.serveEventBridge(ctx, ev); err != nil {
+			return nil, err
+		}
+		return []byte("null"), nil
+	case KindDirect:
+		return d.serveDirect(ctx, payload)
 	default:
 		return nil, fmt.Errorf("%w: %s", ErrUnsupportedEvent, kind)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lsdbx/databricks-storage/internal/apierror"
+	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
@@ -33,6 +34,9 @@ type Request struct {
 	// KeyScope qualifies idempotency keys, so that equal keys from different
 	// sources or callers never meet.
 	KeyScope string
+	// Trusted marks requests that AWS has already authorised through IAM
+	// (direct, SQS and EventBridge invocations); they carry no API token.
+	Trusted bool
 }
 
 // Header returns a header value whatever the case of its name.
@@ -53,6 +57,9 @@ type Response struct {
 	Status  int
 	Headers map[string]string
 	Body    []byte
+	// Transient is true when the same request may succeed later (AWS or the
+	// workspace failed on their side), for event sources that retry.
+	Transient bool
 }
 
 // Workflow is the storage workflow the API drives.
@@ -69,10 +76,18 @@ const (
 	maxIdempotencyKey    = 255
 )
 
+// Authenticator resolves an Authorization header to the caller.
+type Authenticator interface {
+	Authenticate(ctx context.Context, authorization string) (auth.Principal, error)
+}
+
 // Handler answers storage API requests.
 type Handler struct {
 	Workflow Workflow
-	Decoder  storage.Decoder
+	// Auth authenticates untrusted (HTTP) requests; nil lets everyone in,
+	// which only tests should do.
+	Auth    Authenticator
+	Decoder storage.Decoder
 	// Version is reported in every error body.
 	Version string
 	Logger  *slog.Logger
@@ -112,6 +127,7 @@ func match(path string) route {
 type outcome struct {
 	route     route
 	storageID int64
+	tokenID   string
 	err       error
 }
 
@@ -120,12 +136,20 @@ func (h *Handler) Serve(ctx context.Context, req Request) Response {
 	start := time.Now()
 	var out outcome
 	resp := h.serve(ctx, req, &out)
+	var connection *storage.ConnectionError
+	resp.Transient = resp.Status >= 500 || (errors.As(out.err, &connection) && connection.Transient())
 	attrs := []slog.Attr{
 		slog.String("request_id", req.RequestID),
 		slog.String("method", req.Method),
 		slog.String("route", out.route.String()),
 		slog.Int("status", resp.Status),
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+	}
+	if out.tokenID != "" {
+		attrs = append(attrs, slog.String("token_id", out.tokenID))
+	}
+	if req.Trusted {
+		attrs = append(attrs, slog.Bool("trusted", true))
 	}
 	if out.storageID != 0 {
 		attrs = append(attrs, slog.Int64("storage_id", out.storageID))
@@ -145,6 +169,23 @@ func (h *Handler) serve(ctx context.Context, req Request, out *outcome) Response
 	out.route = match(req.Path)
 	if out.route == routeNone {
 		return h.fail(http.StatusNotFound, "Not found.", nil)
+	}
+	var principal *auth.Principal
+	if !req.Trusted && h.Auth != nil {
+		p, err := h.Auth.Authenticate(ctx, req.Header("Authorization"))
+		switch {
+		case errors.Is(err, auth.ErrNoCredentials):
+			out.err = err
+			return h.unauthorized("Authentication credentials were not provided.")
+		case errors.Is(err, auth.ErrInvalidToken):
+			out.err = err
+			return h.unauthorized("Invalid token.")
+		case err != nil:
+			out.err = err
+			return h.fail(http.StatusServiceUnavailable, "Authentication is unavailable right now; retry later.", nil)
+		}
+		principal = &p
+		out.tokenID = p.TokenID
 	}
 	if req.Method != http.MethodPost {
 		resp := h.fail(http.StatusMethodNotAllowed, fmt.Sprintf("Method %q not allowed.", req.Method), nil)
@@ -166,6 +207,14 @@ func (h *Handler) serve(ctx context.Context, req Request, out *outcome) Response
 		out.err = err
 		return h.failFor(err)
 	}
+	if principal != nil && !principal.CanManage(parsed.Project) {
+		out.err = fmt.Errorf("token %s may not manage project %d", principal.TokenID, parsed.Project)
+		return h.fail(http.StatusForbidden, fmt.Sprintf("You do not have permission to perform this action: this token may not manage project %d.", parsed.Project), nil)
+	}
+	scope := req.KeyScope
+	if principal != nil {
+		scope += ":" + principal.User
+	}
 	switch out.route {
 	case routeValidate:
 		if err := h.Workflow.Validate(ctx, parsed); err != nil {
@@ -176,7 +225,7 @@ func (h *Handler) serve(ctx context.Context, req Request, out *outcome) Response
 	default:
 		scopedKey := ""
 		if key != "" {
-			scopedKey = req.KeyScope + ":" + key
+			scopedKey = scope + ":" + key
 		}
 		created, err := h.Workflow.CreateIdempotent(ctx, parsed, scopedKey)
 		if err != nil {
@@ -215,6 +264,12 @@ func (h *Handler) failFor(err error) Response {
 	default:
 		return h.fail(http.StatusInternalServerError, "Internal server error: the storage could not be saved and nothing was stored. Retry later.", nil)
 	}
+}
+
+func (h *Handler) unauthorized(detail string) Response {
+	resp := h.fail(http.StatusUnauthorized, detail, nil)
+	resp.Headers["WWW-Authenticate"] = "Token"
+	return resp
 }
 
 func (h *Handler) fail(status int, detail string, fields map[string][]string) Response {

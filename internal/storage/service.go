@@ -45,6 +45,19 @@ type ConnectionError struct {
 
 func (e *ConnectionError) Error() string { return e.Message }
 
+// Reasons of connection failures that a later retry may cure.
+const (
+	ReasonTimedOut       = "timed_out"
+	ReasonWorkspaceError = "workspace_error"
+)
+
+// Transient reports whether retrying later may succeed: the workspace timed
+// out or failed on its side. Everything else needs the caller to change the
+// request.
+func (e *ConnectionError) Transient() bool {
+	return e.Reason == ReasonTimedOut || e.Reason == ReasonWorkspaceError
+}
+
 // Unwrap returns the underlying error.
 func (e *ConnectionError) Unwrap() error { return e.Err }
 
