@@ -119,7 +119,9 @@ func (d Decoder) DecodeRequest(body []byte) (Request, error) {
 	r.Secrets.ClientSecret = p.credential("client_secret")
 	s.ClientID = optional(p.credential("client_id"))
 	s.TenantID = optional(p.credential("tenant_id"))
-	p.requireForAuth(s.AuthType, r.Secrets, s.ClientID, s.TenantID)
+	if p.errs.Fields["auth_type"] == nil {
+		p.requireForAuth(s.AuthType, r.Secrets, s.ClientID, s.TenantID)
+	}
 
 	s.Prefix = p.prefix("prefix")
 	s.RegexFilter = p.nullableString("regex_filter", 0)

@@ -1,0 +1,101 @@
+package apierror_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"regexp"
+	"sort"
+	"testing"
+
+	"github.com/lsdbx/databricks-storage/internal/apierror"
+)
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+func TestBodyJSON(t *testing.T) {
+	cases := []struct {
+		name       string
+		status     int
+		detail     string
+		fields     map[string][]string
+		wantDetail string
+		wantKeys   []string
+	}{
+		{"validation", 400, "Validation error", map[string][]string{"volume": {"This field is required."}},
+			"Validation error", []string{"detail", "exc_info", "id", "status_code", "validation_errors", "version"}},
+		{"not found", 404, "Not found.", nil,
+			"Not found.", []string{"detail", "exc_info", "id", "status_code", "version"}},
+		{"empty fields are omitted", 400, "Bad", map[string][]string{},
+			"Bad", []string{"detail", "exc_info", "id", "status_code", "version"}},
+		{"default detail", http.StatusMethodNotAllowed, "", nil,
+			"Method Not Allowed", []string{"detail", "exc_info", "id", "status_code", "version"}},
+		{"server error", 500, "", nil,
+			"Internal Server Error", []string{"detail", "exc_info", "id", "status_code", "version"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := apierror.New(c.status, "2.0.1", c.detail, c.fields).JSON()
+			var raw map[string]json.RawMessage
+			if err := json.Unmarshal(out, &raw); err != nil {
+				t.Fatalf("not a JSON object: %v: %s", err, out)
+			}
+			keys := make([]string, 0, len(raw))
+			for k := range raw {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			if !reflect.DeepEqual(keys, c.wantKeys) {
+				t.Fatalf("keys = %v, want %v", keys, c.wantKeys)
+			}
+			if string(raw["exc_info"]) != "null" {
+				t.Errorf("exc_info = %s, want null", raw["exc_info"])
+			}
+			var b struct {
+				ID               string              `json:"id"`
+				StatusCode       int                 `json:"status_code"`
+				Version          string              `json:"version"`
+				Detail           string              `json:"detail"`
+				ValidationErrors map[string][]string `json:"validation_errors"`
+			}
+			if err := json.Unmarshal(out, &b); err != nil {
+				t.Fatal(err)
+			}
+			if !uuidRE.MatchString(b.ID) {
+				t.Errorf("id = %q, want a random UUID", b.ID)
+			}
+			if b.StatusCode != c.status || b.Version != "2.0.1" || b.Detail != c.wantDetail {
+				t.Errorf("status_code/version/detail = %d/%q/%q", b.StatusCode, b.Version, b.Detail)
+			}
+			if len(c.fields) > 0 && !reflect.DeepEqual(b.ValidationErrors, c.fields) {
+				t.Errorf("validation_errors = %v, want %v", b.ValidationErrors, c.fields)
+			}
+		})
+	}
+}
+
+func TestNewGivesEachErrorItsOwnID(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 100; i++ {
+		id := apierror.New(500, "v", "x", nil).ID
+		if seen[id] {
+			t.Fatalf("id %s repeated", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestDetailIsEscapedJSON(t *testing.T) {
+	detail := "Quote \" backslash \\ newline \n <tag> & ünïcode"
+	out := apierror.New(400, "v", detail, map[string][]string{"non_field_errors": {detail}}).JSON()
+	var b struct {
+		Detail           string              `json:"detail"`
+		ValidationErrors map[string][]string `json:"validation_errors"`
+	}
+	if err := json.Unmarshal(out, &b); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, out)
+	}
+	if b.Detail != detail || b.ValidationErrors["non_field_errors"][0] != detail {
+		t.Fatalf("detail did not survive: %q", b.Detail)
+	}
+}
