@@ -5,8 +5,11 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -49,11 +52,32 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts Options) (*A
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	awsCfg.HTTPClient = awshttp.NewBuildableClient().WithTimeout(awsAttemptTimeout)
 	return NewWithAWS(awsCfg, cfg, logger, opts), nil
+}
+
+// Retry budget for AWS calls. A create makes at most four calls in a row
+// after the connection check; with these bounds even a failing one gives up
+// in about 3×3 s + 2×0.5 s, so a create and its rollback finish inside the
+// function's 30 s timeout although the check may use 20 s of it.
+const (
+	awsMaxAttempts    = 3
+	awsMaxBackoff     = 500 * time.Millisecond
+	awsAttemptTimeout = 3 * time.Second
+)
+
+// retryer is the SDK's standard retryer (throttling, 5xx, connection
+// errors) with the bounds above.
+func retryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = awsMaxAttempts
+		o.MaxBackoff = awsMaxBackoff
+	})
 }
 
 // NewWithAWS builds the service on an already loaded AWS configuration.
 func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options) *App {
+	awsCfg.Retryer = retryer
 	db := dynamodb.NewFromConfig(awsCfg)
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	store := &dynamostore.Store{Client: db, Table: cfg.TableName}

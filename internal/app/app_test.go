@@ -60,7 +60,7 @@ func newFixture(t *testing.T, table, prefix string) *fixture {
 	fw.AddPAT(secretToken)
 	fw.AddAzureApp("tenant-1", "app-1", secretClient)
 	cfg := app.Config{
-		TableName: table, SecretNamePrefix: prefix, IDBlockSize: 5, Version: "test",
+		TableName: table, SecretNamePrefix: prefix, IDBlockSize: 5, Version: "test", TokenCacheTTL: time.Minute,
 		Hosts:          hostguard.Policy{AllowPrivate: true},
 		AzureAuthority: fw.URL(),
 	}

@@ -42,8 +42,9 @@ type API interface {
 // ErrExists is returned when a record with the same key is already stored.
 var ErrExists = errors.New("record already exists")
 
-// ErrNotFound is returned when no record has the requested key.
-var ErrNotFound = errors.New("record not found")
+// ErrNotFound is returned when no record has the requested key. It is the
+// domain's storage.ErrRecordNotFound.
+var ErrNotFound = storage.ErrRecordNotFound
 
 // Store reads and writes storage records.
 type Store struct {

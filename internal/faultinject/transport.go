@@ -28,6 +28,10 @@ const (
 	Timeout
 	// Reset fails with a connection reset before the request is sent.
 	Reset
+	// Crash lets the request complete and then acts as if the process died:
+	// every later request hangs until Release and then fails, so nothing
+	// after the crash reaches AWS.
+	Crash
 )
 
 func (f Fault) String() string {
@@ -41,8 +45,18 @@ func (f Fault) String() string {
 // Faults lists every injectable fault.
 var Faults = []Fault{Throttle, ServerError, Timeout, Reset}
 
-// ErrInjectedTimeout is the error a Timeout fault returns.
+// ErrInjectedTimeout is the error a Timeout fault returns (errors.Is).
 var ErrInjectedTimeout = errors.New("injected timeout: response lost")
+
+// timeoutError is a net.Error that timed out, as a real client timeout is.
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return ErrInjectedTimeout.Error() }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+func (timeoutError) Is(target error) bool {
+	return target == ErrInjectedTimeout
+}
 
 // Rule injects Fault into the next Times calls of Operation (an X-Amz-Target
 // such as "DynamoDB_20120810.PutItem" or "secretsmanager.CreateSecret").
@@ -56,9 +70,58 @@ type Rule struct {
 type Transport struct {
 	Base http.RoundTripper
 
-	mu    sync.Mutex
-	rules []*Rule
-	calls map[string]int
+	mu      sync.Mutex
+	rules   []*Rule
+	calls   map[string]int
+	crashed chan struct{} // closed by Release; nil until a Crash fault fires
+	hung    chan struct{} // receives once per request that hangs after a crash
+}
+
+// ErrCrashed is what requests after a Crash fault fail with once released.
+var ErrCrashed = errors.New("injected crash: the process is gone")
+
+// Hung is signalled each time a request hangs after a crash: the moment the
+// crashed process would have made its next call.
+func (t *Transport) Hung() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.hung == nil {
+		t.hung = make(chan struct{}, 64)
+	}
+	return t.hung
+}
+
+// Release lets the requests hanging after a crash fail with ErrCrashed.
+func (t *Transport) Release() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.crashed != nil {
+		select {
+		case <-t.crashed:
+		default:
+			close(t.crashed)
+		}
+	}
+}
+
+// hangIfCrashed blocks a request made after a crash until Release.
+func (t *Transport) hangIfCrashed() bool {
+	t.mu.Lock()
+	crashed := t.crashed
+	if crashed != nil && t.hung == nil {
+		t.hung = make(chan struct{}, 64)
+	}
+	hung := t.hung
+	t.mu.Unlock()
+	if crashed == nil {
+		return false
+	}
+	select {
+	case hung <- struct{}{}:
+	default:
+	}
+	<-crashed
+	return true
 }
 
 // Add installs a rule.
@@ -108,8 +171,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	if t.hangIfCrashed() {
+		return nil, ErrCrashed
+	}
 	op := req.Header.Get("X-Amz-Target")
 	switch fault := t.take(op); fault {
+	case Crash:
+		resp, err := base.RoundTrip(req)
+		t.mu.Lock()
+		t.crashed = make(chan struct{})
+		t.mu.Unlock()
+		return resp, err
 	case Throttle:
 		return errorResponse(req, http.StatusBadRequest, "ThrottlingException", "Rate exceeded"), nil
 	case ServerError:
@@ -122,7 +194,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
-		return nil, ErrInjectedTimeout
+		return nil, timeoutError{}
 	}
 	return base.RoundTrip(req)
 }

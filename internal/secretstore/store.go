@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -66,12 +67,25 @@ func (s *Store) CreateSecret(ctx context.Context, in storage.NewSecret) (string,
 	}
 	out, err := s.Client.CreateSecret(ctx, input)
 	if err != nil {
+		s.discard(ctx, in.StorageID)
 		return "", fmt.Errorf("create secret for storage %d: %w", in.StorageID, err)
 	}
 	return aws.ToString(out.ARN), nil
 }
 
-// DeleteSecret deletes a secret at once, without a recovery window. A secret
+// discardTimeout bounds the clean-up after a failed create.
+const discardTimeout = 5 * time.Second
+
+// discard deletes, by name, a secret whose creation reported an error: a
+// lost response can hide a create that happened. Ids are never reused, so
+// the name can belong to no one else. What it cannot delete, the sweep will.
+func (s *Store) discard(ctx context.Context, storageID int64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), discardTimeout)
+	defer cancel()
+	_ = s.DeleteSecret(ctx, s.Name(storageID))
+}
+
+// DeleteSecret deletes a secret (by ARN or name) at once, without a recovery window. A secret
 // that is already gone counts as deleted.
 func (s *Store) DeleteSecret(ctx context.Context, arn string) error {
 	_, err := s.Client.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{

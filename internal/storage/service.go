@@ -85,7 +85,13 @@ type Repository interface {
 	// missing record counts as deleted. It undoes a PutStorage whose outcome
 	// is unknown (a timeout can hide a write that happened).
 	DeleteStorage(ctx context.Context, id int64, secretARN string) error
+	// GetStorage reads a record; it returns an error wrapping
+	// ErrRecordNotFound when there is none.
+	GetStorage(ctx context.Context, id int64) (Record, error)
 }
+
+// ErrRecordNotFound is wrapped by repositories when a record does not exist.
+var ErrRecordNotFound = errors.New("storage record not found")
 
 // IDAllocator hands out storage ids unique across all instances.
 type IDAllocator interface {
@@ -213,9 +219,13 @@ func (s *Service) rollback(ctx context.Context, id int64, arn, key string) {
 		err = s.Keys.DeleteStorageWithKey(ctx, id, arn, key)
 	}
 	if err != nil {
-		s.logger().ErrorContext(ctx, "rollback could not remove the record; record and secret kept together",
-			storageID, slog.String("error", err.Error()))
-		return
+		// The undo failed; if the record is confirmed absent the secret can
+		// still go, else the two are kept together (a complete storage).
+		if _, getErr := s.Repo.GetStorage(ctx, id); !errors.Is(getErr, ErrRecordNotFound) {
+			s.logger().ErrorContext(ctx, "rollback could not remove the record; record and secret kept together",
+				storageID, slog.String("error", err.Error()))
+			return
+		}
 	}
 	if err := s.Secrets.DeleteSecret(ctx, arn); err != nil {
 		s.logger().ErrorContext(ctx, "rollback left an orphan secret; the sweep will remove it",

@@ -148,6 +148,16 @@ func (r *fakeRepo) DeleteStorage(ctx context.Context, id int64, secretARN string
 	return nil
 }
 
+func (r *fakeRepo) GetStorage(_ context.Context, id int64) (storage.Record, error) {
+	r.j.add("get-record")
+	for _, rec := range r.stored {
+		if rec.ID == id {
+			return rec, nil
+		}
+	}
+	return storage.Record{}, storage.ErrRecordNotFound
+}
+
 type fixture struct {
 	j       *journal
 	checker *fakeChecker
