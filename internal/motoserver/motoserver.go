@@ -4,6 +4,7 @@ package motoserver
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,12 @@ import (
 	"syscall"
 	"time"
 )
+
+// serialScript runs moto's server application with requests serialised:
+// see the comment at its top.
+//
+//go:embed serial.py
+var serialScript string
 
 // Server is a running moto server.
 type Server struct {
@@ -44,7 +51,7 @@ func FindBinary(dir string) (string, error) {
 	}
 }
 
-// Start runs moto_server on a free loopback port and waits until it answers.
+// Start runs moto's server, with the Python of binary's virtualenv, on a free loopback port and waits until it answers.
 // Its output goes to logs (io.Discard when nil).
 func Start(ctx context.Context, binary string, logs io.Writer) (*Server, error) {
 	port, err := freePort()
@@ -54,7 +61,8 @@ func Start(ctx context.Context, binary string, logs io.Writer) (*Server, error) 
 	if logs == nil {
 		logs = io.Discard
 	}
-	cmd := exec.Command(binary, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	python := filepath.Join(filepath.Dir(binary), "python")
+	cmd := exec.Command(python, "-c", serialScript, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
