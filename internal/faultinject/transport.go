@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand"
 	"net/http"
 	"sync"
 	"syscall"
@@ -70,11 +71,13 @@ type Rule struct {
 type Transport struct {
 	Base http.RoundTripper
 
-	mu      sync.Mutex
-	rules   []*Rule
-	calls   map[string]int
-	crashed chan struct{} // closed by Release; nil until a Crash fault fires
-	hung    chan struct{} // receives once per request that hangs after a crash
+	mu          sync.Mutex
+	rules       []*Rule
+	calls       map[string]int
+	random      *rand.Rand // non-nil: inject random faults
+	probability float64
+	crashed     chan struct{} // closed by Release; nil until a Crash fault fires
+	hung        chan struct{} // receives once per request that hangs after a crash
 }
 
 // ErrCrashed is what requests after a Crash fault fail with once released.
@@ -131,11 +134,21 @@ func (t *Transport) Add(r Rule) {
 	t.rules = append(t.rules, &r)
 }
 
-// Clear removes every rule.
+// Clear removes every rule and stops random faults.
 func (t *Transport) Clear() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rules = nil
+	t.random = nil
+}
+
+// Randomly injects, into every request, one of Faults with probability p,
+// drawn from a generator seeded with seed (so a failing run can be replayed).
+func (t *Transport) Randomly(seed int64, p float64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.random = rand.New(rand.NewSource(seed))
+	t.probability = p
 }
 
 // Calls returns how many requests each operation received (faulted or not).
@@ -161,6 +174,9 @@ func (t *Transport) take(op string) Fault {
 			r.Times--
 			return r.Fault
 		}
+	}
+	if t.random != nil && t.random.Float64() < t.probability {
+		return Faults[t.random.Intn(len(Faults))]
 	}
 	return None
 }
