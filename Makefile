@@ -13,14 +13,17 @@ STATICCHECK_VERSION := v0.6.1
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
-FUNCTIONS := create-storage
-FUZZTIME  ?= 10s
+FUNCTIONS := create-storage sweep
+# Fuzz targets as package:FuzzName; `make test` runs each briefly, `make fuzz` longer.
+FUZZ_TARGETS := ./internal/storage:FuzzDecodeRequest ./internal/eventsource:FuzzDispatch
+FUZZTIME  ?= 2m
+TEST_FUZZTIME ?= 10s
 
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 export AWS_LAMBDA_RIE := $(RIE)
 
-.PHONY: help venv tools build run invoke test unit lint cfn-lint compat fuzz bench load clean \
-	build-CreateStorageFunction
+.PHONY: help venv tools build run invoke test unit lint cfn-lint fuzz fuzz-short load clean \
+	build-CreateStorageFunction build-SweepFunction
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -50,6 +53,9 @@ build: ## linux/arm64 bootstrap per function, in build/<function>/
 build-CreateStorageFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/create-storage
 
+build-SweepFunction:
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sweep
+
 run: venv ## the service on a local AWS emulator, on 127.0.0.1:$${PORT:-8080}
 	$(GO) run ./cmd/localapi
 
@@ -69,7 +75,19 @@ cfn-lint: venv ## lint template.yaml
 unit: tools ## the Go test suite (unit, moto integration, RIE, label-studio-sdk compatibility)
 	$(GO) test -count=1 -timeout 20m ./...
 
-test: tools lint cfn-lint unit ## the whole suite
+fuzz: ## run every fuzz target for FUZZTIME (default 2m)
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) $${t%%:*} || exit 1; \
+	done
+
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)
+
+load: venv ## 5,000 creates at concurrency 32 against the local API; prints errors, unique ids, secrets, records
+	$(GO) run ./cmd/load -n $${N:-5000} -c $${C:-32}
+
+test: tools lint cfn-lint unit fuzz-short ## the whole suite
 	@echo "make test: all checks passed"
 
 clean: ## remove build outputs and installed tools

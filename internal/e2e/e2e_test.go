@@ -19,7 +19,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
@@ -47,6 +49,20 @@ var expectedStatus = map[string]int{
 	"http-unknown-path.json":                  404,
 	"rest-invalid-missing-fields.json":        400,
 	"http-missing-token.json":                 401,
+}
+
+// expectedAsync is what each non-HTTP sample event (SQS, EventBridge, direct
+// invocation) must return: the exact result, or the direct result's
+// status_code; failures are the FAILURE# items it must leave in the table.
+var expectedAsync = map[string]struct {
+	result     string
+	statusCode int
+	failures   []string
+}{
+	"sqs-create-batch.json":   {result: `{"batchItemFailures":[]}`, failures: []string{"FAILURE#sqs#b1d94e06-2c7a-4f8e-9053-6a1f3e7c2d84"}},
+	"eventbridge-create.json": {result: `null`},
+	"direct-create.json":      {statusCode: 201},
+	"direct-invalid.json":     {statusCode: 400},
 }
 
 // world is moto plus a fake workspace, with the environment a function
@@ -114,7 +130,9 @@ func TestEverySampleEventThroughTheRuntimeEmulator(t *testing.T) {
 		t.Fatalf("no sample events: %v", err)
 	}
 	for _, f := range files {
-		if _, ok := expectedStatus[filepath.Base(f)]; !ok {
+		_, http := expectedStatus[filepath.Base(f)]
+		_, async := expectedAsync[filepath.Base(f)]
+		if !http && !async {
 			t.Errorf("events/%s has no expected status in this test", filepath.Base(f))
 		}
 	}
@@ -168,6 +186,61 @@ func TestEverySampleEventThroughTheRuntimeEmulator(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestAsyncSampleEventsThroughTheRuntimeEmulator(t *testing.T) {
+	w := newWorld(t)
+	fn := startFunction(t, w.env)
+	db := dynamodb.NewFromConfig(testenv.AWSConfig(t))
+	for _, name := range sortedKeys(expectedAsync) {
+		want := expectedAsync[name]
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("..", "..", "events", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The host appears in JSON and in JSON-in-a-string alike.
+			payload := strings.ReplaceAll(string(raw), "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com", w.fw.URL())
+			out, err := fn.Invoke(context.Background(), []byte(payload))
+			if err != nil {
+				t.Fatalf("invoke: %v\n%s", err, fn.Logs())
+			}
+			if want.result != "" && string(out) != want.result {
+				t.Errorf("result = %s, want %s", out, want.result)
+			}
+			if want.statusCode != 0 {
+				var res struct {
+					StatusCode int            `json:"status_code"`
+					Storage    map[string]any `json:"storage"`
+					Error      map[string]any `json:"error"`
+				}
+				if err := json.Unmarshal(out, &res); err != nil {
+					t.Fatalf("result %s: %v", out, err)
+				}
+				if res.StatusCode != want.statusCode || (want.statusCode < 300) != (res.Storage != nil) || (want.statusCode >= 300) != (res.Error != nil) {
+					t.Errorf("result = %s, want status_code %d", out, want.statusCode)
+				}
+			}
+			for _, pk := range want.failures {
+				item, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{
+					TableName: aws.String(w.table),
+					Key:       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}},
+				})
+				if err != nil || item.Item == nil {
+					t.Errorf("no %s item (err %v)", pk, err)
+				}
+			}
+		})
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func startFunction(t *testing.T, env map[string]string) *rie.Function {

@@ -130,6 +130,9 @@ func (d *Dispatcher) serveSQS(ctx context.Context, ev events.SQSEvent) events.SQ
 		}()
 	}
 	wg.Wait()
+	if failures == nil {
+		failures = []events.SQSBatchItemFailure{}
+	}
 	return events.SQSEventResponse{BatchItemFailures: failures}
 }
 

@@ -1,0 +1,210 @@
+// Command load drives the local API with many concurrent creates and checks
+// that what the callers saw and what AWS holds agree: errors, unique ids,
+// secrets and records. `make load` runs it; it starts its own moto, fake
+// workspace and local API (the same handler `make run` serves).
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/lsdbx/databricks-storage/internal/app"
+	"github.com/lsdbx/databricks-storage/internal/auth"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore"
+	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
+	"github.com/lsdbx/databricks-storage/internal/hostguard"
+	"github.com/lsdbx/databricks-storage/internal/localapi"
+	"github.com/lsdbx/databricks-storage/internal/motoserver"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	total := flag.Int("n", 5000, "creates to send")
+	concurrency := flag.Int("c", 32, "concurrent callers")
+	flag.Parse()
+	ctx := context.Background()
+
+	wd, _ := os.Getwd()
+	bin, err := motoserver.FindBinary(wd)
+	if err != nil {
+		return err
+	}
+	moto, err := motoserver.Start(ctx, bin, nil)
+	if err != nil {
+		return err
+	}
+	defer moto.Stop()
+	for k, v := range map[string]string{"AWS_ENDPOINT_URL": moto.URL, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "load", "AWS_SECRET_ACCESS_KEY": "load"} {
+		os.Setenv(k, v)
+	}
+	fw := fakeworkspace.Default()
+	if err := fw.Start(); err != nil {
+		return err
+	}
+	defer fw.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(fw.Certificate())
+
+	const table, prefix = "load-storages", "load/"
+	cfg := app.Config{TableName: table, SecretNamePrefix: prefix, IDBlockSize: 10, Version: "load",
+		Hosts: hostguard.Policy{AllowPrivate: true}, AzureAuthority: fw.URL(), TokenCacheTTL: 30 * time.Second}
+	service, err := app.New(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), app.Options{RootCAs: roots})
+	if err != nil {
+		return err
+	}
+	db := dynamodb.NewFromConfig(service.AWS)
+	if err := dynamostore.EnsureTable(ctx, db, table); err != nil {
+		return err
+	}
+	token, _, err := service.Tokens.Mint(ctx, auth.MintInput{User: "load", AllProjects: true})
+	if err != nil {
+		return err
+	}
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	server := &http.Server{Handler: localapi.Handler{Lambda: service.Dispatcher}, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = server.Serve(listener) }()
+	defer server.Close()
+	url := "http://" + listener.Addr().String() + "/api/storages/databricks/"
+	fmt.Printf("driving %s with %d creates at concurrency %d\n", url, *total, *concurrency)
+
+	body := fmt.Sprintf(`{"project": 1, "host": %q, "catalog": "main", "schema": "default", "volume": "landing", "prefix": "images", "token": %q}`, fw.URL(), fakeworkspace.DefaultPAT)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency}, Timeout: 60 * time.Second}
+	var (
+		errorsSeen atomic.Int64
+		mu         sync.Mutex
+		ids        = map[int64]bool{}
+		firstErr   string
+		wg         sync.WaitGroup
+		next       atomic.Int64
+	)
+	start := time.Now()
+	for w := 0; w < *concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(*total) {
+				id, err := create(client, url, token, body)
+				mu.Lock()
+				if err != nil {
+					errorsSeen.Add(1)
+					if firstErr == "" {
+						firstErr = err.Error()
+					}
+				} else {
+					ids[id] = true
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	secrets, err := countSecrets(ctx, secretsmanager.NewFromConfig(service.AWS), prefix)
+	if err != nil {
+		return err
+	}
+	records, err := countRecords(ctx, db, table)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("creates %d in %s (%.0f/s)\nerrors %d\nunique ids %d\nsecrets %d\nrecords %d\n",
+		*total, elapsed.Round(time.Millisecond), float64(*total)/elapsed.Seconds(), errorsSeen.Load(), len(ids), secrets, records)
+	if firstErr != "" {
+		fmt.Println("first error:", firstErr)
+	}
+	if errorsSeen.Load() != 0 || len(ids) != *total || secrets != *total || records != *total {
+		return fmt.Errorf("the counts disagree")
+	}
+	fmt.Println("all four agree")
+	return nil
+}
+
+func create(client *http.Client, url, token, body string) (int64, error) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewBufferString(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Token "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		return 0, fmt.Errorf("status %d: %s", resp.StatusCode, raw)
+	}
+	var storage struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal(raw, &storage); err != nil {
+		return 0, err
+	}
+	return storage.ID, nil
+}
+
+func countSecrets(ctx context.Context, sm *secretsmanager.Client, prefix string) (int, error) {
+	n := 0
+	p := secretsmanager.NewListSecretsPaginator(sm, &secretsmanager.ListSecretsInput{
+		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{prefix}}},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return 0, err
+		}
+		for _, s := range page.SecretList {
+			if strings.HasPrefix(aws.ToString(s.Name), prefix) {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+func countRecords(ctx context.Context, db *dynamodb.Client, table string) (int, error) {
+	n := 0
+	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(table)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return 0, err
+		}
+		for _, item := range page.Items {
+			if kind, ok := item["kind"].(*dbtypes.AttributeValueMemberS); ok && kind.Value == "storage" {
+				n++
+			}
+		}
+	}
+	return n, nil
+}

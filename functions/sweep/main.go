@@ -1,0 +1,48 @@
+// Command sweep is the scheduled Lambda function that deletes orphan storage
+// secrets (see package sweep). It only wires: configuration from the
+// environment (TABLE_NAME, SECRET_NAME_PREFIX, SWEEP_GRACE_MINUTES), the
+// logger (level from AWS_LAMBDA_LOG_LEVEL) and the sweeper, and logs each
+// run's report as one JSON line.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/lsdbx/databricks-storage/internal/logging"
+	"github.com/lsdbx/databricks-storage/internal/sweep"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	logger := logging.New(os.Stdout, os.Getenv("AWS_LAMBDA_LOG_LEVEL")).With(slog.String("version", version))
+	slog.SetDefault(logger)
+	cfg, err := sweep.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		logger.Error("invalid configuration", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	awsCfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		logger.Error("load AWS configuration", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	sweeper := sweep.New(awsCfg, cfg, logger)
+	// The scheduled event carries nothing the sweep needs, so it is ignored.
+	lambda.Start(func(ctx context.Context) (sweep.Report, error) {
+		report, err := sweeper.Sweep(ctx)
+		attrs := []any{slog.Any("report", report)}
+		if err != nil {
+			logger.ErrorContext(ctx, "sweep failed", append(attrs, slog.String("error", err.Error()))...)
+			return report, err
+		}
+		logger.InfoContext(ctx, "sweep finished", attrs...)
+		return report, nil
+	})
+}
