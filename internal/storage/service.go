@@ -150,13 +150,22 @@ func (s *Service) CreateIdempotent(ctx context.Context, req Request, key string)
 			return s.replay(ctx, rec, fingerprint)
 		}
 	}
+	// The id is reserved while the workspace is checked, so that an id-block
+	// refill never adds a round trip to the critical path. A failed check
+	// wastes the id: ids may have gaps.
+	ids := make(chan idResult, 1)
+	go func() {
+		id, err := s.IDs.NextID(ctx)
+		ids <- idResult{id, err}
+	}()
 	if err := s.check(ctx, req); err != nil {
 		return Created{}, err
 	}
-	id, err := s.IDs.NextID(ctx)
-	if err != nil {
-		return Created{}, fmt.Errorf("%w: allocate id: %w", ErrPersistence, err)
+	reserved := <-ids
+	if reserved.err != nil {
+		return Created{}, fmt.Errorf("%w: allocate id: %w", ErrPersistence, reserved.err)
 	}
+	id := reserved.id
 	now := s.now().UTC()
 	storage := Storage{
 		ID:        id,
@@ -191,6 +200,11 @@ func (s *Service) CreateIdempotent(ctx context.Context, req Request, key string)
 		return Created{}, fmt.Errorf("%w: idempotency key taken but unreadable: %w", ErrPersistence, errors.Join(err, findErr))
 	}
 	return s.replay(ctx, rec, fingerprint)
+}
+
+type idResult struct {
+	id  int64
+	err error
 }
 
 func (s *Service) keyTTL() time.Duration {
