@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"regexp"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -20,6 +22,8 @@ import (
 
 	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
+	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
+	"github.com/lsdbx/databricks-storage/internal/hostguard"
 	"github.com/lsdbx/databricks-storage/internal/motoserver"
 	"github.com/lsdbx/databricks-storage/internal/rie"
 )
@@ -85,6 +89,24 @@ func run() error {
 		return fmt.Errorf("seed the API token: %w", err)
 	}
 
+	if os.Getenv("LOCAL_FAKE_WORKSPACE") != "off" {
+		fw := fakeworkspace.Default()
+		if err := fw.Start(); err != nil {
+			return err
+		}
+		defer fw.Close()
+		certFile := filepath.Join(os.TempDir(), fmt.Sprintf("fake-workspace-%d.pem", os.Getpid()))
+		if err := os.WriteFile(certFile, fw.CertPEM(), 0o600); err != nil {
+			return err
+		}
+		defer os.Remove(certFile)
+		env[hostguard.EnvAllowPrivateHosts] = "true"
+		env["AZURE_AUTHORITY_HOST"] = fw.URL()
+		env["SSL_CERT_FILE"] = certFile
+		payload = pointAt(payload, fw.URL())
+		fmt.Fprintf(os.Stderr, "Workspace hosts in the event point at a fake Databricks workspace at %s (LOCAL_FAKE_WORKSPACE=off to send them as they are).\n", fw.URL())
+	}
+
 	rieBin, err := rie.FindBinary(wd)
 	if err != nil {
 		return err
@@ -117,6 +139,14 @@ func run() error {
 	fmt.Println(pretty.String())
 	return nil
 }
+
+// pointAt rewrites every Databricks workspace URL in an event, in its JSON
+// and in JSON-in-a-string bodies alike, to the fake workspace.
+func pointAt(payload []byte, url string) []byte {
+	return workspaceURL.ReplaceAll(payload, []byte(url))
+}
+
+var workspaceURL = regexp.MustCompile(`https://[a-z0-9.-]+\.(cloud\.databricks\.com|azuredatabricks\.net|gcp\.databricks\.com)`)
 
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {

@@ -118,6 +118,9 @@ func (f *fixture) send(t *testing.T, path, body string, extra map[string]string)
 	if err := json.Unmarshal(out, &resp); err != nil {
 		t.Fatalf("decode response: %v", err)
 	}
+	if strings.Contains(string(out), secretToken) || strings.Contains(string(out), secretClient) {
+		t.Errorf("a response carries a secret value")
+	}
 	var decoded map[string]any
 	if err := json.Unmarshal([]byte(resp.Body), &decoded); err != nil {
 		t.Fatalf("response body is not a JSON object: %q", resp.Body)
