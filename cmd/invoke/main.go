@@ -55,25 +55,15 @@ func run() error {
 		"AWS_REGION":           envOr("AWS_REGION", "us-east-1"),
 		"AWS_LAMBDA_LOG_LEVEL": envOr("AWS_LAMBDA_LOG_LEVEL", "INFO"),
 	}
-	endpoint := os.Getenv("AWS_ENDPOINT_URL")
-	if endpoint == "" {
-		bin, err := motoserver.FindBinary(wd)
-		if err != nil {
-			return err
-		}
-		moto, err := motoserver.Start(ctx, bin, nil)
-		if err != nil {
-			return err
-		}
-		defer moto.Stop()
-		endpoint = moto.URL
-		env["AWS_ACCESS_KEY_ID"] = "local"
-		env["AWS_SECRET_ACCESS_KEY"] = "local"
-	}
-	env["AWS_ENDPOINT_URL"] = endpoint
 	for k, v := range env {
 		os.Setenv(k, v)
 	}
+	// The function inherits this environment, AWS_ENDPOINT_URL included.
+	_, stopAWS, err := motoserver.Ensure(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopAWS()
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return err

@@ -49,19 +49,12 @@ func run() error {
 	flag.Parse()
 	ctx := context.Background()
 
-	wd, _ := os.Getwd()
-	bin, err := motoserver.FindBinary(wd)
+	os.Unsetenv("AWS_ENDPOINT_URL") // always a fresh emulator: the counts must be this run's alone
+	_, stopAWS, err := motoserver.Ensure(ctx)
 	if err != nil {
 		return err
 	}
-	moto, err := motoserver.Start(ctx, bin, nil)
-	if err != nil {
-		return err
-	}
-	defer moto.Stop()
-	for k, v := range map[string]string{"AWS_ENDPOINT_URL": moto.URL, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "load", "AWS_SECRET_ACCESS_KEY": "load"} {
-		os.Setenv(k, v)
-	}
+	defer stopAWS()
 	fw := fakeworkspace.Default()
 	if err := fw.Start(); err != nil {
 		return err

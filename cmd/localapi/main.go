@@ -42,23 +42,16 @@ func run() error {
 
 	setDefault("TABLE_NAME", "label-studio-databricks-storage-local")
 	setDefault("AWS_REGION", "us-east-1")
-	if os.Getenv("AWS_ENDPOINT_URL") == "" {
-		wd, _ := os.Getwd()
-		bin, err := motoserver.FindBinary(wd)
-		if err != nil {
-			return err
-		}
-		moto, err := motoserver.Start(ctx, bin, nil)
-		if err != nil {
-			return err
-		}
-		defer moto.Stop()
-		os.Setenv("AWS_ENDPOINT_URL", moto.URL)
-		setDefault("AWS_ACCESS_KEY_ID", "local")
-		setDefault("AWS_SECRET_ACCESS_KEY", "local")
-		fmt.Printf("Started moto (local AWS) at %s\n", moto.URL)
+	started := os.Getenv("AWS_ENDPOINT_URL") == ""
+	endpoint, stopAWS, err := motoserver.Ensure(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopAWS()
+	if started {
+		fmt.Printf("Started moto (local AWS) at %s\n", endpoint)
 	} else {
-		fmt.Printf("Using the AWS endpoint at AWS_ENDPOINT_URL=%s\n", os.Getenv("AWS_ENDPOINT_URL"))
+		fmt.Printf("Using the AWS endpoint at AWS_ENDPOINT_URL=%s\n", endpoint)
 	}
 
 	exampleHost := "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com"

@@ -5,7 +5,6 @@ package motoserver
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +15,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/lsdbx/databricks-storage/internal/localtools"
 )
 
 // serialScript runs moto's server application with requests serialised:
@@ -34,21 +35,32 @@ type Server struct {
 // FindBinary locates moto_server: $MOTO_SERVER when set, else the project's
 // virtualenv (.venv/bin/moto_server) in dir or one of its parents.
 func FindBinary(dir string) (string, error) {
-	if p := os.Getenv("MOTO_SERVER"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("MOTO_SERVER=%s: %w", p, err)
-		}
-		return p, nil
+	return localtools.Find("MOTO_SERVER", dir, filepath.Join(".venv", "bin", "moto_server"), "run `make venv` (make test and make run do it for you)")
+}
+
+// Ensure makes sure the AWS SDK has an emulator to talk to: when
+// AWS_ENDPOINT_URL is set it is used as it is; otherwise moto is started and
+// the standard AWS variables point at it. stop ends what Ensure started.
+func Ensure(ctx context.Context) (endpoint string, stop func(), err error) {
+	if url := os.Getenv("AWS_ENDPOINT_URL"); url != "" {
+		return url, func() {}, nil
 	}
-	for d := dir; ; d = filepath.Dir(d) {
-		p := filepath.Join(d, ".venv", "bin", "moto_server")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", errors.New("moto_server not found: run `make venv` (make test and make run do it for you) or set MOTO_SERVER")
+	wd, _ := os.Getwd()
+	bin, err := FindBinary(wd)
+	if err != nil {
+		return "", nil, err
+	}
+	moto, err := Start(ctx, bin, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	os.Setenv("AWS_ENDPOINT_URL", moto.URL)
+	for k, v := range map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"} {
+		if os.Getenv(k) == "" {
+			os.Setenv(k, v)
 		}
 	}
+	return moto.URL, moto.Stop, nil
 }
 
 // Start runs moto's server, with the Python of binary's virtualenv, on a free loopback port and waits until it answers.

@@ -6,7 +6,6 @@ package rie
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,26 +17,14 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/lsdbx/databricks-storage/internal/localtools"
 )
 
 // FindBinary locates aws-lambda-rie: $AWS_LAMBDA_RIE when set, else
 // .tools/bin/aws-lambda-rie in dir or one of its parents.
 func FindBinary(dir string) (string, error) {
-	if p := os.Getenv("AWS_LAMBDA_RIE"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("AWS_LAMBDA_RIE=%s: %w", p, err)
-		}
-		return p, nil
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		p := filepath.Join(d, ".tools", "bin", "aws-lambda-rie")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", errors.New("aws-lambda-rie not found: run `make tools` (make test does it for you) or set AWS_LAMBDA_RIE")
-		}
-	}
+	return localtools.Find("AWS_LAMBDA_RIE", dir, filepath.Join(".tools", "bin", "aws-lambda-rie"), "run `make tools` (make test does it for you)")
 }
 
 // Build compiles a function package into dir/bootstrap for this machine's

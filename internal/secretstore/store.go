@@ -88,13 +88,24 @@ func (s *Store) discard(ctx context.Context, storageID int64) {
 // DeleteSecret deletes a secret (by ARN or name) at once, without a recovery window. A secret
 // that is already gone counts as deleted.
 func (s *Store) DeleteSecret(ctx context.Context, arn string) error {
-	_, err := s.Client.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
-		SecretId:                   aws.String(arn),
+	return ForceDelete(ctx, s.Client, arn)
+}
+
+// DeleteAPI is the part of the Secrets Manager client ForceDelete uses.
+type DeleteAPI interface {
+	DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error)
+}
+
+// ForceDelete deletes a secret (by ARN or name) at once, without a recovery
+// window. A secret that is already gone counts as deleted.
+func ForceDelete(ctx context.Context, client DeleteAPI, id string) error {
+	_, err := client.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
+		SecretId:                   aws.String(id),
 		ForceDeleteWithoutRecovery: aws.Bool(true),
 	})
 	var notFound *types.ResourceNotFoundException
 	if err != nil && !errors.As(err, &notFound) {
-		return fmt.Errorf("delete secret %s: %w", arn, err)
+		return fmt.Errorf("delete secret %s: %w", id, err)
 	}
 	return nil
 }

@@ -261,15 +261,7 @@ func (s *Sweeper) classify(ctx context.Context, e types.SecretListEntry, now tim
 
 // delete removes a secret at once. A secret already gone counts as deleted.
 func (s *Sweeper) delete(ctx context.Context, arn string) error {
-	_, err := s.Secrets.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
-		SecretId:                   aws.String(arn),
-		ForceDeleteWithoutRecovery: aws.Bool(true),
-	})
-	var notFound *types.ResourceNotFoundException
-	if err != nil && !errors.As(err, &notFound) {
-		return fmt.Errorf("delete secret %s: %w", arn, err)
-	}
-	return nil
+	return secretstore.ForceDelete(ctx, s.Secrets, arn)
 }
 
 func (s *Sweeper) now() time.Time {
