@@ -26,7 +26,7 @@ export AWS_LAMBDA_RIE := $(RIE)
 	build-CreateStorageFunction build-SweepFunction
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,7 +56,7 @@ build-CreateStorageFunction:
 build-SweepFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sweep
 
-run: venv ## the service on a local AWS emulator, on 127.0.0.1:$${PORT:-8080}
+run: venv ## the service on a local AWS emulator, on 127.0.0.1:PORT (default 8080)
 	$(GO) run ./cmd/localapi
 
 invoke: venv $(RIE) ## run events/<file>.json through the real bootstrap under the Lambda RIE: make invoke EVENT=events/http-create-pat.json
