@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -211,10 +212,6 @@ func (h *Handler) serve(ctx context.Context, req Request, out *outcome) Response
 		out.err = fmt.Errorf("token %s may not manage project %d", principal.TokenID, parsed.Project)
 		return h.fail(http.StatusForbidden, fmt.Sprintf("You do not have permission to perform this action: this token may not manage project %d.", parsed.Project), nil)
 	}
-	scope := req.KeyScope
-	if principal != nil {
-		scope += ":" + principal.User
-	}
 	switch out.route {
 	case routeValidate:
 		if err := h.Workflow.Validate(ctx, parsed); err != nil {
@@ -225,6 +222,12 @@ func (h *Handler) serve(ctx context.Context, req Request, out *outcome) Response
 	default:
 		scopedKey := ""
 		if key != "" {
+			// Keys are per caller: the user is escaped so that no user name
+			// and key can spell another pair's scoped key.
+			scope := req.KeyScope
+			if principal != nil {
+				scope += ":" + url.QueryEscape(principal.User)
+			}
 			scopedKey = scope + ":" + key
 		}
 		created, err := h.Workflow.CreateIdempotent(ctx, parsed, scopedKey)
