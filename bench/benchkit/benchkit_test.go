@@ -3,6 +3,9 @@ package benchkit
 import (
 	"archive/zip"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -160,5 +163,58 @@ func TestReadMemoryAndCPUOfThisProcess(t *testing.T) {
 	}
 	if _, err := FindChild(os.Getpid(), "/nonexistent/bootstrap"); err == nil {
 		t.Error("FindChild found a process that does not exist")
+	}
+}
+
+func TestLatencyProxyConnections(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Seen-Target", r.Header.Get("X-Amz-Target"))
+	}))
+	defer upstream.Close()
+	p, err := NewLatencyProxy(upstream.URL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const connect = 50 * time.Millisecond
+	p.SetConnectDelay(connect)
+	get := func(c *http.Client) time.Duration {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, p.URL(), strings.NewReader("{}"))
+		req.Header.Set("X-Amz-Target", "DynamoDB_20120810.GetItem")
+		start := time.Now()
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.Header.Get("X-Seen-Target") != "DynamoDB_20120810.GetItem" {
+			t.Fatalf("upstream did not get the call: %v", resp.Header)
+		}
+		return time.Since(start)
+	}
+	reuse := &http.Client{Transport: &http.Transport{}}
+	if d := get(reuse); d < connect {
+		t.Errorf("first call on a new connection took %s, want at least the connect delay %s", d, connect)
+	}
+	if d := get(reuse); d >= connect {
+		t.Errorf("second call on a kept-alive connection took %s, want less than the connect delay", d)
+	}
+	if n := p.Conns(); n != 1 {
+		t.Errorf("Conns = %d after two calls on one kept-alive connection, want 1", n)
+	}
+	p.Reset()
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for range 2 {
+		if d := get(fresh); d < connect {
+			t.Errorf("call on a fresh connection took %s, want at least %s", d, connect)
+		}
+	}
+	if !p.Quiesce(time.Second) {
+		t.Fatal("a call was still in flight")
+	}
+	if n, calls := p.Conns(), len(p.Calls()); n != 2 || calls != 2 {
+		t.Errorf("without keep-alives: Conns = %d, Calls = %d, want 2 and 2", n, calls)
 	}
 }

@@ -1,6 +1,7 @@
 package benchkit
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -27,14 +28,19 @@ type Call struct {
 
 // LatencyProxy is a reverse proxy in front of an AWS endpoint (moto) that
 // waits a fixed latency before forwarding each call and records every call.
-// It stands in for the network distance to the real AWS services.
+// It stands in for the network distance to the real AWS services. It speaks
+// plain HTTP on loopback, where a new connection costs next to nothing; a
+// connect delay (SetConnectDelay) charges each new connection the handshake
+// round trips a real endpoint would cost.
 type LatencyProxy struct {
 	server *httptest.Server
 
-	mu       sync.Mutex
-	delay    time.Duration
-	calls    []Call
-	inFlight int
+	mu           sync.Mutex
+	delay        time.Duration
+	connectDelay time.Duration
+	calls        []Call
+	conns        int
+	inFlight     int
 }
 
 // NewLatencyProxy starts a proxy to target that delays each call by delay.
@@ -51,7 +57,7 @@ func NewLatencyProxy(target string, delay time.Duration) (*LatencyProxy, error) 
 			r.Out.Host = r.In.Host
 		},
 	}
-	p.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p.server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		p.mu.Lock()
 		d := p.delay
@@ -84,6 +90,8 @@ func NewLatencyProxy(target string, delay time.Duration) (*LatencyProxy, error) 
 		p.calls = append(p.calls, Call{Operation: op, Start: start, End: sw.headerAt, Status: sw.status})
 		p.mu.Unlock()
 	}))
+	p.server.Listener = &countingListener{Listener: p.server.Listener, p: p}
+	p.server.Start()
 	return p, nil
 }
 
@@ -95,6 +103,23 @@ func (p *LatencyProxy) SetDelay(d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.delay = d
+}
+
+// SetConnectDelay sets the time each new client connection waits before its
+// first request is read, e.g. 2·latency for the TCP and TLS 1.3 handshakes
+// of a real endpoint. Zero (the default) adds nothing.
+func (p *LatencyProxy) SetConnectDelay(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.connectDelay = d
+}
+
+// Conns returns how many client connections were opened since the last
+// Reset.
+func (p *LatencyProxy) Conns() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.conns
 }
 
 // Calls returns the calls recorded so far, oldest first.
@@ -124,15 +149,53 @@ func (p *LatencyProxy) Quiesce(timeout time.Duration) bool {
 	}
 }
 
-// Reset forgets the recorded calls.
+// Reset forgets the recorded calls and connections.
 func (p *LatencyProxy) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls = nil
+	p.conns = 0
 }
 
 // Close stops the proxy.
 func (p *LatencyProxy) Close() { p.server.Close() }
+
+// countingListener counts the proxy's client connections and gives each the
+// connect delay in force when it was accepted.
+type countingListener struct {
+	net.Listener
+	p *LatencyProxy
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return c, err
+	}
+	l.p.mu.Lock()
+	l.p.conns++
+	d := l.p.connectDelay
+	l.p.mu.Unlock()
+	if d <= 0 {
+		return c, nil
+	}
+	return &delayedConn{Conn: c, delay: d}, nil
+}
+
+// delayedConn holds back its first read by delay: the client's first request
+// is answered that much later, as if its connection had needed handshakes.
+// The read runs on the connection's own goroutine, so other connections are
+// not held up.
+type delayedConn struct {
+	net.Conn
+	delay time.Duration
+	once  sync.Once
+}
+
+func (c *delayedConn) Read(b []byte) (int, error) {
+	c.once.Do(func() { time.Sleep(c.delay) })
+	return c.Conn.Read(b)
+}
 
 type statusWriter struct {
 	http.ResponseWriter

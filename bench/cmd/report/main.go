@@ -13,7 +13,9 @@
 //     fresh starts;
 //  3. the critical path of a warm create, in-process through the real
 //     handler, against moto behind a latency-injecting proxy and the fake
-//     Databricks workspace with a fixed delay;
+//     Databricks workspace with a fixed delay, and the effect of each design
+//     choice (id blocks, token cache, idempotency key, connection reuse)
+//     measured side by side;
 //  4. the handler's CPU and allocation cost (go test -bench ./bench/handler);
 //  5. the peak RSS of the bootstrap under the emulator after 1,000 creates.
 //
@@ -42,20 +44,21 @@ import (
 
 // options are the command-line settings.
 type options struct {
-	out         string
-	starts      int
-	creates     int
-	spCreates   int
-	memCreates  int
-	awsLatency  time.Duration
-	wsDelay     time.Duration
-	benchtime   string
-	benchCount  int
-	apiToken    string
-	timeout     time.Duration
-	keepWorkDir bool
-	skipProfile bool
-	only        string
+	out            string
+	starts         int
+	creates        int
+	spCreates      int
+	variantCreates int
+	memCreates     int
+	awsLatency     time.Duration
+	wsDelay        time.Duration
+	benchtime      string
+	benchCount     int
+	apiToken       string
+	timeout        time.Duration
+	keepWorkDir    bool
+	skipProfile    bool
+	only           string
 }
 
 func main() {
@@ -64,6 +67,7 @@ func main() {
 	flag.IntVar(&o.starts, "starts", 20, "fresh starts per function for the cold start (at least 10)")
 	flag.IntVar(&o.creates, "creates", 200, "sequential creates measured for the critical path (pat)")
 	flag.IntVar(&o.spCreates, "sp-creates", 50, "sequential creates measured per service-principal auth mode")
+	flag.IntVar(&o.variantCreates, "variant-creates", 80, "sequential creates measured per design variant (Effect of each design choice; 0 skips them)")
 	flag.IntVar(&o.memCreates, "memory-creates", 1000, "creates sent to the bootstrap before its peak RSS is read")
 	flag.DurationVar(&o.awsLatency, "aws-latency", 20*time.Millisecond, "latency L the proxy adds to every AWS call")
 	flag.DurationVar(&o.wsDelay, "workspace-delay", 30*time.Millisecond, "delay V the fake workspace adds to every request")
