@@ -73,7 +73,11 @@ cfn-lint: venv ## lint template.yaml
 	$(VENV)/bin/cfn-lint template.yaml
 
 unit: tools ## the Go test suite (unit, moto integration, RIE, label-studio-sdk compatibility)
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 20m -skip '^TestRandomisedFaults$$' ./...
+	@# The randomised fault run on its own, verbose, so its counts are printed.
+	set -o pipefail; $(GO) test -count=1 -timeout 20m -run '^TestRandomisedFaults$$' -v ./internal/app \
+		| grep -E '^(randomised faults|=== RUN|--- |PASS|FAIL|ok|\s+random_test)'
+
 
 fuzz: ## run every fuzz target for FUZZTIME (default 2m)
 	@for t in $(FUZZ_TARGETS); do \
