@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -121,11 +122,17 @@ func run() error {
 	wg.Wait()
 	elapsed := time.Since(start)
 
-	secrets, err := countSecrets(ctx, secretsmanager.NewFromConfig(service.AWS), prefix)
+	// Counting reads whole collections from the emulator: it gets a client
+	// without the service's per-attempt timeout, which is tuned for single items.
+	countCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return err
 	}
-	records, err := countRecords(ctx, db, table)
+	secrets, err := countSecrets(ctx, secretsmanager.NewFromConfig(countCfg), prefix)
+	if err != nil {
+		return err
+	}
+	records, err := countRecords(ctx, dynamodb.NewFromConfig(countCfg), table)
 	if err != nil {
 		return err
 	}
