@@ -99,15 +99,16 @@ type Response struct {
 func CheckCreated(payload []byte) error {
 	var resp Response
 	if err := json.Unmarshal(payload, &resp); err != nil {
-		return fmt.Errorf("create: undecodable response %q: %w", truncate(string(payload), 2000), err)
+		return fmt.Errorf("create: undecodable response %q: %w", Truncate(string(payload), 2000), err)
 	}
 	if resp.StatusCode != 201 {
-		return fmt.Errorf("create failed: status %d, body %s", resp.StatusCode, truncate(resp.Body, 2000))
+		return fmt.Errorf("create failed: status %d, body %s", resp.StatusCode, Truncate(resp.Body, 2000))
 	}
 	return nil
 }
 
-func truncate(s string, n int) string {
+// Truncate shortens s to n bytes, marking the cut with "…".
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

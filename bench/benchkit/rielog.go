@@ -24,7 +24,7 @@ func InitDuration(logs string) (float64, error) {
 			return strconv.ParseFloat(m[1], 64)
 		}
 	}
-	return 0, fmt.Errorf("no INIT REPORT or Init Duration in the emulator's logs:\n%s", truncate(logs, 4000))
+	return 0, fmt.Errorf("no INIT REPORT or Init Duration in the emulator's logs:\n%s", Truncate(logs, 4000))
 }
 
 // FirstInvokeDuration returns the duration, in milliseconds, of the first
@@ -32,7 +32,7 @@ func InitDuration(logs string) (float64, error) {
 func FirstInvokeDuration(logs string) (float64, error) {
 	m := invokeDoneRE.FindStringSubmatch(logs)
 	if m == nil {
-		return 0, fmt.Errorf("no INVOKE RTDONE in the emulator's logs:\n%s", truncate(logs, 4000))
+		return 0, fmt.Errorf("no INVOKE RTDONE in the emulator's logs:\n%s", Truncate(logs, 4000))
 	}
 	if m[1] != "success" {
 		return 0, fmt.Errorf("first invoke ended with status %s", m[1])

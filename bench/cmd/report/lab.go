@@ -233,8 +233,10 @@ func (l *lab) secretPrefix(purpose string) string {
 }
 
 // functionEnv is the Lambda environment of a function under the emulator:
-// the AWS chain pointed at endpoint, the service's configuration, and the
-// fake workspace trusted and allowed although it listens on 127.0.0.1.
+// the AWS chain pointed at endpoint, the service's configuration, the Go
+// runtime setting of template.yaml (deployedGoSetting), and the fake
+// workspace trusted and allowed although it listens on 127.0.0.1. The
+// emulator, a Go program too, inherits the Go setting with the rest.
 func (l *lab) functionEnv(endpoint, table, prefix string) map[string]string {
 	env := map[string]string{
 		"AWS_ENDPOINT_URL":               endpoint,
@@ -248,6 +250,9 @@ func (l *lab) functionEnv(endpoint, table, prefix string) map[string]string {
 		env["AZURE_AUTHORITY_HOST"] = l.fw.URL()
 	}
 	for k, v := range awsEnv {
+		env[k] = v
+	}
+	for k, v := range deployedGo {
 		env[k] = v
 	}
 	return env

@@ -17,7 +17,9 @@
 //     choice (id blocks, token cache, idempotency key, connection reuse)
 //     measured side by side;
 //  4. the handler's CPU and allocation cost (go test -bench ./bench/handler);
-//  5. the peak RSS of the bootstrap under the emulator after 1,000 creates.
+//  5. the peak RSS and CPU per create of the bootstrap under the emulator
+//     over 1,000 creates, with the deployed Go runtime setting (GOGC,
+//     GOMEMLIMIT) next to the Go defaults and candidate settings.
 //
 // Every section that cannot be measured says so in the report, which is
 // still written; the command then exits with status 1. A create that does
@@ -50,6 +52,7 @@ type options struct {
 	spCreates      int
 	variantCreates int
 	memCreates     int
+	gcCandidates   []benchkit.GoSetting
 	awsLatency     time.Duration
 	wsDelay        time.Duration
 	benchtime      string
@@ -68,7 +71,8 @@ func main() {
 	flag.IntVar(&o.creates, "creates", 200, "sequential creates measured for the critical path (pat)")
 	flag.IntVar(&o.spCreates, "sp-creates", 50, "sequential creates measured per service-principal auth mode")
 	flag.IntVar(&o.variantCreates, "variant-creates", 80, "sequential creates measured per design variant (Effect of each design choice; 0 skips them)")
-	flag.IntVar(&o.memCreates, "memory-creates", 1000, "creates sent to the bootstrap before its peak RSS is read")
+	flag.IntVar(&o.memCreates, "memory-creates", 1000, "creates sent to each bootstrap (one per Go runtime setting) before its peak RSS is read")
+	gcCandidates := flag.String("gc-candidates", defaultGCCandidates, "Go runtime settings measured in section 5 next to the Go defaults and the deployed one, separated by \";\" (e.g. \"GOGC=200; GOGC=400 GOMEMLIMIT=90MiB\"; empty for none)")
 	flag.DurationVar(&o.awsLatency, "aws-latency", 20*time.Millisecond, "latency L the proxy adds to every AWS call")
 	flag.DurationVar(&o.wsDelay, "workspace-delay", 30*time.Millisecond, "delay V the fake workspace adds to every request")
 	flag.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime of the handler benchmark")
@@ -81,6 +85,11 @@ func main() {
 	flag.Parse()
 	if o.starts < 10 {
 		fmt.Fprintln(os.Stderr, "report: -starts must be at least 10")
+		os.Exit(2)
+	}
+	var err error
+	if o.gcCandidates, err = parseGoSettings(*gcCandidates); err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(2)
 	}
 	if err := run(o); err != nil {

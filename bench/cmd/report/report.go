@@ -62,7 +62,7 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "- %s\n", h)
 	}
 	fmt.Fprintf(&b, "- Run: %s UTC, %s in all\n", r.began.UTC().Format("2006-01-02 15:04:05"), r.took.Round(time.Second))
-	fmt.Fprintf(&b, "- Settings: %d fresh starts per function; %d measured creates (pat) and %d per service-principal mode, %d per design variant; AWS latency L = %s, workspace delay V = %s; %d creates for memory; handler benchmark -benchtime %s -count %d\n\n",
+	fmt.Fprintf(&b, "- Settings: %d fresh starts per function; %d measured creates (pat) and %d per service-principal mode, %d per design variant; AWS latency L = %s, workspace delay V = %s; %d creates for memory per Go runtime setting; handler benchmark -benchtime %s -count %d\n\n",
 		r.opts.starts, r.opts.creates, r.opts.spCreates, r.opts.variantCreates, r.opts.awsLatency, r.opts.wsDelay, r.opts.memCreates, r.opts.benchtime, r.opts.benchCount)
 
 	b.WriteString("## Summary\n\n| Metric | Measured | Target | Result |\n|---|---|---|---|\n")
