@@ -17,6 +17,7 @@ import (
 	"github.com/lsdbx/databricks-storage/bench/benchkit"
 	"github.com/lsdbx/databricks-storage/internal/app"
 	"github.com/lsdbx/databricks-storage/internal/auth"
+	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/logging"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
@@ -26,17 +27,17 @@ import (
 // benchmark loudly instead of measuring something else).
 
 // okChecker accepts every connection.
-type okChecker struct{ storage.ConnectionChecker }
+type okChecker struct{ core.ConnectionChecker }
 
 func (okChecker) CheckConnection(context.Context, storage.Connection) error { return nil }
 
 // memSecrets stores nothing and returns an ARN of the real shape.
 type memSecrets struct {
-	storage.SecretStore
+	core.SecretStore
 	n atomic.Int64
 }
 
-func (m *memSecrets) CreateSecret(_ context.Context, s storage.NewSecret) (string, error) {
+func (m *memSecrets) CreateSecret(_ context.Context, s core.NewSecret) (string, error) {
 	m.n.Add(1)
 	return fmt.Sprintf("arn:aws:secretsmanager:us-east-1:123456789012:secret:label-studio/databricks-storage/storage-%d-AbCdEf", s.StorageID), nil
 }
@@ -46,7 +47,7 @@ func (m *memSecrets) DeleteSecret(context.Context, string) error { return nil }
 // memRepo counts records instead of keeping them, so memory does not grow
 // with b.N.
 type memRepo struct {
-	storage.Repository
+	core.Repository
 	n atomic.Int64
 }
 
@@ -55,7 +56,7 @@ func (m *memRepo) PutStorage(context.Context, storage.Record) error { m.n.Add(1)
 func (m *memRepo) DeleteStorage(context.Context, int64, string) error { return nil }
 
 type memIDs struct {
-	storage.IDAllocator
+	core.IDAllocator
 	next atomic.Int64
 }
 
@@ -98,7 +99,7 @@ func newApp(b *testing.B, apiToken string) *app.App {
 	logger := logging.New(io.Discard, env["AWS_LAMBDA_LOG_LEVEL"])
 	a := app.NewWithAWS(aws.Config{Region: "us-east-1", HTTPClient: noNetwork{}}, cfg, logger, app.Options{Checker: okChecker{}})
 	a.Service.Secrets = &memSecrets{}
-	a.Service.Repo = &memRepo{}
+	a.Service.Records = &memRepo{}
 	a.Service.IDs = &memIDs{}
 	hash := auth.Hash(apiToken)
 	authenticator := auth.NewAuthenticator(&memTokens{rec: auth.Record{Hash: hash, Token: auth.Token{TokenID: auth.IDFromHash(hash), User: "bench", AllProjects: true}}})

@@ -20,8 +20,8 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
 	"github.com/lsdbx/databricks-storage/internal/motoserver"
@@ -74,8 +74,8 @@ func run() error {
 	}
 	// The sample events carry "Authorization: Token local-dev-token".
 	apiToken := envOr("LOCAL_API_TOKEN", "local-dev-token")
-	tokens := &auth.Store{Client: db, Table: env["TABLE_NAME"]}
-	if _, _, err := tokens.Mint(ctx, auth.MintInput{User: "local", AllProjects: true, Plaintext: apiToken}); err != nil && !errors.Is(err, auth.ErrTokenExists) {
+	tokens := &tokenstore.Store{Client: db, Table: env["TABLE_NAME"]}
+	if _, _, err := tokens.Mint(ctx, tokenstore.MintInput{User: "local", AllProjects: true, Plaintext: apiToken}); err != nil && !errors.Is(err, tokenstore.ErrTokenExists) {
 		return fmt.Errorf("seed the API token: %w", err)
 	}
 

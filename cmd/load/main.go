@@ -29,8 +29,8 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/lsdbx/databricks-storage/internal/app"
-	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
 	"github.com/lsdbx/databricks-storage/internal/localapi"
@@ -75,7 +75,7 @@ func run() error {
 	if err := dynamostore.EnsureTable(ctx, db, table); err != nil {
 		return err
 	}
-	token, _, err := service.Tokens.Mint(ctx, auth.MintInput{User: "load", AllProjects: true})
+	token, _, err := service.Tokens.Mint(ctx, tokenstore.MintInput{User: "load", AllProjects: true})
 	if err != nil {
 		return err
 	}

@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/lsdbx/databricks-storage/internal/app"
-	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
 	"github.com/lsdbx/databricks-storage/internal/localapi"
@@ -131,9 +131,9 @@ Press Ctrl+C to stop.
 
 // seedToken makes sure a local token with access to all projects exists:
 // the fixed one when given, else a freshly minted one.
-func seedToken(ctx context.Context, tokens *auth.Store, fixed string) (string, error) {
-	token, _, err := tokens.Mint(ctx, auth.MintInput{User: "local", AllProjects: true, Plaintext: fixed})
-	if errors.Is(err, auth.ErrTokenExists) {
+func seedToken(ctx context.Context, tokens *tokenstore.Store, fixed string) (string, error) {
+	token, _, err := tokens.Mint(ctx, tokenstore.MintInput{User: "local", AllProjects: true, Plaintext: fixed})
+	if errors.Is(err, tokenstore.ErrTokenExists) {
 		return fixed, nil
 	}
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 	"github.com/lsdbx/databricks-storage/internal/storage"
@@ -35,7 +36,7 @@ func TestRunSweeps(t *testing.T) {
 
 	// Storage 1 has its record; storage 2 lost it (the orphan).
 	for id := int64(1); id <= 2; id++ {
-		arn, err := secrets.CreateSecret(ctx, storage.NewSecret{StorageID: id, Project: 1, Values: map[string]string{"token": "dapi-cli-secret"}})
+		arn, err := secrets.CreateSecret(ctx, core.NewSecret{StorageID: id, Project: 1, Values: map[string]string{"token": "dapi-cli-secret"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +68,7 @@ func TestRunSweeps(t *testing.T) {
 			[]string{"examined: 1", "orphans: 0", "deleted: 0"},
 			[]string{secrets.Name(1)}},
 		{"default grace protects a fresh orphan", func(t *testing.T) {
-			if _, err := secrets.CreateSecret(ctx, storage.NewSecret{StorageID: 3, Project: 1, Values: map[string]string{"token": "dapi-cli-secret"}}); err != nil {
+			if _, err := secrets.CreateSecret(ctx, core.NewSecret{StorageID: 3, Project: 1, Values: map[string]string{"token": "dapi-cli-secret"}}); err != nil {
 				t.Fatal(err)
 			}
 		}, nil,

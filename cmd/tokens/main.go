@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/lsdbx/databricks-storage/internal/auth"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 )
 
 const usage = `usage:
@@ -99,7 +100,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 }
 
 // openStore loads the AWS configuration and returns a store over table.
-func openStore(ctx context.Context, table string) (*auth.Store, error) {
+func openStore(ctx context.Context, table string) (*tokenstore.Store, error) {
 	if table == "" {
 		return nil, fmt.Errorf("%w: no table: pass -table or set TABLE_NAME", errUsage)
 	}
@@ -107,7 +108,7 @@ func openStore(ctx context.Context, table string) (*auth.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	return &auth.Store{Client: dynamodb.NewFromConfig(cfg), Table: table}, nil
+	return &tokenstore.Store{Client: dynamodb.NewFromConfig(cfg), Table: table}, nil
 }
 
 func runCreate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -126,7 +127,7 @@ func runCreate(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if *user == "" {
 		return fmt.Errorf("%w: -user is required", errUsage)
 	}
-	in := auth.MintInput{User: *user, Organization: *org, AllProjects: *all}
+	in := tokenstore.MintInput{User: *user, Organization: *org, AllProjects: *all}
 	if (*projects == "") == !*all {
 		return fmt.Errorf("%w: give exactly one of -projects and -all-projects", errUsage)
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/lsdbx/databricks-storage/internal/auth"
+	"github.com/lsdbx/databricks-storage/internal/core"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/testenv"
 )
 
@@ -56,7 +58,7 @@ func TestCreateListAuthenticateRevoke(t *testing.T) {
 
 	out := runOK(t, getenv, "create", "-user", "alice", "-org", "acme", "-projects", "3, 1,2", "-expires", "720h")
 	id, plaintext := field(t, out, "token_id"), field(t, out, "token")
-	if !strings.HasPrefix(plaintext, auth.TokenPrefix) || id != auth.IDFromHash(auth.Hash(plaintext)) {
+	if !strings.HasPrefix(plaintext, tokenstore.TokenPrefix) || id != auth.IDFromHash(auth.Hash(plaintext)) {
 		t.Fatalf("create printed id %q, token %q", id, plaintext)
 	}
 	// -table overrides TABLE_NAME.
@@ -91,18 +93,18 @@ func TestCreateListAuthenticateRevoke(t *testing.T) {
 		}
 	}
 	for _, secret := range []string{plaintext, otherPlain, auth.Hash(plaintext), auth.Hash(otherPlain)} {
-		if strings.Contains(list, secret) || strings.Contains(list, strings.TrimPrefix(secret, auth.TokenPrefix)) {
+		if strings.Contains(list, secret) || strings.Contains(list, strings.TrimPrefix(secret, tokenstore.TokenPrefix)) {
 			t.Errorf("list output holds a token or hash: %q", list)
 		}
 	}
 
-	store := &auth.Store{Client: dynamodb.NewFromConfig(testenv.AWSConfig(t)), Table: table}
+	store := &tokenstore.Store{Client: dynamodb.NewFromConfig(testenv.AWSConfig(t)), Table: table}
 	a := &auth.Authenticator{Store: store}
 	p, err := a.Authenticate(ctx, "Token "+plaintext)
 	if err != nil {
 		t.Fatalf("authenticate minted token: %v", err)
 	}
-	want := auth.Principal{TokenID: id, User: "alice", Organization: "acme", Projects: []int64{1, 2, 3}}
+	want := core.Principal{TokenID: id, User: "alice", Organization: "acme", Projects: []int64{1, 2, 3}}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("principal = %+v, want %+v", p, want)
 	}

@@ -2,10 +2,16 @@
 package apierror
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/google/uuid"
+
+	"github.com/lsdbx/databricks-storage/internal/core"
+	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
 // Body is Label Studio's error envelope. Every API error uses it; field
@@ -38,4 +44,38 @@ func New(status int, version, detail string, fields map[string][]string) Body {
 func (b Body) JSON() []byte {
 	out, _ := json.Marshal(b)
 	return out
+}
+
+// For maps an error of the core (or of decoding a request) to the status
+// code, detail and field errors Label Studio would answer with. Its texts
+// are the service's own: an error of unknown kind says nothing of its
+// cause, which may hold internal names.
+func For(err error) (status int, detail string, fields map[string][]string) {
+	var validation *storage.ValidationError
+	var connection *storage.ConnectionError
+	var permission *core.PermissionError
+	switch {
+	case errors.Is(err, storage.ErrMalformed):
+		return http.StatusBadRequest, err.Error(), nil
+	case errors.Is(err, storage.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is too large: the limit is %d bytes.", storage.MaxRequestBytes), nil
+	case errors.As(err, &validation):
+		return http.StatusBadRequest, "Validation error", validation.Fields
+	case errors.As(err, &permission):
+		return http.StatusForbidden, fmt.Sprintf("You do not have permission to perform this action: this token may not manage project %d.", permission.Project), nil
+	case errors.As(err, &connection):
+		return http.StatusBadRequest, connection.Message, map[string][]string{"non_field_errors": {connection.Message}}
+	case errors.Is(err, core.ErrIdempotencyConflict):
+		return http.StatusUnprocessableEntity, "This Idempotency-Key was already used with a different request. Use a new key for a new request.", nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, "The request took too long and was abandoned; nothing was stored. Retry later.", nil
+	default:
+		return http.StatusInternalServerError, "Internal server error: the storage could not be saved and nothing was stored. Retry later.", nil
+	}
+}
+
+// FromError builds the error body of err (see For).
+func FromError(err error, version string) Body {
+	status, detail, fields := For(err)
+	return New(status, version, detail, fields)
 }

@@ -15,8 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lsdbx/databricks-storage/internal/auth"
+	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/databricks"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/eventsource"
 	"github.com/lsdbx/databricks-storage/internal/httpapi"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
@@ -27,10 +29,10 @@ import (
 type App struct {
 	Dispatcher *eventsource.Dispatcher
 	HTTP       *httpapi.Handler
-	Service    *storage.Service
+	Service    *core.Service
 	Store      *dynamostore.Store
 	Secrets    *secretstore.Store
-	Tokens     *auth.Store
+	Tokens     *tokenstore.Store
 	AWS        aws.Config
 }
 
@@ -38,7 +40,7 @@ type App struct {
 type Options struct {
 	// Checker checks connections; nil means the Databricks checker built
 	// from the configuration.
-	Checker storage.ConnectionChecker
+	Checker core.ConnectionChecker
 	// RootCAs are the certificate authorities trusted for workspaces and the
 	// Azure authority; nil means the system's.
 	RootCAs *x509.CertPool
@@ -86,32 +88,35 @@ func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options
 	if checker == nil {
 		checker = databricks.New(databricks.Options{Guard: cfg.Hosts, AzureAuthority: cfg.AzureAuthority, RootCAs: opts.RootCAs})
 	}
-	service := &storage.Service{
+	service := &core.Service{
 		Checker: checker,
 		Secrets: secrets,
-		Repo:    store,
+		Records: store,
 		IDs:     &dynamostore.IDBlocks{Client: db, Table: cfg.TableName, BlockSize: cfg.IDBlockSize},
 		Keys:    store,
 		KeyTTL:  cfg.IdempotencyTTL,
 		Logger:  logger,
 	}
-	tokens := &auth.Store{Client: db, Table: cfg.TableName}
-	authenticator := auth.NewAuthenticator(tokens)
+	tokenStore := &tokenstore.Store{Client: db, Table: cfg.TableName}
+	authenticator := auth.NewAuthenticator(tokenStore)
 	authenticator.CacheTTL = cfg.TokenCacheTTL
+	decoder := storage.Decoder{Hosts: cfg.Hosts}
 	handler := &httpapi.Handler{
-		Workflow: service,
-		Auth:     authenticator,
-		Decoder:  storage.Decoder{Hosts: cfg.Hosts},
-		Version:  cfg.Version,
-		Logger:   logger,
+		Core:    service,
+		Auth:    authenticator,
+		Decoder: decoder,
+		Version: cfg.Version,
+		Logger:  logger,
 	}
 	return &App{
-		Dispatcher: &eventsource.Dispatcher{HTTP: handler, Failures: store, Logger: logger},
-		Tokens:     tokens,
-		HTTP:       handler,
-		Service:    service,
-		Store:      store,
-		Secrets:    secrets,
-		AWS:        awsCfg,
+		Dispatcher: &eventsource.Dispatcher{
+			HTTP: handler, Core: service, Decoder: decoder, Failures: store, Version: cfg.Version, Logger: logger,
+		},
+		Tokens:  tokenStore,
+		HTTP:    handler,
+		Service: service,
+		Store:   store,
+		Secrets: secrets,
+		AWS:     awsCfg,
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lsdbx/databricks-storage/internal/app"
 	"github.com/lsdbx/databricks-storage/internal/auth"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/faultinject"
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
@@ -65,7 +66,7 @@ func newFixture(t *testing.T, table, prefix string) *fixture {
 		AzureAuthority: fw.URL(),
 	}
 	a := app.NewWithAWS(awsCfg, cfg, logger, app.Options{RootCAs: fw.CertPool()})
-	token, _, err := a.Tokens.Mint(context.Background(), auth.MintInput{User: "tester-" + t.Name(), AllProjects: true})
+	token, _, err := a.Tokens.Mint(context.Background(), tokenstore.MintInput{User: "tester-" + t.Name(), AllProjects: true})
 	if err != nil {
 		t.Fatalf("mint token: %v", err)
 	}
@@ -518,21 +519,21 @@ func storageItems(t *testing.T, table string) []string {
 func TestTokensAndProjectsMatrix(t *testing.T) {
 	f := newFixture(t, "", "")
 	ctx := context.Background()
-	mint := func(in auth.MintInput) string {
+	mint := func(in tokenstore.MintInput) string {
 		token, _, err := f.app.Tokens.Mint(ctx, in)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return token
 	}
-	onlyOne := mint(auth.MintInput{User: "one", Projects: []int64{21}})
-	all := mint(auth.MintInput{User: "all", AllProjects: true})
-	revoked := mint(auth.MintInput{User: "revoked", AllProjects: true})
+	onlyOne := mint(tokenstore.MintInput{User: "one", Projects: []int64{21}})
+	all := mint(tokenstore.MintInput{User: "all", AllProjects: true})
+	revoked := mint(tokenstore.MintInput{User: "revoked", AllProjects: true})
 	if err := f.app.Tokens.Revoke(ctx, auth.IDFromHash(auth.Hash(revoked))); err != nil {
 		t.Fatal(err)
 	}
 	soon := time.Now().Add(1500 * time.Millisecond)
-	expiring := mint(auth.MintInput{User: "expiring", AllProjects: true, ExpiresAt: &soon})
+	expiring := mint(tokenstore.MintInput{User: "expiring", AllProjects: true, ExpiresAt: &soon})
 	time.Sleep(2 * time.Second)
 
 	type credential struct {

@@ -11,12 +11,10 @@ import (
 	"time"
 
 	"github.com/lsdbx/databricks-storage/internal/auth"
+	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
-	"github.com/lsdbx/databricks-storage/internal/storage"
+	"github.com/lsdbx/databricks-storage/internal/secretstore"
 )
-
-// DefaultSecretNamePrefix starts the secret names when SECRET_NAME_PREFIX is unset.
-const DefaultSecretNamePrefix = "label-studio/databricks-storage/"
 
 // Config is the service configuration, read from the environment.
 type Config struct {
@@ -59,7 +57,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		errs = append(errs, errors.New("TABLE_NAME is required"))
 	}
 	if cfg.SecretNamePrefix == "" {
-		cfg.SecretNamePrefix = DefaultSecretNamePrefix
+		cfg.SecretNamePrefix = secretstore.DefaultPrefix
 	}
 	if v := strings.TrimSpace(getenv("ID_BLOCK_SIZE")); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -76,7 +74,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		cfg.TokenCacheTTL = time.Duration(n) * time.Second
 	}
-	cfg.IdempotencyTTL = storage.DefaultIdempotencyTTL
+	cfg.IdempotencyTTL = core.DefaultIdempotencyTTL
 	if v := strings.TrimSpace(getenv("IDEMPOTENCY_TTL_HOURS")); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 24*365 {

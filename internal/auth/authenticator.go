@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"github.com/lsdbx/databricks-storage/internal/core"
 )
 
 // DefaultCacheTTL is the cache lifetime NewAuthenticator sets.
@@ -60,10 +62,10 @@ func NewAuthenticator(store Lookuper) *Authenticator {
 // header and ErrInvalidToken for an unknown, revoked or expired token; any
 // other error means the token store failed and the caller should answer with
 // a server error, not 401. No error message contains the key.
-func (a *Authenticator) Authenticate(ctx context.Context, authorization string) (Principal, error) {
+func (a *Authenticator) Authenticate(ctx context.Context, authorization string) (core.Principal, error) {
 	key, err := parseAuthorization(authorization)
 	if err != nil {
-		return Principal{}, err
+		return core.Principal{}, err
 	}
 	hash := Hash(key)
 	now := a.now()
@@ -74,20 +76,20 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 		case errors.Is(err, ErrNotFound):
 			found = false
 		case err != nil:
-			return Principal{}, fmt.Errorf("authenticate: %w", err)
+			return core.Principal{}, fmt.Errorf("authenticate: %w", err)
 		default:
 			found = true
 		}
 		a.remember(hash, rec, found, now)
 	}
 	if !found || subtle.ConstantTimeCompare([]byte(rec.Hash), []byte(hash)) != 1 {
-		return Principal{}, fmt.Errorf("authenticate: %w: unknown token", ErrInvalidToken)
+		return core.Principal{}, fmt.Errorf("authenticate: %w: unknown token", ErrInvalidToken)
 	}
 	if rec.RevokedAt != nil {
-		return Principal{}, fmt.Errorf("authenticate: %w: token %s was revoked", ErrInvalidToken, rec.TokenID)
+		return core.Principal{}, fmt.Errorf("authenticate: %w: token %s was revoked", ErrInvalidToken, rec.TokenID)
 	}
 	if rec.Expired(now) {
-		return Principal{}, fmt.Errorf("authenticate: %w: token %s has expired", ErrInvalidToken, rec.TokenID)
+		return core.Principal{}, fmt.Errorf("authenticate: %w: token %s has expired", ErrInvalidToken, rec.TokenID)
 	}
 	return rec.Principal(), nil
 }

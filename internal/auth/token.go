@@ -1,24 +1,9 @@
 // Package auth authenticates callers with Label Studio style API tokens
-// ("Authorization: Token <key>") and tells which projects they may manage.
-//
-// Tokens live in the service's DynamoDB table, keyed by the SHA-256 of the
-// token; the plaintext is never stored:
-//
-//	pk           "TOKEN#<hex sha256 of the token>"
-//	kind         "token"
-//	token_id     first 12 hex characters of the hash (public id)
-//	user         string
-//	organization string, omitted when empty
-//	all_projects true, omitted otherwise
-//	projects     number set of project ids, omitted when all_projects
-//	created_at   RFC 3339, UTC
-//	expires_at   epoch seconds, omitted for tokens that never expire
-//	revoked_at   RFC 3339, UTC, present once revoked
-//
-// expires_at is the table's time-to-live attribute, so DynamoDB eventually
-// deletes expired tokens; the code checks expiry itself because that
-// deletion lags. Token items carry neither "project" nor "id", so they stay
-// out of the by-project index.
+// ("Authorization: Token <key>"): it parses the header, hashes the token,
+// looks it up through a Lookuper (package dynamostore/tokenstore keeps them in
+// the table; the plaintext is never stored), checks revocation and expiry,
+// caches the answer briefly, and returns the core.Principal the token
+// authenticates as.
 package auth
 
 import (
@@ -27,6 +12,8 @@ import (
 	"errors"
 	"slices"
 	"time"
+
+	"github.com/lsdbx/databricks-storage/internal/core"
 )
 
 // ErrNoCredentials is returned when the Authorization header is missing or
@@ -40,13 +27,6 @@ var ErrInvalidToken = errors.New("invalid token")
 // ErrNotFound is returned by Store.Lookup and Store.Revoke when no token has
 // the requested hash or id.
 var ErrNotFound = errors.New("token not found")
-
-// ErrTokenExists is returned by Store.Mint when a token with the same hash is
-// already stored, which in practice only happens for a fixed plaintext.
-var ErrTokenExists = errors.New("token already exists")
-
-// ErrInvalidInput is returned by Store.Mint for an unusable MintInput.
-var ErrInvalidInput = errors.New("invalid token input")
 
 // tokenIDLen is the number of hex characters of the hash that form a token's
 // public id: 48 bits, plenty to tell an operator's tokens apart.
@@ -103,8 +83,8 @@ func (t Token) Active(now time.Time) bool {
 }
 
 // Principal returns the identity the token authenticates as.
-func (t Token) Principal() Principal {
-	return Principal{
+func (t Token) Principal() core.Principal {
+	return core.Principal{
 		TokenID:      t.TokenID,
 		User:         t.User,
 		Organization: t.Organization,
@@ -119,26 +99,4 @@ type Record struct {
 	Token
 	// Hash is the hex SHA-256 of the plaintext.
 	Hash string
-}
-
-// Principal is an authenticated caller.
-type Principal struct {
-	// TokenID identifies the token used; it is safe to log.
-	TokenID string
-	// User is the token's user.
-	User string
-	// Organization is the token's organization, possibly empty.
-	Organization string
-	// AllProjects grants every project the service serves.
-	AllProjects bool
-	// Projects lists the granted project ids when AllProjects is false.
-	Projects []int64
-}
-
-// CanManage reports whether the principal may manage storages of project.
-//
-// The service does not know which organization a project belongs to, so an
-// all-projects token may manage any project this deployment serves.
-func (p Principal) CanManage(project int64) bool {
-	return p.AllProjects || slices.Contains(p.Projects, project)
 }

@@ -55,8 +55,8 @@ const (
 	ReasonWorkspaceUnreachable  = "workspace_unreachable"
 	ReasonHostNotAllowed        = "host_not_allowed"
 	ReasonTLSVerificationFailed = "tls_verification_failed"
-	ReasonTimedOut              = "timed_out"
-	ReasonWorkspaceError        = "workspace_error"
+	ReasonTimedOut              = storage.ReasonTimedOut
+	ReasonWorkspaceError        = storage.ReasonWorkspaceError
 )
 
 // Options configure a Checker.
@@ -87,8 +87,6 @@ type Checker struct {
 	verifiedClient *http.Client
 	insecureClient *http.Client
 }
-
-var _ storage.ConnectionChecker = (*Checker)(nil)
 
 // New returns a Checker. It does no I/O.
 func New(opts Options) *Checker {

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/lsdbx/databricks-storage/internal/eventsource"
+	"github.com/lsdbx/databricks-storage/internal/core"
 )
 
 // FailureRetention is how long failure records are kept (DynamoDB TTL), the
@@ -23,7 +23,7 @@ func FailureKey(source, messageID string) string { return "FAILURE#" + source + 
 
 // RecordFailure keeps a permanent failure of an event-borne create. A
 // redelivered message overwrites its own record, which is harmless.
-func (s *Store) RecordFailure(ctx context.Context, f eventsource.Failure) error {
+func (s *Store) RecordFailure(ctx context.Context, f core.Failure) error {
 	now := time.Now().UTC()
 	_, err := s.Client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.Table),

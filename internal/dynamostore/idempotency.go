@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
@@ -32,37 +33,37 @@ func (s *Store) transact() (TransactAPI, error) {
 
 // FindKey returns the unexpired record of an idempotency key. DynamoDB's TTL
 // deletes expired items late, so expiry is checked here too.
-func (s *Store) FindKey(ctx context.Context, key string) (storage.IdempotencyRecord, bool, error) {
+func (s *Store) FindKey(ctx context.Context, key string) (core.IdempotencyRecord, bool, error) {
 	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.Table),
 		Key:            map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: KeyKey(key)}},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return storage.IdempotencyRecord{}, false, fmt.Errorf("get idempotency key: %w", err)
+		return core.IdempotencyRecord{}, false, fmt.Errorf("get idempotency key: %w", err)
 	}
 	if out.Item == nil {
-		return storage.IdempotencyRecord{}, false, nil
+		return core.IdempotencyRecord{}, false, nil
 	}
-	rec := storage.IdempotencyRecord{Key: key}
+	rec := core.IdempotencyRecord{Key: key}
 	if v, ok := out.Item["fingerprint"].(*types.AttributeValueMemberS); ok {
 		rec.Fingerprint = v.Value
 	}
 	id, errID := numberAttr(out.Item, "storage_id")
 	expires, errExp := numberAttr(out.Item, TTLAttribute)
 	if err := errors.Join(errID, errExp); err != nil {
-		return storage.IdempotencyRecord{}, false, fmt.Errorf("decode idempotency key: %w", err)
+		return core.IdempotencyRecord{}, false, fmt.Errorf("decode idempotency key: %w", err)
 	}
 	rec.StorageID, rec.ExpiresAt = id, time.Unix(expires, 0)
 	if !rec.ExpiresAt.After(time.Now()) {
-		return storage.IdempotencyRecord{}, false, nil
+		return core.IdempotencyRecord{}, false, nil
 	}
 	return rec, true, nil
 }
 
 // PutStorageWithKey writes the record and the idempotency key atomically.
 // An expired key that TTL has not deleted yet may be taken over.
-func (s *Store) PutStorageWithKey(ctx context.Context, r storage.Record, key storage.IdempotencyRecord) error {
+func (s *Store) PutStorageWithKey(ctx context.Context, r storage.Record, key core.IdempotencyRecord) error {
 	tx, err := s.transact()
 	if err != nil {
 		return err
@@ -94,7 +95,7 @@ func (s *Store) PutStorageWithKey(ctx context.Context, r storage.Record, key sto
 	var cancelled *types.TransactionCanceledException
 	if errors.As(err, &cancelled) && len(cancelled.CancellationReasons) == 2 &&
 		aws.ToString(cancelled.CancellationReasons[1].Code) == "ConditionalCheckFailed" {
-		return fmt.Errorf("put storage %d: %w", r.ID, storage.ErrKeyTaken)
+		return fmt.Errorf("put storage %d: %w", r.ID, core.ErrKeyTaken)
 	}
 	if err != nil {
 		return fmt.Errorf("put storage %d with idempotency key: %w", r.ID, err)

@@ -1,23 +1,10 @@
-// Package dynamostore keeps storage records and the storage id counter in one
-// DynamoDB table.
-//
-// Key schema (single table, partition key only):
-//
-//	pk = "STORAGE#<id>"          a storage record (get by id)
-//	pk = "COUNTER#storage-id"    the id counter, advanced in blocks
-//
-// A global secondary index "by-project" (hash "project" N, range "id" N)
-// lists a project's storages in id order; only storage records carry
-// "project", so the index holds nothing else.
 package dynamostore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -52,72 +39,31 @@ type Store struct {
 	Table  string
 }
 
-// item is the DynamoDB shape of a storage record. Meta is kept as JSON text
-// so any JSON value survives the round trip exactly.
-type item struct {
-	PK               string  `dynamodbav:"pk"`
-	Kind             string  `dynamodbav:"kind"`
-	ID               int64   `dynamodbav:"id"`
-	Project          int64   `dynamodbav:"project"`
-	Type             string  `dynamodbav:"type"`
-	CreatedAt        string  `dynamodbav:"created_at"`
-	SecretARN        string  `dynamodbav:"secret_arn"`
-	Host             string  `dynamodbav:"host"`
-	Catalog          string  `dynamodbav:"catalog"`
-	Schema           string  `dynamodbav:"schema"`
-	Volume           string  `dynamodbav:"volume"`
-	Prefix           *string `dynamodbav:"prefix,omitempty"`
-	RegexFilter      *string `dynamodbav:"regex_filter,omitempty"`
-	AuthType         string  `dynamodbav:"auth_type"`
-	ClientID         *string `dynamodbav:"client_id,omitempty"`
-	TenantID         *string `dynamodbav:"tenant_id,omitempty"`
-	RecursiveScan    bool    `dynamodbav:"recursive_scan"`
-	UseBlobURLs      bool    `dynamodbav:"use_blob_urls"`
-	VerifyTLS        bool    `dynamodbav:"verify_tls"`
-	RequestTimeoutS  int64   `dynamodbav:"request_timeout_s"`
-	StreamChunkBytes int64   `dynamodbav:"stream_chunk_bytes"`
-	Presign          bool    `dynamodbav:"presign"`
-	PresignTTL       int64   `dynamodbav:"presign_ttl"`
-	Synchronizable   bool    `dynamodbav:"synchronizable"`
-	Status           string  `dynamodbav:"status"`
-	Title            *string `dynamodbav:"title,omitempty"`
-	Description      *string `dynamodbav:"description,omitempty"`
-	LastSync         *string `dynamodbav:"last_sync,omitempty"`
-	LastSyncCount    *int64  `dynamodbav:"last_sync_count,omitempty"`
-	LastSyncJob      *string `dynamodbav:"last_sync_job,omitempty"`
-	MetaJSON         *string `dynamodbav:"meta_json,omitempty"`
-	Traceback        *string `dynamodbav:"traceback,omitempty"`
-}
-
 const kindStorage = "storage"
 
 // StorageKey is the partition key of a storage record.
 func StorageKey(id int64) string { return "STORAGE#" + strconv.FormatInt(id, 10) }
 
+// recordItem is the DynamoDB item of a storage record: the storage's fields
+// under their API names (the json tags of storage.Storage, so that a new
+// field needs no edit here), plus the key, the item kind and the reference
+// to the secret. Times are RFC 3339 strings; meta is kept as its JSON text
+// (a binary attribute), so any JSON value survives the round trip exactly.
+type recordItem struct {
+	PK        string `json:"pk"`
+	Kind      string `json:"kind"`
+	SecretARN string `json:"secret_arn"`
+	storage.Storage
+}
+
+func withJSONTags(o *attributevalue.EncoderOptions)         { o.TagKey = "json" }
+func withJSONTagsDecoding(o *attributevalue.DecoderOptions) { o.TagKey = "json" }
+
 // RecordItem renders a record as a DynamoDB item.
 func RecordItem(r storage.Record) (map[string]types.AttributeValue, error) {
-	s := r.Storage
-	it := item{
-		PK: StorageKey(s.ID), Kind: kindStorage, ID: s.ID, Project: s.Project, Type: s.Type,
-		CreatedAt: s.CreatedAt.UTC().Format(time.RFC3339Nano), SecretARN: r.SecretARN,
-		Host: s.Host, Catalog: s.Catalog, Schema: s.Schema, Volume: s.Volume,
-		Prefix: s.Prefix, RegexFilter: s.RegexFilter, AuthType: string(s.AuthType),
-		ClientID: s.ClientID, TenantID: s.TenantID, RecursiveScan: s.RecursiveScan,
-		UseBlobURLs: s.UseBlobURLs, VerifyTLS: s.VerifyTLS, RequestTimeoutS: s.RequestTimeoutS,
-		StreamChunkBytes: s.StreamChunkBytes, Presign: s.Presign, PresignTTL: s.PresignTTL,
-		Synchronizable: s.Synchronizable, Status: s.Status, Title: s.Title,
-		Description: s.Description, LastSyncCount: s.LastSyncCount, LastSyncJob: s.LastSyncJob,
-		Traceback: s.Traceback,
-	}
-	if s.LastSync != nil {
-		v := s.LastSync.UTC().Format(time.RFC3339Nano)
-		it.LastSync = &v
-	}
-	if s.Meta != nil {
-		v := string(s.Meta)
-		it.MetaJSON = &v
-	}
-	return attributevalue.MarshalMap(it)
+	return attributevalue.MarshalMapWithOptions(recordItem{
+		PK: StorageKey(r.ID), Kind: kindStorage, SecretARN: r.SecretARN, Storage: r.Storage,
+	}, withJSONTags)
 }
 
 // PutStorage writes a new storage record; it never overwrites one.
@@ -171,7 +117,7 @@ func (s *Store) GetStorage(ctx context.Context, id int64) (storage.Record, error
 	if out.Item == nil {
 		return storage.Record{}, fmt.Errorf("get storage %d: %w", id, ErrNotFound)
 	}
-	return decodeRecord(out.Item)
+	return DecodeRecord(out.Item)
 }
 
 // ListProject returns a project's storage records in id order.
@@ -191,7 +137,7 @@ func (s *Store) ListProject(ctx context.Context, project int64) ([]storage.Recor
 			return nil, fmt.Errorf("list project %d: %w", project, err)
 		}
 		for _, av := range page.Items {
-			r, err := decodeRecord(av)
+			r, err := DecodeRecord(av)
 			if err != nil {
 				return nil, err
 			}
@@ -201,37 +147,11 @@ func (s *Store) ListProject(ctx context.Context, project int64) ([]storage.Recor
 	return records, nil
 }
 
-func decodeRecord(av map[string]types.AttributeValue) (storage.Record, error) {
-	var it item
-	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+// DecodeRecord reads a storage record from its DynamoDB item.
+func DecodeRecord(av map[string]types.AttributeValue) (storage.Record, error) {
+	var it recordItem
+	if err := attributevalue.UnmarshalMapWithOptions(av, &it, withJSONTagsDecoding); err != nil {
 		return storage.Record{}, fmt.Errorf("decode storage item: %w", err)
 	}
-	created, err := time.Parse(time.RFC3339Nano, it.CreatedAt)
-	if err != nil {
-		return storage.Record{}, fmt.Errorf("decode storage %d created_at: %w", it.ID, err)
-	}
-	s := storage.Storage{
-		ID: it.ID, Type: it.Type, CreatedAt: created,
-		Settings: storage.Settings{
-			Project: it.Project, Host: it.Host, Catalog: it.Catalog, Schema: it.Schema, Volume: it.Volume,
-			Prefix: it.Prefix, RegexFilter: it.RegexFilter, AuthType: storage.AuthType(it.AuthType),
-			ClientID: it.ClientID, TenantID: it.TenantID, RecursiveScan: it.RecursiveScan,
-			UseBlobURLs: it.UseBlobURLs, VerifyTLS: it.VerifyTLS, RequestTimeoutS: it.RequestTimeoutS,
-			StreamChunkBytes: it.StreamChunkBytes, Presign: it.Presign, PresignTTL: it.PresignTTL,
-			Synchronizable: it.Synchronizable, Status: it.Status, Title: it.Title,
-			Description: it.Description, LastSyncCount: it.LastSyncCount, LastSyncJob: it.LastSyncJob,
-			Traceback: it.Traceback,
-		},
-	}
-	if it.LastSync != nil {
-		t, err := time.Parse(time.RFC3339Nano, *it.LastSync)
-		if err != nil {
-			return storage.Record{}, fmt.Errorf("decode storage %d last_sync: %w", it.ID, err)
-		}
-		s.LastSync = &t
-	}
-	if it.MetaJSON != nil {
-		s.Meta = json.RawMessage(*it.MetaJSON)
-	}
-	return storage.Record{Storage: s, SecretARN: it.SecretARN}, nil
+	return storage.Record{Storage: it.Storage, SecretARN: it.SecretARN}, nil
 }

@@ -23,7 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/lsdbx/databricks-storage/internal/auth"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/rie"
 	"github.com/lsdbx/databricks-storage/internal/testenv"
@@ -85,9 +85,9 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	table := testenv.NewTable(t)
-	tokens := &auth.Store{Client: dynamodb.NewFromConfig(testenv.AWSConfig(t)), Table: table}
+	tokens := &tokenstore.Store{Client: dynamodb.NewFromConfig(testenv.AWSConfig(t)), Table: table}
 	// The sample events carry "Authorization: Token local-dev-token".
-	if _, _, err := tokens.Mint(context.Background(), auth.MintInput{User: "events", AllProjects: true, Plaintext: "local-dev-token"}); err != nil {
+	if _, _, err := tokens.Mint(context.Background(), tokenstore.MintInput{User: "events", AllProjects: true, Plaintext: "local-dev-token"}); err != nil {
 		t.Fatal(err)
 	}
 	env := testenv.Env(testenv.MotoURL())

@@ -3,15 +3,25 @@ package eventsource
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/lsdbx/databricks-storage/internal/httpapi"
+	"github.com/lsdbx/databricks-storage/internal/apierror"
+	"github.com/lsdbx/databricks-storage/internal/core"
+	"github.com/lsdbx/databricks-storage/internal/logging"
+	"github.com/lsdbx/databricks-storage/internal/storage"
 )
+
+// Creator is the part of core.Service the event sources drive.
+type Creator interface {
+	Create(ctx context.Context, caller core.Caller, req storage.Request, key string) (core.Created, error)
+}
 
 // EventBridge events this service consumes: rules match this source and
 // detail type, and the detail is the create request.
@@ -20,29 +30,16 @@ const (
 	EventBridgeDetailType = "Create Databricks Import Storage"
 )
 
-// createPath is where event-borne requests are routed: they can only create.
-const createPath = "/api/storages/databricks/"
+// Event sources, as failure records and logs name them.
+const (
+	SourceSQS         = "sqs"
+	SourceEventBridge = "eventbridge"
+	SourceDirect      = "direct"
+)
 
 // maxParallelRecords bounds how many SQS messages of one batch are worked on
 // at once.
 const maxParallelRecords = 10
-
-// Failure is a permanent failure of an event-borne create, kept so that the
-// sender can find out what became of its message.
-type Failure struct {
-	// Source is "sqs", "eventbridge" or "direct".
-	Source string
-	// MessageID is the SQS message id or the EventBridge event id.
-	MessageID string
-	Status    int
-	// Error is Label Studio's error body.
-	Error json.RawMessage
-}
-
-// FailureRecorder keeps permanent failures.
-type FailureRecorder interface {
-	RecordFailure(ctx context.Context, f Failure) error
-}
 
 // TransientError is returned to Lambda for failures a retry may cure, so the
 // caller's retry policy (Lambda's async retries, a Step Functions Retry on
@@ -58,9 +55,18 @@ func (e *TransientError) Error() string { return string(e.Body) }
 // succeeded or failed for good: a state machine branches on StatusCode.
 type DirectResult struct {
 	StatusCode int             `json:"status_code"`
-	Replayed   bool            `json:"replayed,omitempty"`
+	Replayed   bool            `json:"replayed"`
 	Storage    json.RawMessage `json:"storage,omitempty"`
 	Error      json.RawMessage `json:"error,omitempty"`
+}
+
+// result is the outcome of one event-borne create.
+type result struct {
+	created   core.Created
+	status    int
+	body      json.RawMessage // the storage, or Label Studio's error body
+	transient bool
+	err       error
 }
 
 // keyEnvelope reads the optional explicit idempotency key of an event body.
@@ -68,51 +74,88 @@ type keyEnvelope struct {
 	IdempotencyKey string `json:"idempotency_key"`
 }
 
-// createFromEvent runs one event-borne create through the HTTP handler, as
-// a trusted (IAM-authorised) request. defaultKey is used when the body names
-// no idempotency_key.
-func (d *Dispatcher) createFromEvent(ctx context.Context, body []byte, defaultKey, requestID string) httpapi.Response {
-	headers := map[string]string{"content-type": "application/json"}
+// create runs one event-borne create as a trusted (IAM-authorised) caller
+// and logs one summary line. Without an idempotency_key in the body,
+// messageKey (the message or event id) is the key, so a redelivered message
+// creates nothing twice; the two kinds of key cannot meet.
+func (d *Dispatcher) create(ctx context.Context, source, messageID string, body []byte) result {
+	start := time.Now()
+	res := d.createOnce(ctx, source, messageID, body)
+	attrs := []slog.Attr{
+		slog.String("request_id", logging.RequestID(ctx)),
+		slog.String("source", source),
+		slog.String("route", "create"),
+		slog.Int("status", res.status),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+	}
+	if messageID != "" {
+		attrs = append(attrs, slog.String("message_id", messageID))
+	}
+	if res.created.ID != 0 {
+		attrs = append(attrs, slog.Int64("storage_id", res.created.ID))
+	}
+	level := slog.LevelInfo
+	if res.err != nil {
+		attrs = append(attrs, slog.String("error", res.err.Error()), slog.Bool("transient", res.transient))
+		if res.status >= 500 {
+			level = slog.LevelError
+		}
+	}
+	d.logger().LogAttrs(ctx, level, "request", attrs...)
+	return res
+}
+
+func (d *Dispatcher) createOnce(ctx context.Context, source, messageID string, body []byte) result {
+	if len(body) > storage.MaxRequestBytes {
+		return d.failed(storage.ErrTooLarge)
+	}
+	req, err := d.Decoder.DecodeRequest(body)
+	if err != nil {
+		return d.failed(err)
+	}
 	var env keyEnvelope
 	_ = json.Unmarshal(body, &env)
-	scope := "event"
-	key := env.IdempotencyKey
-	if key == "" {
-		scope, key = "event-id", defaultKey
+	key := "key:" + env.IdempotencyKey
+	if env.IdempotencyKey == "" {
+		key = ""
+		if messageID != "" {
+			key = "message:" + source + ":" + messageID
+		}
 	}
-	if key != "" {
-		headers["idempotency-key"] = key
+	created, err := d.Core.Create(ctx, core.TrustedSource(source), req, key)
+	if err != nil {
+		return d.failed(err)
 	}
-	return d.HTTP.Serve(ctx, httpapi.Request{
-		Method:    http.MethodPost,
-		Path:      createPath,
-		Headers:   headers,
-		Body:      body,
-		RequestID: requestID,
-		KeyScope:  scope,
-		Trusted:   true,
-	})
+	rendered, err := json.Marshal(created.Storage)
+	if err != nil {
+		return d.failed(fmt.Errorf("render storage %d: %w", created.ID, err))
+	}
+	return result{created: created, status: http.StatusCreated, body: rendered}
+}
+
+func (d *Dispatcher) failed(err error) result {
+	body := apierror.FromError(err, d.Version)
+	return result{status: body.StatusCode, body: body.JSON(), transient: core.Transient(err), err: err}
 }
 
 func (d *Dispatcher) serveDirect(ctx context.Context, payload []byte) ([]byte, error) {
-	resp := d.createFromEvent(ctx, payload, "", "")
-	if resp.Transient {
-		return nil, &TransientError{Status: resp.Status, Body: resp.Body}
+	res := d.create(ctx, SourceDirect, "", payload)
+	if res.transient {
+		return nil, &TransientError{Status: res.status, Body: res.body}
 	}
-	result := DirectResult{StatusCode: resp.Status}
-	if resp.Status < 300 {
-		result.Storage = resp.Body
-		result.Replayed = resp.Headers[httpapi.HeaderReplayed] == "true"
+	out := DirectResult{StatusCode: res.status, Replayed: res.created.Replayed}
+	if res.err == nil {
+		out.Storage = res.body
 	} else {
-		result.Error = resp.Body
+		out.Error = res.body
 	}
-	return json.Marshal(result)
+	return json.Marshal(out)
 }
 
 func (d *Dispatcher) serveSQS(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse {
 	var (
 		mu       sync.Mutex
-		failures []events.SQSBatchItemFailure
+		failures = []events.SQSBatchItemFailure{}
 		wg       sync.WaitGroup
 		slots    = make(chan struct{}, maxParallelRecords)
 	)
@@ -122,7 +165,7 @@ func (d *Dispatcher) serveSQS(ctx context.Context, ev events.SQSEvent) events.SQ
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			if !d.handleAsync(ctx, "sqs", msg.MessageId, []byte(msg.Body)) {
+			if !d.handleAsync(ctx, SourceSQS, msg.MessageId, []byte(msg.Body)) {
 				mu.Lock()
 				failures = append(failures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
 				mu.Unlock()
@@ -130,11 +173,12 @@ func (d *Dispatcher) serveSQS(ctx context.Context, ev events.SQSEvent) events.SQ
 		}()
 	}
 	wg.Wait()
-	if failures == nil {
-		failures = []events.SQSBatchItemFailure{}
-	}
 	return events.SQSEventResponse{BatchItemFailures: failures}
 }
+
+// ErrRetryEvent is wrapped by the error an EventBridge invocation returns
+// when the event should be delivered again.
+var ErrRetryEvent = errors.New("the event failed transiently")
 
 func (d *Dispatcher) serveEventBridge(ctx context.Context, ev events.CloudWatchEvent) error {
 	if ev.Source != EventBridgeSource || ev.DetailType != EventBridgeDetailType {
@@ -142,32 +186,30 @@ func (d *Dispatcher) serveEventBridge(ctx context.Context, ev events.CloudWatchE
 			slog.String("source", ev.Source), slog.String("detail_type", ev.DetailType), slog.String("event_id", ev.ID))
 		return nil
 	}
-	if !d.handleAsync(ctx, "eventbridge", ev.ID, ev.Detail) {
-		return fmt.Errorf("event %s failed transiently; Lambda will retry it, then send it to the on-failure destination", ev.ID)
+	if !d.handleAsync(ctx, SourceEventBridge, ev.ID, ev.Detail) {
+		return fmt.Errorf("event %s: %w; Lambda will retry it, then send it to the on-failure destination", ev.ID, ErrRetryEvent)
 	}
 	return nil
 }
 
 // handleAsync creates from one queued or published event. It returns false
 // when the event should be delivered again (a transient failure, or a
-// permanent one that could not be recorded); permanent failures are logged
-// and recorded, then acknowledged.
+// permanent one that could not be recorded); permanent failures are
+// recorded, then acknowledged.
 func (d *Dispatcher) handleAsync(ctx context.Context, source, messageID string, body []byte) bool {
-	resp := d.createFromEvent(ctx, body, source+":"+messageID, messageID)
-	log := d.logger().With(slog.String("source", source), slog.String("message_id", messageID), slog.Int("status", resp.Status))
+	res := d.create(ctx, source, messageID, body)
 	switch {
-	case resp.Status < 300:
+	case res.err == nil:
 		return true
-	case resp.Transient:
-		log.WarnContext(ctx, "transient failure; the event will be retried", slog.String("error", string(resp.Body)))
+	case res.transient:
 		return false
-	}
-	log.ErrorContext(ctx, "permanent failure; the event is acknowledged and recorded", slog.String("error", string(resp.Body)))
-	if d.Failures == nil {
+	case d.Failures == nil:
 		return true
 	}
-	if err := d.Failures.RecordFailure(ctx, Failure{Source: source, MessageID: messageID, Status: resp.Status, Error: resp.Body}); err != nil {
-		log.ErrorContext(ctx, "could not record the failure; the event will be retried", slog.String("record_error", err.Error()))
+	failure := core.Failure{Source: source, MessageID: messageID, Status: res.status, Error: res.body}
+	if err := d.Failures.RecordFailure(ctx, failure); err != nil {
+		d.logger().ErrorContext(ctx, "could not record a permanent failure; the event will be retried",
+			slog.String("source", source), slog.String("message_id", messageID), slog.String("error", err.Error()))
 		return false
 	}
 	return true

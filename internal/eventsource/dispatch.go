@@ -1,6 +1,8 @@
 // Package eventsource receives Lambda invocations, recognises each event by
 // its shape, and hands it to the matching adapter: API Gateway REST (v1) and
-// HTTP API (v2) events go to the HTTP API handler.
+// HTTP API (v2) events become net/http requests for the HTTP API handler;
+// SQS messages, EventBridge events and direct invocations become calls of
+// the core, answered in each source's own contract.
 package eventsource
 
 import (
@@ -10,25 +12,33 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/lsdbx/databricks-storage/internal/httpapi"
+	"github.com/lsdbx/databricks-storage/internal/core"
+	"github.com/lsdbx/databricks-storage/internal/logging"
+	"github.com/lsdbx/databricks-storage/internal/storage"
 )
-
-// HTTPHandler serves HTTP-shaped requests.
-type HTTPHandler interface {
-	Serve(ctx context.Context, req httpapi.Request) httpapi.Response
-}
 
 // Dispatcher is the Lambda handler: it implements lambda.Handler.
 type Dispatcher struct {
-	HTTP HTTPHandler
+	// HTTP serves API Gateway requests.
+	HTTP http.Handler
+	// Core creates storages for SQS, EventBridge and direct invocations.
+	Core Creator
+	// Decoder validates event-borne create requests.
+	Decoder storage.Decoder
 	// Failures keeps permanent failures of SQS and EventBridge events.
-	Failures FailureRecorder
-	Logger   *slog.Logger
+	Failures core.FailureRecorder
+	// Version is reported in error bodies.
+	Version string
+	Logger  *slog.Logger
 }
 
 // ErrUnsupportedEvent is returned for payloads of no known event shape.
@@ -86,6 +96,9 @@ func Classify(payload []byte) Kind {
 
 // Invoke handles one Lambda invocation.
 func (d *Dispatcher) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		ctx = logging.WithRequestID(ctx, lc.AwsRequestID)
+	}
 	switch kind := Classify(payload); kind {
 	case KindHTTPv2:
 		var ev events.APIGatewayV2HTTPRequest
@@ -122,9 +135,9 @@ func (d *Dispatcher) Invoke(ctx context.Context, payload []byte) ([]byte, error)
 }
 
 func (d *Dispatcher) serveV2(ctx context.Context, ev events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
-	headers := make(map[string]string, len(ev.Headers))
+	header := make(http.Header, len(ev.Headers))
 	for k, v := range ev.Headers {
-		headers[strings.ToLower(k)] = v
+		header.Set(k, v)
 	}
 	path := ev.RawPath
 	if stage := ev.RequestContext.Stage; stage != "" && stage != "$default" {
@@ -136,36 +149,31 @@ func (d *Dispatcher) serveV2(ctx context.Context, ev events.APIGatewayV2HTTPRequ
 			path = path[len(stage)+1:]
 		}
 	}
-	resp := d.serve(ctx, httpapi.Request{
-		Method:    ev.RequestContext.HTTP.Method,
-		Path:      path,
-		Headers:   headers,
-		RequestID: ev.RequestContext.RequestID,
-		KeyScope:  "http",
-	}, ev.Body, ev.IsBase64Encoded)
-	return events.APIGatewayV2HTTPResponse{StatusCode: resp.Status, Headers: resp.Headers, Body: string(resp.Body)}
+	status, headers, body := d.serveHTTP(ctx, ev.RequestContext.HTTP.Method, path, ev.RawQueryString, header,
+		ev.Body, ev.IsBase64Encoded, ev.RequestContext.RequestID)
+	return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: headers, Body: body}
 }
 
 func (d *Dispatcher) serveV1(ctx context.Context, ev events.APIGatewayProxyRequest) events.APIGatewayProxyResponse {
-	headers := make(map[string]string, len(ev.Headers)+len(ev.MultiValueHeaders))
+	header := make(http.Header, len(ev.Headers)+len(ev.MultiValueHeaders))
 	for k, vs := range ev.MultiValueHeaders {
-		headers[strings.ToLower(k)] = strings.Join(vs, ",")
+		header.Set(k, strings.Join(vs, ","))
 	}
 	for k, v := range ev.Headers {
-		headers[strings.ToLower(k)] = v
+		header.Set(k, v)
 	}
-	resp := d.serve(ctx, httpapi.Request{
-		Method:    ev.HTTPMethod,
-		Path:      ev.Path,
-		Headers:   headers,
-		RequestID: ev.RequestContext.RequestID,
-		KeyScope:  "http",
-	}, ev.Body, ev.IsBase64Encoded)
-	return events.APIGatewayProxyResponse{StatusCode: resp.Status, Headers: resp.Headers, Body: string(resp.Body)}
+	query := url.Values(ev.MultiValueQueryStringParameters).Encode()
+	status, headers, body := d.serveHTTP(ctx, ev.HTTPMethod, ev.Path, query, header,
+		ev.Body, ev.IsBase64Encoded, ev.RequestContext.RequestID)
+	return events.APIGatewayProxyResponse{StatusCode: status, Headers: headers, Body: body}
 }
 
-func (d *Dispatcher) serve(ctx context.Context, req httpapi.Request, body string, base64Encoded bool) httpapi.Response {
-	req.Body = []byte(body)
+// serveHTTP builds the request API Gateway describes and serves it. The
+// request is built field by field rather than parsed from a URL, so that no
+// path or host an event carries can make it fail.
+func (d *Dispatcher) serveHTTP(ctx context.Context, method, path, query string, header http.Header,
+	body string, base64Encoded bool, apiRequestID string) (int, map[string]string, string) {
+	raw := []byte(body)
 	if base64Encoded {
 		decoded, err := base64.StdEncoding.DecodeString(body)
 		if err != nil {
@@ -173,7 +181,52 @@ func (d *Dispatcher) serve(ctx context.Context, req httpapi.Request, body string
 			// answers it with a clear 400.
 			decoded = []byte("\x00")
 		}
-		req.Body = decoded
+		raw = decoded
 	}
-	return d.HTTP.Serve(ctx, req)
+	if path == "" {
+		path = "/"
+	}
+	if logging.RequestID(ctx) == "" {
+		ctx = logging.WithRequestID(ctx, apiRequestID)
+	}
+	req := (&http.Request{
+		Method:     method,
+		URL:        &url.URL{Path: path, RawQuery: query},
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     header,
+		Body:       io.NopCloser(bytes.NewReader(raw)),
+		RequestURI: path,
+	}).WithContext(ctx)
+	w := &responseWriter{header: http.Header{}}
+	d.HTTP.ServeHTTP(w, req)
+	headers := make(map[string]string, len(w.header))
+	for k := range w.header {
+		headers[k] = w.header.Get(k)
+	}
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.status, headers, w.body.String()
+}
+
+// responseWriter collects what a handler writes, for a proxy response.
+type responseWriter struct {
+	header http.Header
+	status int
+	body   strings.Builder
+}
+
+func (w *responseWriter) Header() http.Header { return w.header }
+
+func (w *responseWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(b)
 }

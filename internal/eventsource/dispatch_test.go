@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -20,8 +21,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lsdbx/databricks-storage/internal/auth"
+	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/eventsource"
 	"github.com/lsdbx/databricks-storage/internal/httpapi"
+	"github.com/lsdbx/databricks-storage/internal/logging"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
@@ -142,29 +145,36 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// recorder is a fake HTTPHandler.
+// seen is a request as the handler received it.
+type seen struct {
+	Method    string
+	Path      string
+	Query     string
+	Headers   http.Header
+	Body      []byte
+	RequestID string
+}
+
+// recorder is a fake HTTP handler that records requests and answers 201.
 type recorder struct {
 	mu   sync.Mutex
-	reqs []httpapi.Request
-	resp httpapi.Response
+	reqs []seen
 }
 
-func (r *recorder) Serve(_ context.Context, req httpapi.Request) httpapi.Response {
+func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.reqs = append(r.reqs, req)
-	return r.resp
+	r.reqs = append(r.reqs, seen{req.Method, req.URL.Path, req.URL.RawQuery, req.Header, body, logging.RequestID(req.Context())})
+	r.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Test", "yes")
+	w.WriteHeader(201)
+	_, _ = w.Write([]byte(`{"id": 1, "note": "ünïcode"}`))
 }
 
-func newRecorder() *recorder {
-	return &recorder{resp: httpapi.Response{
-		Status:  201,
-		Headers: map[string]string{"Content-Type": "application/json", "X-Test": "yes"},
-		Body:    []byte(`{"id": 1, "note": "ünïcode"}`),
-	}}
-}
+func newRecorder() *recorder { return &recorder{} }
 
-func invoke(t *testing.T, h eventsource.HTTPHandler, payload []byte) map[string]json.RawMessage {
+func invoke(t *testing.T, h http.Handler, payload []byte) map[string]json.RawMessage {
 	t.Helper()
 	d := &eventsource.Dispatcher{HTTP: h}
 	out, err := d.Invoke(context.Background(), payload)
@@ -178,7 +188,7 @@ func invoke(t *testing.T, h eventsource.HTTPHandler, payload []byte) map[string]
 	return resp
 }
 
-func onlyRequest(t *testing.T, r *recorder) httpapi.Request {
+func onlyRequest(t *testing.T, r *recorder) seen {
 	t.Helper()
 	if len(r.reqs) != 1 {
 		t.Fatalf("handler called %d times, want 1", len(r.reqs))
@@ -256,7 +266,7 @@ func TestInvokeV2(t *testing.T) {
 	if string(req.Body) != eventBody(t, raw) {
 		t.Errorf("body = %q, want the event's", req.Body)
 	}
-	if req.Headers["content-type"] != "application/json" || req.Headers["authorization"] != "Token local-dev-token" {
+	if req.Headers.Get("content-type") != "application/json" || req.Headers.Get("authorization") != "Token local-dev-token" {
 		t.Errorf("headers = %v", req.Headers)
 	}
 	checkResponse(t, resp, true)
@@ -312,7 +322,7 @@ func TestInvokeV2Variants(t *testing.T) {
 			},
 			wantPath: "/api/storages/databricks/validate",
 			wantBody: body,
-			wantHdr:  map[string]string{"content-type": "application/json", "x-amzn-trace-id": "Root=1"},
+			wantHdr:  map[string]string{"Content-Type": "application/json", "X-Amzn-Trace-Id": "Root=1"},
 		},
 		{
 			name: "base64 body is decoded",
@@ -351,13 +361,8 @@ func TestInvokeV2Variants(t *testing.T) {
 				t.Errorf("body = %q, want %q", req.Body, c.wantBody)
 			}
 			for k, v := range c.wantHdr {
-				if req.Headers[k] != v {
-					t.Errorf("header %q = %q, want %q (headers %v)", k, req.Headers[k], v, req.Headers)
-				}
-			}
-			for k := range req.Headers {
-				if k != strings.ToLower(k) {
-					t.Errorf("header name %q is not lower case", k)
+				if req.Headers.Get(k) != v {
+					t.Errorf("header %q = %q, want %q (headers %v)", k, req.Headers.Get(k), v, req.Headers)
 				}
 			}
 			checkResponse(t, resp, true)
@@ -381,13 +386,8 @@ func TestInvokeV1(t *testing.T) {
 	if string(req.Body) != eventBody(t, raw) {
 		t.Errorf("body = %q, want the event's", req.Body)
 	}
-	if req.Headers["content-type"] != "application/json" || req.Headers["authorization"] != "Token local-dev-token" {
-		t.Errorf("headers = %v, want lower-cased names", req.Headers)
-	}
-	for k := range req.Headers {
-		if k != strings.ToLower(k) {
-			t.Errorf("header name %q is not lower case", k)
-		}
+	if req.Headers.Get("content-type") != "application/json" || req.Headers.Get("authorization") != "Token local-dev-token" {
+		t.Errorf("headers = %v", req.Headers)
 	}
 	checkResponse(t, resp, false)
 	if _, ok := resp["multiValueHeaders"]; !ok {
@@ -408,10 +408,10 @@ func TestInvokeV1Variants(t *testing.T) {
 			}
 		}))
 		req := onlyRequest(t, r)
-		if req.Headers["content-type"] != "application/json" {
-			t.Errorf("content-type = %q", req.Headers["content-type"])
+		if req.Headers.Get("content-type") != "application/json" {
+			t.Errorf("content-type = %q", req.Headers.Get("content-type"))
 		}
-		if got := req.Headers["x-forwarded-for"]; got != "203.0.113.24,10.0.0.1" && got != "203.0.113.24, 10.0.0.1" {
+		if got := req.Headers.Get("x-forwarded-for"); got != "203.0.113.24,10.0.0.1" && got != "203.0.113.24, 10.0.0.1" {
 			t.Errorf("x-forwarded-for = %q, want both values", got)
 		}
 	})
@@ -421,7 +421,7 @@ func TestInvokeV1Variants(t *testing.T) {
 			ev["multiValueHeaders"] = nil
 			ev["headers"] = map[string]any{"CONTENT-TYPE": "text/plain"}
 		}))
-		if got := onlyRequest(t, r).Headers["content-type"]; got != "text/plain" {
+		if got := onlyRequest(t, r).Headers.Get("content-type"); got != "text/plain" {
 			t.Errorf("content-type = %q", got)
 		}
 	})
@@ -466,35 +466,35 @@ func TestInvokeUnsupported(t *testing.T) {
 	}
 }
 
-// fakeWorkflow accepts everything.
-type fakeWorkflow struct{}
+// fakeCore accepts everything.
+type fakeCore struct{}
 
-func (fakeWorkflow) CreateIdempotent(_ context.Context, req storage.Request, _ string) (storage.Created, error) {
-	return storage.Created{Storage: storage.Storage{ID: 1, Type: storage.StorageType, CreatedAt: time.Date(2025, 11, 25, 0, 0, 0, 0, time.UTC), Settings: req.Settings}}, nil
+func (fakeCore) Create(_ context.Context, _ core.Caller, req storage.Request, _ string) (core.Created, error) {
+	return core.Created{Storage: storage.Storage{ID: 1, Type: storage.StorageType, CreatedAt: time.Date(2025, 11, 25, 0, 0, 0, 0, time.UTC), Settings: req.Settings}}, nil
 }
 
-func (fakeWorkflow) Validate(context.Context, storage.Request) error { return nil }
+func (fakeCore) Validate(context.Context, core.Caller, storage.Request) error { return nil }
 
 // acceptSampleToken authenticates the token the sample events carry.
 type acceptSampleToken struct{}
 
-func (acceptSampleToken) Authenticate(_ context.Context, header string) (auth.Principal, error) {
+func (acceptSampleToken) Authenticate(_ context.Context, header string) (core.Principal, error) {
 	switch header {
 	case "":
-		return auth.Principal{}, auth.ErrNoCredentials
+		return core.Principal{}, auth.ErrNoCredentials
 	case "Token local-dev-token":
-		return auth.Principal{TokenID: "sample", User: "sample", AllProjects: true}, nil
+		return core.Principal{TokenID: "sample", User: "sample", AllProjects: true}, nil
 	}
-	return auth.Principal{}, auth.ErrInvalidToken
+	return core.Principal{}, auth.ErrInvalidToken
 }
 
 func realHandler(logs io.Writer) *httpapi.Handler {
 	return &httpapi.Handler{
-		Auth:     acceptSampleToken{},
-		Workflow: fakeWorkflow{},
-		Decoder:  storage.Decoder{},
-		Version:  "test",
-		Logger:   slog.New(slog.NewJSONHandler(logs, nil)),
+		Auth:    acceptSampleToken{},
+		Core:    fakeCore{},
+		Decoder: storage.Decoder{},
+		Version: "test",
+		Logger:  slog.New(slog.NewJSONHandler(logs, nil)),
 	}
 }
 
@@ -604,7 +604,7 @@ func FuzzDispatch(f *testing.F) {
 		`{"httpMethod":"POST","path":"/api/storages/databricks","requestContext":{},"body":"{}","isBase64Encoded":true}`} {
 		f.Add([]byte(seed))
 	}
-	d := &eventsource.Dispatcher{HTTP: realHandler(io.Discard)}
+	d := &eventsource.Dispatcher{HTTP: realHandler(io.Discard), Core: fakeCore{}}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		kind := eventsource.Classify(payload)
 		out, err := d.Invoke(context.Background(), payload)

@@ -1,7 +1,8 @@
-// Package httpapi serves the storage API over HTTP-shaped requests: routing,
-// content negotiation, body limits, and Label Studio's response and error
-// formats. Event adapters (API Gateway v1 and v2, the local server) turn
-// their inputs into a Request and send back the Response.
+// Package httpapi serves the storage API over HTTP: routing, content
+// negotiation, body limits, authentication, and Label Studio's response and
+// error formats. It is a plain net/http handler: the local server serves it
+// directly, and in Lambda package eventsource turns API Gateway events into
+// requests for it. Every operation is a call of package core.
 package httpapi
 
 import (
@@ -9,64 +10,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/lsdbx/databricks-storage/internal/apierror"
 	"github.com/lsdbx/databricks-storage/internal/auth"
+	"github.com/lsdbx/databricks-storage/internal/core"
+	"github.com/lsdbx/databricks-storage/internal/logging"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
-// MaxBodyBytes is the largest request body accepted (64 KiB).
-const MaxBodyBytes = 64 << 10
-
-// Request is an HTTP request as any event source delivers it.
-type Request struct {
-	Method string
-	Path   string
-	// Headers holds header values keyed by lower-case name.
-	Headers   map[string]string
-	Body      []byte
-	RequestID string
-	// KeyScope qualifies idempotency keys, so that equal keys from different
-	// sources or callers never meet.
-	KeyScope string
-	// Trusted marks requests that AWS has already authorised through IAM
-	// (direct, SQS and EventBridge invocations); they carry no API token.
-	Trusted bool
-}
-
-// Header returns a header value whatever the case of its name.
-func (r Request) Header(name string) string {
-	if v, ok := r.Headers[strings.ToLower(name)]; ok {
-		return v
-	}
-	for k, v := range r.Headers {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return ""
-}
-
-// Response is what to send back.
-type Response struct {
-	Status  int
-	Headers map[string]string
-	Body    []byte
-	// Transient is true when the same request may succeed later (AWS or the
-	// workspace failed on their side), for event sources that retry.
-	Transient bool
-}
-
-// Workflow is the storage workflow the API drives.
-type Workflow interface {
-	CreateIdempotent(ctx context.Context, req storage.Request, key string) (storage.Created, error)
-	Validate(ctx context.Context, req storage.Request) error
+// Core is the part of core.Service the API drives.
+type Core interface {
+	Create(ctx context.Context, caller core.Caller, req storage.Request, key string) (core.Created, error)
+	Validate(ctx context.Context, caller core.Caller, req storage.Request) error
 }
 
 // Header names of the idempotency protocol (as Stripe and the IETF draft
@@ -79,14 +40,14 @@ const (
 
 // Authenticator resolves an Authorization header to the caller.
 type Authenticator interface {
-	Authenticate(ctx context.Context, authorization string) (auth.Principal, error)
+	Authenticate(ctx context.Context, authorization string) (core.Principal, error)
 }
 
-// Handler answers storage API requests.
+// Handler answers storage API requests. It implements http.Handler.
 type Handler struct {
-	Workflow Workflow
-	// Auth authenticates untrusted (HTTP) requests; nil lets everyone in,
-	// which only tests should do.
+	Core Core
+	// Auth authenticates every request; nil lets everyone in with access to
+	// every project, which only tests should do.
 	Auth    Authenticator
 	Decoder storage.Decoder
 	// Version is reported in every error body.
@@ -112,13 +73,14 @@ func (rt route) String() string {
 	return "none"
 }
 
-const basePath = "/api/storages/databricks"
+// BasePath is where the storage API lives.
+const BasePath = "/api/storages/databricks"
 
 func match(path string) route {
 	switch strings.TrimSuffix(path, "/") {
-	case basePath:
+	case BasePath:
 		return routeCreate
-	case basePath + "/validate":
+	case BasePath + "/validate":
 		return routeValidate
 	}
 	return routeNone
@@ -127,30 +89,26 @@ func match(path string) route {
 // outcome is what one request produced, for the summary log line.
 type outcome struct {
 	route     route
+	status    int
 	storageID int64
 	tokenID   string
 	err       error
 }
 
-// Serve answers one request and logs one summary line for it.
-func (h *Handler) Serve(ctx context.Context, req Request) Response {
+// ServeHTTP answers one request and logs one summary line for it.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var out outcome
-	resp := h.serve(ctx, req, &out)
-	var connection *storage.ConnectionError
-	resp.Transient = resp.Status >= 500 || (errors.As(out.err, &connection) && connection.Transient())
+	h.serve(w, r, &out)
 	attrs := []slog.Attr{
-		slog.String("request_id", req.RequestID),
-		slog.String("method", req.Method),
+		slog.String("request_id", logging.RequestID(r.Context())),
+		slog.String("method", r.Method),
 		slog.String("route", out.route.String()),
-		slog.Int("status", resp.Status),
+		slog.Int("status", out.status),
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 	}
 	if out.tokenID != "" {
 		attrs = append(attrs, slog.String("token_id", out.tokenID))
-	}
-	if req.Trusted {
-		attrs = append(attrs, slog.Bool("trusted", true))
 	}
 	if out.storageID != 0 {
 		attrs = append(attrs, slog.Int64("storage_id", out.storageID))
@@ -158,133 +116,127 @@ func (h *Handler) Serve(ctx context.Context, req Request) Response {
 	level := slog.LevelInfo
 	if out.err != nil {
 		attrs = append(attrs, slog.String("error", out.err.Error()))
-		if resp.Status >= 500 {
+		if out.status >= 500 {
 			level = slog.LevelError
 		}
 	}
-	h.logger().LogAttrs(ctx, level, "request", attrs...)
-	return resp
+	h.logger().LogAttrs(r.Context(), level, "request", attrs...)
 }
 
-func (h *Handler) serve(ctx context.Context, req Request, out *outcome) Response {
-	out.route = match(req.Path)
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
+	ctx := r.Context()
+	out.route = match(r.URL.Path)
 	if out.route == routeNone {
-		return h.fail(http.StatusNotFound, "Not found.", nil)
+		h.fail(w, out, http.StatusNotFound, "Not found.", nil)
+		return
 	}
-	var principal *auth.Principal
-	if !req.Trusted && h.Auth != nil {
-		p, err := h.Auth.Authenticate(ctx, req.Header("Authorization"))
+	caller := core.TrustedSource("unauthenticated")
+	if h.Auth != nil {
+		p, err := h.Auth.Authenticate(ctx, r.Header.Get("Authorization"))
+		out.err = err
 		switch {
 		case errors.Is(err, auth.ErrNoCredentials):
-			out.err = err
-			return h.unauthorized("Authentication credentials were not provided.")
+			h.unauthorized(w, out, "Authentication credentials were not provided.")
+			return
 		case errors.Is(err, auth.ErrInvalidToken):
-			out.err = err
-			return h.unauthorized("Invalid token.")
+			h.unauthorized(w, out, "Invalid token.")
+			return
 		case err != nil:
-			out.err = err
-			return h.fail(http.StatusServiceUnavailable, "Authentication is unavailable right now; retry later.", nil)
+			h.fail(w, out, http.StatusServiceUnavailable, "Authentication is unavailable right now; retry later.", nil)
+			return
 		}
-		principal = &p
+		caller = core.TokenHolder(p)
 		out.tokenID = p.TokenID
 	}
-	if req.Method != http.MethodPost {
-		resp := h.fail(http.StatusMethodNotAllowed, fmt.Sprintf("Method %q not allowed.", req.Method), nil)
-		resp.Headers["Allow"] = "POST"
-		return resp
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.fail(w, out, http.StatusMethodNotAllowed, fmt.Sprintf("Method %q not allowed.", r.Method), nil)
+		return
 	}
-	if ct := req.Header("Content-Type"); ct != "" && !isJSON(ct) {
-		return h.fail(http.StatusUnsupportedMediaType, fmt.Sprintf("Unsupported media type %q in request. Send the body as application/json.", truncate(ct, 100)), nil)
+	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSON(ct) {
+		h.fail(w, out, http.StatusUnsupportedMediaType, fmt.Sprintf("Unsupported media type %q in request. Send the body as application/json.", truncate(ct, 100)), nil)
+		return
 	}
-	if len(req.Body) > MaxBodyBytes {
-		return h.fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is too large: the limit is %d bytes.", MaxBodyBytes), nil)
+	body, err := readBody(r)
+	if err != nil {
+		h.failFor(w, out, err)
+		return
 	}
-	key := req.Header(HeaderIdempotencyKey)
+	key := r.Header.Get(HeaderIdempotencyKey)
 	if out.route == routeCreate && key != "" && !validKey(key) {
-		return h.fail(http.StatusBadRequest, fmt.Sprintf("The %s header must be 1 to %d printable ASCII characters.", HeaderIdempotencyKey, maxIdempotencyKey), nil)
+		h.fail(w, out, http.StatusBadRequest, fmt.Sprintf("The %s header must be 1 to %d printable ASCII characters.", HeaderIdempotencyKey, maxIdempotencyKey), nil)
+		return
 	}
-	parsed, err := h.Decoder.DecodeRequest(req.Body)
+	req, err := h.Decoder.DecodeRequest(body)
+	if err != nil {
+		h.failFor(w, out, err)
+		return
+	}
+	if out.route == routeValidate {
+		if err := h.Core.Validate(ctx, caller, req); err != nil {
+			h.failFor(w, out, err)
+			return
+		}
+		out.status = http.StatusOK
+		writeJSON(w, http.StatusOK, []byte("{}"))
+		return
+	}
+	created, err := h.Core.Create(ctx, caller, req, key)
+	if err != nil {
+		h.failFor(w, out, err)
+		return
+	}
+	out.storageID = created.ID
+	rendered, err := json.Marshal(created.Storage)
 	if err != nil {
 		out.err = err
-		return h.failFor(err)
+		h.fail(w, out, http.StatusInternalServerError, "The storage was created but could not be rendered.", nil)
+		return
 	}
-	if principal != nil && !principal.CanManage(parsed.Project) {
-		out.err = fmt.Errorf("token %s may not manage project %d", principal.TokenID, parsed.Project)
-		return h.fail(http.StatusForbidden, fmt.Sprintf("You do not have permission to perform this action: this token may not manage project %d.", parsed.Project), nil)
+	if created.Replayed {
+		w.Header().Set(HeaderReplayed, "true")
 	}
-	switch out.route {
-	case routeValidate:
-		if err := h.Workflow.Validate(ctx, parsed); err != nil {
-			out.err = err
-			return h.failFor(err)
-		}
-		return jsonResponse(http.StatusOK, []byte("{}"))
-	default:
-		scopedKey := ""
-		if key != "" {
-			// Keys are per caller: the user is escaped so that no user name
-			// and key can spell another pair's scoped key.
-			scope := req.KeyScope
-			if principal != nil {
-				scope += ":" + url.QueryEscape(principal.User)
-			}
-			scopedKey = scope + ":" + key
-		}
-		created, err := h.Workflow.CreateIdempotent(ctx, parsed, scopedKey)
-		if err != nil {
-			out.err = err
-			return h.failFor(err)
-		}
-		out.storageID = created.ID
-		body, err := json.Marshal(created.Storage)
-		if err != nil {
-			out.err = err
-			return h.fail(http.StatusInternalServerError, "The storage was created but could not be rendered.", nil)
-		}
-		resp := jsonResponse(http.StatusCreated, body)
-		if created.Replayed {
-			resp.Headers[HeaderReplayed] = "true"
-		}
-		return resp
-	}
+	out.status = http.StatusCreated
+	writeJSON(w, http.StatusCreated, rendered)
 }
 
-// failFor maps a workflow or decoding error to its Label Studio error.
-func (h *Handler) failFor(err error) Response {
-	var validation *storage.ValidationError
-	var connection *storage.ConnectionError
-	switch {
-	case errors.Is(err, storage.ErrMalformed):
-		return h.fail(http.StatusBadRequest, err.Error(), nil)
-	case errors.As(err, &validation):
-		return h.fail(http.StatusBadRequest, "Validation error", validation.Fields)
-	case errors.As(err, &connection):
-		return h.fail(http.StatusBadRequest, connection.Message, map[string][]string{"non_field_errors": {connection.Message}})
-	case errors.Is(err, storage.ErrIdempotencyConflict):
-		return h.fail(http.StatusUnprocessableEntity, "This Idempotency-Key was already used with a different request. Use a new key for a new request.", nil)
-	case errors.Is(err, context.DeadlineExceeded):
-		return h.fail(http.StatusGatewayTimeout, "The request took too long and was abandoned; nothing was stored. Retry later.", nil)
-	default:
-		return h.fail(http.StatusInternalServerError, "Internal server error: the storage could not be saved and nothing was stored. Retry later.", nil)
+// readBody reads at most one byte more than the limit, so that a larger
+// body is refused without being read whole.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
 	}
-}
-
-func (h *Handler) unauthorized(detail string) Response {
-	resp := h.fail(http.StatusUnauthorized, detail, nil)
-	resp.Headers["WWW-Authenticate"] = "Token"
-	return resp
-}
-
-func (h *Handler) fail(status int, detail string, fields map[string][]string) Response {
-	return jsonResponse(status, apierror.New(status, h.Version, detail, fields).JSON())
-}
-
-func jsonResponse(status int, body []byte) Response {
-	return Response{
-		Status:  status,
-		Headers: map[string]string{"Content-Type": "application/json"},
-		Body:    body,
+	body, err := io.ReadAll(io.LimitReader(r.Body, storage.MaxRequestBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: the body could not be read", storage.ErrMalformed)
 	}
+	if len(body) > storage.MaxRequestBytes {
+		return nil, storage.ErrTooLarge
+	}
+	return body, nil
+}
+
+// failFor answers with the Label Studio error of a core or decoding error.
+func (h *Handler) failFor(w http.ResponseWriter, out *outcome, err error) {
+	out.err = err
+	status, detail, fields := apierror.For(err)
+	h.fail(w, out, status, detail, fields)
+}
+
+func (h *Handler) unauthorized(w http.ResponseWriter, out *outcome, detail string) {
+	w.Header().Set("WWW-Authenticate", "Token")
+	h.fail(w, out, http.StatusUnauthorized, detail, nil)
+}
+
+func (h *Handler) fail(w http.ResponseWriter, out *outcome, status int, detail string, fields map[string][]string) {
+	out.status = status
+	writeJSON(w, status, apierror.New(status, h.Version, detail, fields).JSON())
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 func validKey(key string) bool {

@@ -2,6 +2,7 @@
 package logging
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"strings"
@@ -25,4 +26,18 @@ func ParseLevel(level string) slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
+}
+
+type requestIDKey struct{}
+
+// WithRequestID returns a context that carries the id of the request being
+// served (the Lambda request id), for log lines.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestID returns the request id ctx carries, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
 }

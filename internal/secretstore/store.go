@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/lsdbx/databricks-storage/internal/storage"
+	"github.com/lsdbx/databricks-storage/internal/core"
 )
 
 // API is the part of the Secrets Manager client the store uses.
@@ -24,13 +24,22 @@ type API interface {
 }
 
 // Tag keys set on every secret, so a secret can be traced to its storage
-// (and the sweep can find secrets whose record never appeared).
+// (and the sweep can find secrets whose record never appeared), and the
+// value of TagManagedBy.
 const (
 	TagProject   = "label-studio:project"
 	TagStorageID = "label-studio:storage-id"
 	TagManagedBy = "managed-by"
-	managedBy    = "label-studio-databricks-storage"
+	ManagedBy    = "label-studio-databricks-storage"
 )
+
+// DefaultPrefix starts the secret names when no prefix is configured.
+const DefaultPrefix = "label-studio/databricks-storage/"
+
+// Name returns the name of a storage's secret under prefix.
+func Name(prefix string, storageID int64) string {
+	return prefix + "storage-" + strconv.FormatInt(storageID, 10)
+}
 
 // Store creates and deletes storage secrets.
 type Store struct {
@@ -42,12 +51,10 @@ type Store struct {
 }
 
 // Name returns the secret name of a storage.
-func (s *Store) Name(storageID int64) string {
-	return s.Prefix + "storage-" + strconv.FormatInt(storageID, 10)
-}
+func (s *Store) Name(storageID int64) string { return Name(s.Prefix, storageID) }
 
 // CreateSecret stores the values as one JSON secret and returns its ARN.
-func (s *Store) CreateSecret(ctx context.Context, in storage.NewSecret) (string, error) {
+func (s *Store) CreateSecret(ctx context.Context, in core.NewSecret) (string, error) {
 	body, err := json.Marshal(in.Values)
 	if err != nil {
 		return "", fmt.Errorf("encode secret for storage %d: %w", in.StorageID, err)
@@ -59,7 +66,7 @@ func (s *Store) CreateSecret(ctx context.Context, in storage.NewSecret) (string,
 		Tags: []types.Tag{
 			{Key: aws.String(TagProject), Value: aws.String(strconv.FormatInt(in.Project, 10))},
 			{Key: aws.String(TagStorageID), Value: aws.String(strconv.FormatInt(in.StorageID, 10))},
-			{Key: aws.String(TagManagedBy), Value: aws.String(managedBy)},
+			{Key: aws.String(TagManagedBy), Value: aws.String(ManagedBy)},
 		},
 	}
 	if s.KMSKeyID != "" {

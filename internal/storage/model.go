@@ -1,10 +1,11 @@
 // Package storage holds the domain of Databricks import storages: the request
-// model, its validation and the create workflow. It knows nothing of Lambda,
-// API Gateway or AWS; adapters plug in through the interfaces in service.go.
+// model, its validation and the connection a check needs. It knows nothing of Lambda,
+// API Gateway or AWS; the use cases are in package core.
 package storage
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -102,6 +103,13 @@ func (s Secrets) Values() map[string]string {
 	}
 	return out
 }
+
+// MaxRequestBytes is the largest request body accepted (64 KiB), whatever
+// the source.
+const MaxRequestBytes = 64 << 10
+
+// ErrTooLarge is returned for a request body over MaxRequestBytes.
+var ErrTooLarge = errors.New("request body is too large")
 
 // Request is a validated create or validate request.
 type Request struct {

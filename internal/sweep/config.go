@@ -13,11 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
+	"github.com/lsdbx/databricks-storage/internal/secretstore"
 )
-
-// DefaultSecretNamePrefix is the secret name prefix when SECRET_NAME_PREFIX
-// is unset; the same default as the create function's.
-const DefaultSecretNamePrefix = "label-studio/databricks-storage/"
 
 // Bounds of SWEEP_GRACE_MINUTES: at least five minutes, so a create in
 // flight (at most 30 s) is never mistaken for an orphan; at most a week.
@@ -31,7 +28,7 @@ type Config struct {
 	// TableName is the storages table (TABLE_NAME, required).
 	TableName string
 	// SecretNamePrefix starts every storage secret's name
-	// (SECRET_NAME_PREFIX, default DefaultSecretNamePrefix).
+	// (SECRET_NAME_PREFIX, default secretstore.DefaultPrefix).
 	SecretNamePrefix string
 	// Grace is how old a secret must be before it can be an orphan
 	// (SWEEP_GRACE_MINUTES, default 15).
@@ -51,7 +48,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		errs = append(errs, errors.New("TABLE_NAME is required"))
 	}
 	if cfg.SecretNamePrefix == "" {
-		cfg.SecretNamePrefix = DefaultSecretNamePrefix
+		cfg.SecretNamePrefix = secretstore.DefaultPrefix
 	}
 	if v := strings.TrimSpace(getenv("SWEEP_GRACE_MINUTES")); v != "" {
 		n, err := strconv.Atoi(v)

@@ -31,7 +31,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/lsdbx/databricks-storage/internal/dynamostore"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
@@ -39,10 +38,6 @@ import (
 // DefaultGrace is the grace period when none is set: far longer than a
 // create can take (the create function times out after 30 s).
 const DefaultGrace = 15 * time.Minute
-
-// ManagedByValue is the value of the secretstore.TagManagedBy tag on every
-// secret the service creates. It must match what secretstore writes.
-const ManagedByValue = "label-studio-databricks-storage"
 
 // DefaultPageSize is how many secrets one ListSecrets call asks for.
 const DefaultPageSize = 100
@@ -55,7 +50,7 @@ type SecretsAPI interface {
 
 // RecordReader reads storage records; *dynamostore.Store implements it. A
 // missing record must be reported with an error that wraps
-// dynamostore.ErrNotFound.
+// storage.ErrRecordNotFound.
 type RecordReader interface {
 	GetStorage(ctx context.Context, id int64) (storage.Record, error)
 }
@@ -222,7 +217,7 @@ func (s *Sweeper) classify(ctx context.Context, e types.SecretListEntry, now tim
 	for _, t := range e.Tags {
 		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
-	if tags[secretstore.TagManagedBy] != ManagedByValue {
+	if tags[secretstore.TagManagedBy] != secretstore.ManagedBy {
 		return ignore, "not managed by this service", nil
 	}
 	if e.CreatedDate == nil {
@@ -239,7 +234,7 @@ func (s *Sweeper) classify(ctx context.Context, e types.SecretListEntry, now tim
 	if err != nil || id < 1 {
 		return doubt, "malformed " + secretstore.TagStorageID + " tag", nil
 	}
-	if want := s.Prefix + "storage-" + strconv.FormatInt(id, 10); aws.ToString(e.Name) != want {
+	if want := secretstore.Name(s.Prefix, id); aws.ToString(e.Name) != want {
 		return doubt, "name does not match the " + secretstore.TagStorageID + " tag", nil
 	}
 	if aws.ToString(e.ARN) == "" {
@@ -247,7 +242,7 @@ func (s *Sweeper) classify(ctx context.Context, e types.SecretListEntry, now tim
 	}
 	record, err := s.Records.GetStorage(ctx, id)
 	switch {
-	case errors.Is(err, dynamostore.ErrNotFound):
+	case errors.Is(err, storage.ErrRecordNotFound):
 		return orphan, "no storage record", nil
 	case err != nil:
 		return doubt, "storage record lookup failed", fmt.Errorf("look up storage %d: %w", id, err)

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/lsdbx/databricks-storage/internal/app"
+	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 	"github.com/lsdbx/databricks-storage/internal/storage"
@@ -55,7 +55,7 @@ func newEnv(t *testing.T) *env {
 func (e *env) createSecret(t *testing.T, prefix string, id int64) string {
 	t.Helper()
 	store := &secretstore.Store{Client: e.sm, Prefix: prefix}
-	arn, err := store.CreateSecret(context.Background(), storage.NewSecret{StorageID: id, Project: 1, Values: map[string]string{"token": secretValue}})
+	arn, err := store.CreateSecret(context.Background(), core.NewSecret{StorageID: id, Project: 1, Values: map[string]string{"token": secretValue}})
 	if err != nil {
 		t.Fatalf("create secret %d: %v", id, err)
 	}
@@ -273,7 +273,7 @@ func (s *secretsAPI) DeleteSecret(ctx context.Context, in *secretsmanager.Delete
 func TestSweepLeavesDoubtAlone(t *testing.T) {
 	errThrottled := errors.New("ThrottlingException: rate exceeded")
 	managed := func(id string) map[string]string {
-		return map[string]string{secretstore.TagManagedBy: sweep.ManagedByValue, secretstore.TagStorageID: id}
+		return map[string]string{secretstore.TagManagedBy: secretstore.ManagedBy, secretstore.TagStorageID: id}
 	}
 	cases := []struct {
 		name string
@@ -307,7 +307,7 @@ func TestSweepLeavesDoubtAlone(t *testing.T) {
 			name: "no storage-id tag",
 			setup: func(t *testing.T, e *env) string {
 				name := e.secrets.Name(1)
-				e.createRaw(t, name, map[string]string{secretstore.TagManagedBy: sweep.ManagedByValue})
+				e.createRaw(t, name, map[string]string{secretstore.TagManagedBy: secretstore.ManagedBy})
 				return name
 			},
 			want: sweep.Report{Examined: 1, Skipped: 1},
@@ -440,15 +440,15 @@ func TestConfigFromEnv(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", map[string]string{"TABLE_NAME": "t"},
-			sweep.Config{TableName: "t", SecretNamePrefix: sweep.DefaultSecretNamePrefix, Grace: 15 * time.Minute}, ""},
+			sweep.Config{TableName: "t", SecretNamePrefix: secretstore.DefaultPrefix, Grace: 15 * time.Minute}, ""},
 		{"everything set", map[string]string{"TABLE_NAME": " t ", "SECRET_NAME_PREFIX": "p/", "SWEEP_GRACE_MINUTES": "60"},
 			sweep.Config{TableName: "t", SecretNamePrefix: "p/", Grace: time.Hour}, ""},
 		{"no table", map[string]string{},
-			sweep.Config{SecretNamePrefix: sweep.DefaultSecretNamePrefix, Grace: 15 * time.Minute}, "TABLE_NAME is required"},
+			sweep.Config{SecretNamePrefix: secretstore.DefaultPrefix, Grace: 15 * time.Minute}, "TABLE_NAME is required"},
 		{"grace too short", map[string]string{"TABLE_NAME": "t", "SWEEP_GRACE_MINUTES": "1"},
-			sweep.Config{TableName: "t", SecretNamePrefix: sweep.DefaultSecretNamePrefix, Grace: 15 * time.Minute}, "SWEEP_GRACE_MINUTES must be"},
+			sweep.Config{TableName: "t", SecretNamePrefix: secretstore.DefaultPrefix, Grace: 15 * time.Minute}, "SWEEP_GRACE_MINUTES must be"},
 		{"grace not a number", map[string]string{"TABLE_NAME": "t", "SWEEP_GRACE_MINUTES": "15m"},
-			sweep.Config{TableName: "t", SecretNamePrefix: sweep.DefaultSecretNamePrefix, Grace: 15 * time.Minute}, "SWEEP_GRACE_MINUTES must be"},
+			sweep.Config{TableName: "t", SecretNamePrefix: secretstore.DefaultPrefix, Grace: 15 * time.Minute}, "SWEEP_GRACE_MINUTES must be"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -460,13 +460,5 @@ func TestConfigFromEnv(t *testing.T) {
 				t.Errorf("config = %+v, want %+v", got, c.want)
 			}
 		})
-	}
-}
-
-// TestDefaultsMatchTheService guards the constants the sweep shares with
-// the create function.
-func TestDefaultsMatchTheService(t *testing.T) {
-	if sweep.DefaultSecretNamePrefix != app.DefaultSecretNamePrefix {
-		t.Errorf("DefaultSecretNamePrefix = %q, the service's is %q", sweep.DefaultSecretNamePrefix, app.DefaultSecretNamePrefix)
 	}
 }

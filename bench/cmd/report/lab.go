@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/lsdbx/databricks-storage/bench/benchkit"
-	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/motoserver"
 	"github.com/lsdbx/databricks-storage/internal/rie"
@@ -219,9 +219,9 @@ func (l *lab) seedAPIToken(cfg aws.Config, table string) error {
 	if l.opts.apiToken == "" {
 		return nil
 	}
-	tokens := &auth.Store{Client: dynamodb.NewFromConfig(cfg), Table: table}
-	_, _, err := tokens.Mint(l.ctx, auth.MintInput{User: "bench", AllProjects: true, Plaintext: l.opts.apiToken})
-	if errors.Is(err, auth.ErrTokenExists) {
+	tokens := &tokenstore.Store{Client: dynamodb.NewFromConfig(cfg), Table: table}
+	_, _, err := tokens.Mint(l.ctx, tokenstore.MintInput{User: "bench", AllProjects: true, Plaintext: l.opts.apiToken})
+	if errors.Is(err, tokenstore.ErrTokenExists) {
 		return nil
 	}
 	return err

@@ -1,4 +1,6 @@
-package auth_test
+//go:build integration
+
+package tokenstore_test
 
 import (
 	"testing"

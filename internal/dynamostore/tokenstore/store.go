@@ -1,4 +1,7 @@
-package auth
+// Package tokenstore keeps the service's API tokens in its DynamoDB table (the
+// TOKEN# items that package dynamostore's documentation describes): mint,
+// look up, list and revoke. Package auth decides what a token may do.
+package tokenstore
 
 import (
 	"cmp"
@@ -17,7 +20,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lsdbx/databricks-storage/internal/auth"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore"
 )
+
+// ErrTokenExists is returned by Store.Mint when a token with the same hash is
+// already stored, which in practice only happens for a fixed plaintext.
+var ErrTokenExists = errors.New("token already exists")
+
+// ErrInvalidInput is returned by Store.Mint for an unusable MintInput.
+var ErrInvalidInput = errors.New("invalid token input")
 
 // API is the part of the DynamoDB client the Store uses.
 type API interface {
@@ -39,10 +52,6 @@ const maxPlaintextLen = 1024
 
 const (
 	kindToken = "token"
-	keyPrefix = "TOKEN#"
-	// ttlAttribute is the table's time-to-live attribute (epoch seconds);
-	// it matches dynamostore.TTLAttribute.
-	ttlAttribute = "expires_at"
 )
 
 var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
@@ -99,7 +108,7 @@ func (s *Store) now() time.Time {
 }
 
 func tokenKey(hash string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: keyPrefix + hash}}
+	return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: dynamostore.TokenKey(hash)}}
 }
 
 // newPlaintext returns a fresh random token.
@@ -112,19 +121,19 @@ func newPlaintext() string {
 // Mint stores a new token and returns its plaintext, which is not kept
 // anywhere and cannot be recovered later. It never overwrites a stored token:
 // a plaintext that is already stored gives ErrTokenExists.
-func (s *Store) Mint(ctx context.Context, in MintInput) (string, Token, error) {
+func (s *Store) Mint(ctx context.Context, in MintInput) (string, auth.Token, error) {
 	now := s.now().UTC().Truncate(time.Second)
 	projects, err := validateMint(in, now)
 	if err != nil {
-		return "", Token{}, fmt.Errorf("mint token: %w", err)
+		return "", auth.Token{}, fmt.Errorf("mint token: %w", err)
 	}
 	plaintext := in.Plaintext
 	if plaintext == "" {
 		plaintext = newPlaintext()
 	}
-	hash := Hash(plaintext)
-	tok := Token{
-		TokenID:      IDFromHash(hash),
+	hash := auth.Hash(plaintext)
+	tok := auth.Token{
+		TokenID:      auth.IDFromHash(hash),
 		User:         in.User,
 		Organization: in.Organization,
 		AllProjects:  in.AllProjects,
@@ -132,7 +141,7 @@ func (s *Store) Mint(ctx context.Context, in MintInput) (string, Token, error) {
 		CreatedAt:    now,
 	}
 	it := tokenItem{
-		PK: keyPrefix + hash, Kind: kindToken, TokenID: tok.TokenID, User: tok.User,
+		PK: dynamostore.TokenKey(hash), Kind: kindToken, TokenID: tok.TokenID, User: tok.User,
 		Organization: tok.Organization, AllProjects: tok.AllProjects, Projects: tok.Projects,
 		CreatedAt: now.Format(time.RFC3339),
 	}
@@ -144,7 +153,7 @@ func (s *Store) Mint(ctx context.Context, in MintInput) (string, Token, error) {
 	}
 	av, err := attributevalue.MarshalMap(it)
 	if err != nil {
-		return "", Token{}, fmt.Errorf("mint token: marshal: %w", err)
+		return "", auth.Token{}, fmt.Errorf("mint token: marshal: %w", err)
 	}
 	_, err = s.Client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           aws.String(s.Table),
@@ -153,10 +162,10 @@ func (s *Store) Mint(ctx context.Context, in MintInput) (string, Token, error) {
 	})
 	var condErr *types.ConditionalCheckFailedException
 	if errors.As(err, &condErr) {
-		return "", Token{}, fmt.Errorf("mint token %s: %w", tok.TokenID, ErrTokenExists)
+		return "", auth.Token{}, fmt.Errorf("mint token %s: %w", tok.TokenID, ErrTokenExists)
 	}
 	if err != nil {
-		return "", Token{}, fmt.Errorf("mint token %s: %w", tok.TokenID, err)
+		return "", auth.Token{}, fmt.Errorf("mint token %s: %w", tok.TokenID, err)
 	}
 	return plaintext, tok, nil
 }
@@ -194,41 +203,41 @@ func validateMint(in MintInput, now time.Time) ([]int64, error) {
 	return slices.Compact(projects), nil
 }
 
-// Lookup returns the token stored under hash (see Hash), revoked and expired
-// ones included; an unknown hash gives ErrNotFound. It reads consistently, so
+// Lookup returns the token stored under hash (see auth.Hash), revoked and expired
+// ones included; an unknown hash gives auth.ErrNotFound. It reads consistently, so
 // a revocation is seen at once.
-func (s *Store) Lookup(ctx context.Context, hash string) (Record, error) {
+func (s *Store) Lookup(ctx context.Context, hash string) (auth.Record, error) {
 	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.Table),
 		Key:            tokenKey(hash),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return Record{}, fmt.Errorf("look up token: %w", err)
+		return auth.Record{}, fmt.Errorf("look up token: %w", err)
 	}
 	if out.Item == nil {
-		return Record{}, fmt.Errorf("look up token: %w", ErrNotFound)
+		return auth.Record{}, fmt.Errorf("look up token: %w", auth.ErrNotFound)
 	}
 	var it tokenItem
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return Record{}, fmt.Errorf("look up token: decode: %w", err)
+		return auth.Record{}, fmt.Errorf("look up token: decode: %w", err)
 	}
 	if it.Kind != kindToken {
-		return Record{}, fmt.Errorf("look up token: %w", ErrNotFound)
+		return auth.Record{}, fmt.Errorf("look up token: %w", auth.ErrNotFound)
 	}
 	tok, err := decodeToken(it)
 	if err != nil {
-		return Record{}, err
+		return auth.Record{}, err
 	}
-	return Record{Token: tok, Hash: strings.TrimPrefix(it.PK, keyPrefix)}, nil
+	return auth.Record{Token: tok, Hash: dynamostore.TokenHashFromKey(it.PK)}, nil
 }
 
-func decodeToken(it tokenItem) (Token, error) {
+func decodeToken(it tokenItem) (auth.Token, error) {
 	created, err := time.Parse(time.RFC3339, it.CreatedAt)
 	if err != nil {
-		return Token{}, fmt.Errorf("decode token %s created_at: %w", it.TokenID, err)
+		return auth.Token{}, fmt.Errorf("decode token %s created_at: %w", it.TokenID, err)
 	}
-	tok := Token{
+	tok := auth.Token{
 		TokenID: it.TokenID, User: it.User, Organization: it.Organization,
 		AllProjects: it.AllProjects, Projects: it.Projects, CreatedAt: created,
 	}
@@ -240,7 +249,7 @@ func decodeToken(it tokenItem) (Token, error) {
 	if it.RevokedAt != nil {
 		t, err := time.Parse(time.RFC3339, *it.RevokedAt)
 		if err != nil {
-			return Token{}, fmt.Errorf("decode token %s revoked_at: %w", it.TokenID, err)
+			return auth.Token{}, fmt.Errorf("decode token %s revoked_at: %w", it.TokenID, err)
 		}
 		tok.RevokedAt = &t
 	}
@@ -288,17 +297,17 @@ func (s *Store) scanTokens(ctx context.Context, filter, projection string, names
 // List returns every stored token, revoked and expired ones included (until
 // DynamoDB's time to live deletes them), oldest first. It reads no hashes:
 // the key attribute is not even fetched.
-func (s *Store) List(ctx context.Context) ([]Token, error) {
+func (s *Store) List(ctx context.Context) ([]auth.Token, error) {
 	items, err := s.scanTokens(ctx, "",
 		"#kind, #id, #user, #org, #all, #projects, #created, #expires, #revoked",
 		map[string]string{
 			"#id": "token_id", "#user": "user", "#org": "organization", "#all": "all_projects",
-			"#projects": "projects", "#created": "created_at", "#expires": ttlAttribute, "#revoked": "revoked_at",
+			"#projects": "projects", "#created": "created_at", "#expires": dynamostore.TTLAttribute, "#revoked": "revoked_at",
 		}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
-	tokens := make([]Token, 0, len(items))
+	tokens := make([]auth.Token, 0, len(items))
 	for _, it := range items {
 		tok, err := decodeToken(it)
 		if err != nil {
@@ -306,7 +315,7 @@ func (s *Store) List(ctx context.Context) ([]Token, error) {
 		}
 		tokens = append(tokens, tok)
 	}
-	slices.SortFunc(tokens, func(a, b Token) int {
+	slices.SortFunc(tokens, func(a, b auth.Token) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.TokenID, b.TokenID))
 	})
 	return tokens, nil
@@ -314,11 +323,11 @@ func (s *Store) List(ctx context.Context) ([]Token, error) {
 
 // Revoke marks the token with the given public id as revoked. Revoking a
 // revoked token changes nothing and succeeds; an unknown id gives
-// ErrNotFound. It scans the table, which is fine for an operator's command
+// auth.ErrNotFound. It scans the table, which is fine for an operator's command
 // but not for a request path.
 func (s *Store) Revoke(ctx context.Context, tokenID string) error {
 	if tokenID == "" {
-		return fmt.Errorf("revoke token: %w", ErrNotFound)
+		return fmt.Errorf("revoke token: %w", auth.ErrNotFound)
 	}
 	items, err := s.scanTokens(ctx, "#id = :id", "pk",
 		map[string]string{"#id": "token_id"},
@@ -328,7 +337,7 @@ func (s *Store) Revoke(ctx context.Context, tokenID string) error {
 	}
 	switch len(items) {
 	case 0:
-		return fmt.Errorf("revoke token %s: %w", tokenID, ErrNotFound)
+		return fmt.Errorf("revoke token %s: %w", tokenID, auth.ErrNotFound)
 	case 1:
 	default:
 		return fmt.Errorf("revoke token %s: %d tokens share this id", tokenID, len(items))

@@ -1,4 +1,6 @@
-package auth_test
+//go:build integration
+
+package tokenstore_test
 
 import (
 	"context"
@@ -13,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lsdbx/databricks-storage/internal/auth"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/testenv"
 )
 
@@ -21,16 +24,16 @@ func TestStoreRoundTrip(t *testing.T) {
 	store, table := newStore(t)
 	expires := time.Now().Add(time.Hour).Truncate(time.Second).UTC()
 
-	listPlain, listTok, err := store.Mint(ctx, auth.MintInput{User: "alice", Projects: []int64{3, 1, 2, 3}})
+	listPlain, listTok, err := store.Mint(ctx, tokenstore.MintInput{User: "alice", Projects: []int64{3, 1, 2, 3}})
 	if err != nil {
 		t.Fatalf("mint: %v", err)
 	}
-	allPlain, allTok, err := store.Mint(ctx, auth.MintInput{User: "bob", Organization: "acme", AllProjects: true, ExpiresAt: &expires})
+	allPlain, allTok, err := store.Mint(ctx, tokenstore.MintInput{User: "bob", Organization: "acme", AllProjects: true, ExpiresAt: &expires})
 	if err != nil {
 		t.Fatalf("mint: %v", err)
 	}
 	for _, p := range []string{listPlain, allPlain} {
-		if !strings.HasPrefix(p, auth.TokenPrefix) || len(p) < len(auth.TokenPrefix)+50 {
+		if !strings.HasPrefix(p, tokenstore.TokenPrefix) || len(p) < len(tokenstore.TokenPrefix)+50 {
 			t.Errorf("plaintext %q is not a prefixed 256-bit token", p)
 		}
 	}
@@ -133,7 +136,7 @@ func TestStoreRoundTrip(t *testing.T) {
 		for name, av := range item {
 			for _, s := range attributeStrings(av.(types.AttributeValue)) {
 				for _, plain := range []string{listPlain, allPlain} {
-					secret := strings.TrimPrefix(plain, auth.TokenPrefix)
+					secret := strings.TrimPrefix(plain, tokenstore.TokenPrefix)
 					if strings.Contains(strings.ToLower(s), secret) {
 						t.Errorf("attribute %s of %s holds a plaintext token", name, pk)
 					}
@@ -147,12 +150,12 @@ func TestMintFixedPlaintextNeverOverwrites(t *testing.T) {
 	ctx := context.Background()
 	store, _ := newStore(t)
 	const fixed = "local-dev-token-0123456789abcdef"
-	plain, tok, err := store.Mint(ctx, auth.MintInput{User: "local", AllProjects: true, Plaintext: fixed})
+	plain, tok, err := store.Mint(ctx, tokenstore.MintInput{User: "local", AllProjects: true, Plaintext: fixed})
 	if err != nil || plain != fixed {
 		t.Fatalf("mint = %q, %v", plain, err)
 	}
-	_, _, err = store.Mint(ctx, auth.MintInput{User: "mallory", Projects: []int64{9}, Plaintext: fixed})
-	if !errors.Is(err, auth.ErrTokenExists) {
+	_, _, err = store.Mint(ctx, tokenstore.MintInput{User: "mallory", Projects: []int64{9}, Plaintext: fixed})
+	if !errors.Is(err, tokenstore.ErrTokenExists) {
 		t.Fatalf("second mint: err = %v, want ErrTokenExists", err)
 	}
 	if strings.Contains(err.Error(), fixed) {
@@ -165,31 +168,31 @@ func TestMintFixedPlaintextNeverOverwrites(t *testing.T) {
 }
 
 // panicClient fails the test if validation lets a bad input reach DynamoDB.
-type panicClient struct{ auth.API }
+type panicClient struct{ tokenstore.API }
 
 func TestMintValidation(t *testing.T) {
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	past, soon := now.Add(-time.Second), now.Add(500*time.Millisecond)
-	store := &auth.Store{Client: panicClient{}, Table: "unused", Now: func() time.Time { return now }}
+	store := &tokenstore.Store{Client: panicClient{}, Table: "unused", Now: func() time.Time { return now }}
 	for _, tc := range []struct {
 		name string
-		in   auth.MintInput
+		in   tokenstore.MintInput
 	}{
-		{"no user", auth.MintInput{Projects: []int64{1}}},
-		{"blank user", auth.MintInput{User: "  ", Projects: []int64{1}}},
-		{"no projects", auth.MintInput{User: "a"}},
-		{"both scopes", auth.MintInput{User: "a", AllProjects: true, Projects: []int64{1}}},
-		{"zero project", auth.MintInput{User: "a", Projects: []int64{1, 0}}},
-		{"negative project", auth.MintInput{User: "a", Projects: []int64{-4}}},
-		{"expired", auth.MintInput{User: "a", AllProjects: true, ExpiresAt: &past}},
-		{"expires within the second", auth.MintInput{User: "a", AllProjects: true, ExpiresAt: &soon}},
-		{"plaintext with space", auth.MintInput{User: "a", AllProjects: true, Plaintext: "secret value here"}},
-		{"plaintext with newline", auth.MintInput{User: "a", AllProjects: true, Plaintext: "secret\nvalue"}},
-		{"long plaintext", auth.MintInput{User: "a", AllProjects: true, Plaintext: strings.Repeat("x", 1025)}},
+		{"no user", tokenstore.MintInput{Projects: []int64{1}}},
+		{"blank user", tokenstore.MintInput{User: "  ", Projects: []int64{1}}},
+		{"no projects", tokenstore.MintInput{User: "a"}},
+		{"both scopes", tokenstore.MintInput{User: "a", AllProjects: true, Projects: []int64{1}}},
+		{"zero project", tokenstore.MintInput{User: "a", Projects: []int64{1, 0}}},
+		{"negative project", tokenstore.MintInput{User: "a", Projects: []int64{-4}}},
+		{"expired", tokenstore.MintInput{User: "a", AllProjects: true, ExpiresAt: &past}},
+		{"expires within the second", tokenstore.MintInput{User: "a", AllProjects: true, ExpiresAt: &soon}},
+		{"plaintext with space", tokenstore.MintInput{User: "a", AllProjects: true, Plaintext: "secret value here"}},
+		{"plaintext with newline", tokenstore.MintInput{User: "a", AllProjects: true, Plaintext: "secret\nvalue"}},
+		{"long plaintext", tokenstore.MintInput{User: "a", AllProjects: true, Plaintext: strings.Repeat("x", 1025)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := store.Mint(context.Background(), tc.in)
-			if !errors.Is(err, auth.ErrInvalidInput) {
+			if !errors.Is(err, tokenstore.ErrInvalidInput) {
 				t.Fatalf("err = %v, want ErrInvalidInput", err)
 			}
 			if tc.in.Plaintext != "" && strings.Contains(err.Error(), tc.in.Plaintext) {
@@ -201,7 +204,7 @@ func TestMintValidation(t *testing.T) {
 
 func TestStoreErrorsAreNotInvalidToken(t *testing.T) {
 	ctx := context.Background()
-	store := &auth.Store{Client: dynamodb.NewFromConfig(testenv.AWSConfig(t)), Table: "no-such-table"}
+	store := &tokenstore.Store{Client: dynamodb.NewFromConfig(testenv.AWSConfig(t)), Table: "no-such-table"}
 	_, err := store.Lookup(ctx, auth.Hash("x"))
 	var notFound *types.ResourceNotFoundException
 	if !errors.As(err, &notFound) || errors.Is(err, auth.ErrNotFound) {

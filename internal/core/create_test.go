@@ -1,4 +1,4 @@
-package storage_test
+package core_test
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
@@ -71,19 +72,19 @@ type fakeSecrets struct {
 	arn       string
 	createErr error
 	deleteErr error
-	created   []storage.NewSecret
+	created   []core.NewSecret
 	deletes   []deleteCall
-	live      map[string]storage.NewSecret // secrets that exist now
+	live      map[string]core.NewSecret // secrets that exist now
 }
 
-func (s *fakeSecrets) CreateSecret(_ context.Context, n storage.NewSecret) (string, error) {
+func (s *fakeSecrets) CreateSecret(_ context.Context, n core.NewSecret) (string, error) {
 	s.j.add("create-secret")
 	s.created = append(s.created, n)
 	if s.createErr != nil {
 		return "", s.createErr
 	}
 	if s.live == nil {
-		s.live = map[string]storage.NewSecret{}
+		s.live = map[string]core.NewSecret{}
 	}
 	s.live[s.arn] = n
 	return s.arn, nil
@@ -165,7 +166,7 @@ type fixture struct {
 	secrets *fakeSecrets
 	repo    *fakeRepo
 	logs    *bytes.Buffer
-	svc     *storage.Service
+	svc     *core.Service
 }
 
 const testARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:lsdbx/storage/42-AbCdEf"
@@ -182,10 +183,10 @@ func newFixture() *fixture {
 		repo:    &fakeRepo{j: j},
 		logs:    &bytes.Buffer{},
 	}
-	f.svc = &storage.Service{
+	f.svc = &core.Service{
 		Checker: f.checker,
 		Secrets: f.secrets,
-		Repo:    f.repo,
+		Records: f.repo,
 		IDs:     f.ids,
 		Now:     func() time.Time { return testNow },
 		Logger:  slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -218,7 +219,7 @@ func TestServiceCreateHappyPath(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture()
 			req := c.req(t)
-			got, err := f.svc.Create(context.Background(), req)
+			got, err := f.svc.Create(context.Background(), anyone, req, "")
 			if err != nil {
 				t.Fatalf("Create: %v", err)
 			}
@@ -234,9 +235,7 @@ func TestServiceCreateHappyPath(t *testing.T) {
 				t.Errorf("storage settings differ from the request's:\n got %+v\nwant %+v", got.Settings, req.Settings)
 			}
 
-			if want := []string{"check", "id", "create-secret", "put-record"}; !reflect.DeepEqual(f.j.list(), want) {
-				t.Errorf("calls = %v, want %v", f.j.list(), want)
-			}
+			assertCalls(t, f.j.list(), []string{"check", "id", "create-secret", "put-record"})
 			if len(f.secrets.created) != 1 {
 				t.Fatalf("%d secrets created, want 1", len(f.secrets.created))
 			}
@@ -254,7 +253,7 @@ func TestServiceCreateHappyPath(t *testing.T) {
 			if rec.SecretARN != testARN {
 				t.Errorf("record secret ARN = %q, want %q", rec.SecretARN, testARN)
 			}
-			if !reflect.DeepEqual(rec.Storage, got) {
+			if !reflect.DeepEqual(rec.Storage, got.Storage) {
 				t.Errorf("stored record %+v differs from the returned storage %+v", rec.Storage, got)
 			}
 			if len(f.secrets.deletes) != 0 {
@@ -269,7 +268,7 @@ func TestServiceCreateUsesTimeNowWhenUnset(t *testing.T) {
 	f := newFixture()
 	f.svc.Now = nil
 	before := time.Now().UTC().Truncate(time.Microsecond)
-	got, err := f.svc.Create(context.Background(), patRequest(t))
+	got, err := f.svc.Create(context.Background(), anyone, patRequest(t), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,11 +333,11 @@ func TestServiceCreateFailures(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture()
 			c.setup(f)
-			got, err := f.svc.Create(context.Background(), patRequest(t))
+			got, err := f.svc.Create(context.Background(), anyone, patRequest(t), "")
 			if err == nil {
 				t.Fatalf("Create succeeded with %+v, want an error", got)
 			}
-			if !reflect.DeepEqual(got, storage.Storage{}) {
+			if !reflect.DeepEqual(got, core.Created{}) {
 				t.Errorf("Create returned a storage with its error: %+v", got)
 			}
 			for _, want := range c.wantIs {
@@ -346,16 +345,14 @@ func TestServiceCreateFailures(t *testing.T) {
 					t.Errorf("error %v does not wrap %v", err, want)
 				}
 			}
-			if errors.Is(err, storage.ErrPersistence) != c.wantPersist {
+			if errors.Is(err, core.ErrPersistence) != c.wantPersist {
 				t.Errorf("errors.Is(err, ErrPersistence) = %v, want %v (err %v)", !c.wantPersist, c.wantPersist, err)
 			}
 			var ce *storage.ConnectionError
 			if isConn := errors.As(err, &ce); isConn != (c.setup != nil && f.checker.err != nil) {
 				t.Errorf("errors.As(err, *ConnectionError) = %v", isConn)
 			}
-			if !reflect.DeepEqual(f.j.list(), c.wantCalls) {
-				t.Errorf("calls = %v, want %v", f.j.list(), c.wantCalls)
-			}
+			assertCalls(t, f.j.list(), c.wantCalls)
 			// Nothing is left behind: no record, no live secret.
 			if len(f.repo.stored) != 0 {
 				t.Errorf("records stored: %+v", f.repo.stored)
@@ -397,8 +394,8 @@ func TestServiceCreateDeletesSecretEvenWhenContextIsCancelled(t *testing.T) {
 			defer cancel()
 			f.repo.before = cancel
 
-			_, err := f.svc.Create(ctx, patRequest(t))
-			if !errors.Is(err, storage.ErrPersistence) {
+			_, err := f.svc.Create(ctx, anyone, patRequest(t), "")
+			if !errors.Is(err, core.ErrPersistence) {
 				t.Fatalf("error %v does not wrap ErrPersistence", err)
 			}
 			if len(f.secrets.deletes) != 1 {
@@ -431,8 +428,8 @@ func TestServiceCreateLogsFailedSecretDeleteWithoutSecrets(t *testing.T) {
 	f.secrets.deleteErr = errors.New("secretsmanager: InternalServiceError deleting " + testARN)
 	req := mustDecode(t, baseFields().with("client_secret", jsonString(testClientSecret)).body())
 
-	_, err := f.svc.Create(context.Background(), req)
-	if !errors.Is(err, storage.ErrPersistence) {
+	_, err := f.svc.Create(context.Background(), anyone, req, "")
+	if !errors.Is(err, core.ErrPersistence) {
 		t.Fatalf("error %v does not wrap ErrPersistence", err)
 	}
 	out := f.logs.String()
@@ -463,8 +460,8 @@ func TestServiceCreateKeepsSecretWhenRecordCannotBeRemoved(t *testing.T) {
 	f := newFixture()
 	f.repo.err, f.repo.writeThenFail = context.DeadlineExceeded, true
 	f.repo.deleteErr = errors.New("dynamodb: RequestLimitExceeded")
-	_, err := f.svc.Create(context.Background(), patRequest(t))
-	if !errors.Is(err, storage.ErrPersistence) {
+	_, err := f.svc.Create(context.Background(), anyone, patRequest(t), "")
+	if !errors.Is(err, core.ErrPersistence) {
 		t.Fatalf("error %v does not wrap ErrPersistence", err)
 	}
 	if len(f.secrets.deletes) != 0 {
@@ -485,7 +482,7 @@ func TestServiceValidateChecksOnly(t *testing.T) {
 	for _, checkErr := range []error{nil, connErr, context.DeadlineExceeded} {
 		f := newFixture()
 		f.checker.err = checkErr
-		err := f.svc.Validate(context.Background(), patRequest(t))
+		err := f.svc.Validate(context.Background(), anyone, patRequest(t))
 		if !errors.Is(err, checkErr) || (checkErr == nil && err != nil) {
 			t.Errorf("Validate = %v, want %v", err, checkErr)
 		}
@@ -552,9 +549,9 @@ func TestServicePassesTheConnectionToTheChecker(t *testing.T) {
 				f := newFixture()
 				var err error
 				if op == "validate" {
-					err = f.svc.Validate(context.Background(), req)
+					err = f.svc.Validate(context.Background(), anyone, req)
 				} else {
-					_, err = f.svc.Create(context.Background(), req)
+					_, err = f.svc.Create(context.Background(), anyone, req, "")
 				}
 				if err != nil {
 					t.Fatalf("%s: %v", op, err)

@@ -1,0 +1,136 @@
+package core_test
+
+import (
+	"encoding/json"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/lsdbx/databricks-storage/internal/core"
+	"github.com/lsdbx/databricks-storage/internal/storage"
+)
+
+// Values used by the tests. The secrets are distinctive so that a leak is
+// found by a plain substring search.
+const (
+	testHost         = "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com"
+	testToken        = "dapi-TOKEN-must-never-leak-0123456789"
+	testClientSecret = "CLIENT-SECRET-must-never-leak-9876543210"
+)
+
+// anyone is a caller that may manage every project.
+var anyone = core.TrustedSource("test")
+
+// fields is a request body under construction: field name → raw JSON value.
+type fields map[string]string
+
+// baseFields is a minimal valid pat request.
+func baseFields() fields {
+	return fields{
+		"project": "1",
+		"host":    jsonString(testHost),
+		"catalog": `"main"`,
+		"schema":  `"default"`,
+		"volume":  `"landing"`,
+		"token":   jsonString(testToken),
+	}
+}
+
+// with returns a copy with the given name/raw-value pairs set.
+func (f fields) with(kv ...string) fields {
+	out := make(fields, len(f)+len(kv)/2)
+	for k, v := range f {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+// without returns a copy without the given fields.
+func (f fields) without(names ...string) fields {
+	out := f.with()
+	for _, n := range names {
+		delete(out, n)
+	}
+	return out
+}
+
+// body renders the fields as a JSON object.
+func (f fields) body() []byte {
+	out, err := json.Marshal(func() map[string]json.RawMessage {
+		m := make(map[string]json.RawMessage, len(f))
+		for k, v := range f {
+			m[k] = json.RawMessage(v)
+		}
+		return m
+	}())
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+func jsonString(s string) string {
+	out, err := json.Marshal(s)
+	if err != nil {
+		panic(err)
+	}
+	return string(out)
+}
+
+// mustDecode decodes a body that must be valid.
+func mustDecode(t *testing.T, body []byte) storage.Request {
+	t.Helper()
+	req, err := storage.Decoder{}.DecodeRequest(body)
+	if err != nil {
+		t.Fatalf("DecodeRequest(%s): unexpected error %v", body, err)
+	}
+	return req
+}
+
+func keysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func assertNoSecret(t *testing.T, what, out string) {
+	t.Helper()
+	for _, s := range []string{testToken, testClientSecret} {
+		if strings.Contains(out, s) {
+			t.Errorf("%s leaks a secret: %s", what, out)
+		}
+	}
+}
+
+// assertCalls checks the calls the fakes saw against want. The id is
+// reserved concurrently with the connection check, so "id" may come before
+// or after "check"; what must hold is that it comes (once) before the
+// secret is created, and that every other call happens in want's order.
+// When want has no "id", the reservation may or may not have run yet.
+func assertCalls(t *testing.T, got, want []string) {
+	t.Helper()
+	ids := 0
+	var rest []string
+	for i, c := range got {
+		if c != "id" {
+			rest = append(rest, c)
+			continue
+		}
+		ids++
+		if secret := slices.Index(got, "create-secret"); secret >= 0 && secret < i {
+			t.Errorf("calls = %v: the id was reserved after the secret was created", got)
+		}
+	}
+	wantRest := slices.DeleteFunc(slices.Clone(want), func(c string) bool { return c == "id" })
+	wantIDs := len(want) - len(wantRest)
+	if !slices.Equal(rest, wantRest) || ids > 1 || (wantIDs == 1 && ids != 1) {
+		t.Errorf("calls = %v, want %v (the id reservation may be anywhere before create-secret)", got, want)
+	}
+}

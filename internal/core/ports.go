@@ -1,0 +1,95 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/lsdbx/databricks-storage/internal/storage"
+)
+
+// ConnectionChecker confirms that a workspace accepts the credentials and
+// that the volume (and prefix) exists and is a directory. It returns a
+// *storage.ConnectionError for problems the caller can fix.
+type ConnectionChecker interface {
+	CheckConnection(ctx context.Context, c storage.Connection) error
+}
+
+// SecretStore keeps one secret per storage.
+type SecretStore interface {
+	// CreateSecret stores the values under a name derived from the storage id
+	// and returns the secret's ARN.
+	CreateSecret(ctx context.Context, s NewSecret) (arn string, err error)
+	// DeleteSecret removes a secret at once, without a recovery window.
+	DeleteSecret(ctx context.Context, arn string) error
+}
+
+// NewSecret is a secret to create for a storage.
+type NewSecret struct {
+	StorageID int64
+	Project   int64
+	Values    map[string]string
+}
+
+// Repository keeps storage records.
+type Repository interface {
+	// PutStorage writes a new record and never overwrites an existing one.
+	PutStorage(ctx context.Context, r storage.Record) error
+	// DeleteStorage removes the record of id if it refers to secretARN; a
+	// missing record counts as deleted. It undoes a PutStorage whose outcome
+	// is unknown (a timeout can hide a write that happened).
+	DeleteStorage(ctx context.Context, id int64, secretARN string) error
+	// GetStorage reads a record; it returns an error wrapping
+	// storage.ErrRecordNotFound when there is none.
+	GetStorage(ctx context.Context, id int64) (storage.Record, error)
+}
+
+// IDAllocator hands out storage ids unique across all instances.
+type IDAllocator interface {
+	NextID(ctx context.Context) (int64, error)
+}
+
+// IdempotencyRecord ties an idempotency key to the storage it created.
+type IdempotencyRecord struct {
+	Key string
+	// Fingerprint identifies the request the key was first used with.
+	Fingerprint string
+	StorageID   int64
+	ExpiresAt   time.Time
+}
+
+// IdempotencyStore keeps idempotency keys next to the records they guard.
+type IdempotencyStore interface {
+	// FindKey returns the unexpired record of key, if any.
+	FindKey(ctx context.Context, key string) (IdempotencyRecord, bool, error)
+	// PutStorageWithKey writes the storage record and the key in one atomic
+	// write; it returns an error wrapping ErrKeyTaken when another storage
+	// holds the key, and then writes nothing.
+	PutStorageWithKey(ctx context.Context, r storage.Record, key IdempotencyRecord) error
+	// DeleteStorageWithKey undoes PutStorageWithKey whose outcome is unknown:
+	// it removes the record if it refers to secretARN and the key if it
+	// refers to id; what is missing counts as removed.
+	DeleteStorageWithKey(ctx context.Context, id int64, secretARN, key string) error
+}
+
+// ErrKeyTaken is wrapped when an idempotency key already belongs to another
+// storage (a concurrent request with the same key won).
+var ErrKeyTaken = errors.New("idempotency key already used")
+
+// Failure is a permanent failure of an event-borne request, kept so that the
+// sender can find out what became of its message.
+type Failure struct {
+	// Source is "sqs", "eventbridge" or "direct".
+	Source string
+	// MessageID is the SQS message id or the EventBridge event id.
+	MessageID string
+	Status    int
+	// Error is Label Studio's error body.
+	Error json.RawMessage
+}
+
+// FailureRecorder keeps permanent failures of event-borne requests.
+type FailureRecorder interface {
+	RecordFailure(ctx context.Context, f Failure) error
+}

@@ -1,0 +1,39 @@
+// Package dynamostore is the one place that knows the service's DynamoDB
+// table: its item types, keys, conditions and time to live. It keeps storage
+// records, the storage id counter, idempotency keys and failure records;
+// its subpackage tokenstore keeps API tokens in the same table.
+//
+// Single table, partition key "pk" (S) only. Item types, by key:
+//
+//	STORAGE#<id>                  a storage record: the storage's fields under
+//	                              their API names (see recordItem), "kind"
+//	                              "storage", and "secret_arn", the ARN of the
+//	                              secret that holds its credentials.
+//	COUNTER#storage-id            the id counter ("value" N), advanced in blocks
+//	                              (see IDBlocks).
+//	IDEMPOTENCY#<scope>:<key>     an idempotency key: "fingerprint" of the
+//	                              request, "storage_id" N it created, and
+//	                              "expires_at"; written with its storage record
+//	                              in one transaction.
+//	FAILURE#<source>#<message>    a permanent failure of an SQS message or
+//	                              EventBridge event: "status_code", "error"
+//	                              (Label Studio's error body), "expires_at".
+//	TOKEN#<sha256 hex of token>   an API token (package tokenstore): "token_id",
+//	                              "user", "organization", "all_projects",
+//	                              "projects" NS, "created_at", "expires_at",
+//	                              "revoked_at". The plaintext is never stored.
+//
+// "expires_at" (epoch seconds) is the table's time-to-live attribute
+// (TTLAttribute); code checks expiry itself, because DynamoDB deletes late.
+// The global secondary index "by-project" (hash "project" N, range "id" N)
+// lists a project's storages in id order; only storage records carry
+// "project", so the index holds nothing else.
+package dynamostore
+
+// TokenKey is the partition key of the API token whose SHA-256 is hash.
+func TokenKey(hash string) string { return tokenKeyPrefix + hash }
+
+const tokenKeyPrefix = "TOKEN#"
+
+// TokenHashFromKey returns the hash of a token item's partition key.
+func TokenHashFromKey(pk string) string { return pk[len(tokenKeyPrefix):] }
