@@ -67,17 +67,19 @@ lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
 	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags integration ./...
 
 cfn-lint: venv ## lint template.yaml
 	$(VENV)/bin/cfn-lint template.yaml
 
-unit: tools ## the Go test suite (unit, moto integration, RIE, label-studio-sdk compatibility)
-	$(GO) test -count=1 -timeout 20m -skip '^TestRandomisedFaults$$' ./...
+unit: tools ## the Go test suite: unit tests with -race (Go alone), then moto, RIE and label-studio-sdk tests (tag integration)
+	$(GO) test -race -count=1 ./...
+	$(GO) test -tags integration -count=1 -timeout 20m -skip '^TestRandomisedFaults$$' ./...
 	@# The randomised fault run on its own, verbose, so its counts are printed.
-	set -o pipefail; $(GO) test -count=1 -timeout 20m -run '^TestRandomisedFaults$$' -v ./internal/app \
+	set -o pipefail; $(GO) test -tags integration -count=1 -timeout 20m -run '^TestRandomisedFaults$$' -v ./internal/app \
 		| grep -E '^(randomised faults|=== RUN|--- |PASS|FAIL|ok|\s+random_test)'
-
 
 fuzz: ## run every fuzz target for FUZZTIME (default 2m)
 	@for t in $(FUZZ_TARGETS); do \
