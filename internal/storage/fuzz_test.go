@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -11,16 +12,17 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
-// requestFields are the names a ValidationError may report.
-var requestFields = map[string]bool{
-	"catalog": true, "schema": true, "volume": true, "host": true, "project": true,
-	"auth_type": true, "token": true, "client_id": true, "client_secret": true, "tenant_id": true,
-	"prefix": true, "regex_filter": true, "recursive_scan": true, "use_blob_urls": true,
-	"verify_tls": true, "request_timeout_s": true, "stream_chunk_bytes": true, "presign": true,
-	"presign_ttl": true, "synchronizable": true, "status": true, "title": true, "description": true,
-	"last_sync": true, "last_sync_count": true, "last_sync_job": true, "meta": true, "traceback": true,
-	"non_field_errors": true,
-}
+// requestFields are the names a ValidationError may report: the settings'
+// JSON names, the secrets, and non_field_errors.
+var requestFields = func() map[string]bool {
+	names := map[string]bool{"token": true, "client_secret": true, "non_field_errors": true}
+	settings := reflect.TypeFor[storage.Settings]()
+	for i := range settings.NumField() {
+		name, _, _ := strings.Cut(settings.Field(i).Tag.Get("json"), ",")
+		names[name] = true
+	}
+	return names
+}()
 
 func FuzzDecodeRequest(f *testing.F) {
 	bodies := eventBodies(f)
