@@ -70,41 +70,73 @@ func (s *Service) Create(ctx context.Context, caller Caller, req storage.Request
 	if reserved.err != nil {
 		return Created{}, fmt.Errorf("%w: allocate id: %w", ErrPersistence, reserved.err)
 	}
-	id := reserved.id
 	now := s.now().UTC()
-	created := storage.Storage{
-		ID:        id,
-		Type:      storage.StorageType,
-		CreatedAt: now.Truncate(time.Microsecond),
-		Settings:  req.Settings,
+	var guard *IdempotencyRecord
+	if key != "" {
+		guard = &IdempotencyRecord{Key: key, Fingerprint: fingerprint, ExpiresAt: now.Add(s.keyTTL())}
 	}
-	arn, err := s.Secrets.CreateSecret(ctx, NewSecret{StorageID: id, Project: req.Project, Values: req.Secrets.Values()})
+	id := reserved.id
+	for attempt := 1; ; attempt++ {
+		created := storage.Storage{
+			ID:        id,
+			Type:      storage.StorageType,
+			CreatedAt: now.Truncate(time.Microsecond),
+			Settings:  req.Settings,
+		}
+		err := s.save(ctx, created, req, guard)
+		if err == nil {
+			return Created{Storage: created}, nil
+		}
+		if errors.Is(err, ErrKeyTaken) {
+			// A concurrent request with the same key won the race: answer as its replay.
+			rec, found, findErr := s.Keys.FindKey(ctx, key)
+			if findErr != nil || !found {
+				return Created{}, fmt.Errorf("%w: idempotency key taken but unreadable: %w", ErrPersistence, errors.Join(err, findErr))
+			}
+			return s.replay(ctx, rec, fingerprint)
+		}
+		if !errors.Is(err, ErrIDTaken) || attempt == maxIDAttempts {
+			return Created{}, fmt.Errorf("%w: %w", ErrPersistence, err)
+		}
+		// The id counter was lost or reset: another storage has this id.
+		// Move the counter past every storage and take a fresh id.
+		s.logger().WarnContext(ctx, "storage id already in use; the id counter is moved past every storage",
+			slog.Int64("storage_id", id), slog.String("error", err.Error()))
+		if err := s.IDs.SkipTaken(ctx, id); err != nil {
+			return Created{}, fmt.Errorf("%w: move the id counter past %d: %w", ErrPersistence, id, err)
+		}
+		if id, err = s.IDs.NextID(ctx); err != nil {
+			return Created{}, fmt.Errorf("%w: allocate id: %w", ErrPersistence, err)
+		}
+	}
+}
+
+// maxIDAttempts bounds how often a create takes a new id after finding its
+// id in use.
+const maxIDAttempts = 3
+
+// save stores the secret, then the record (with its idempotency key when
+// guard is set). On failure it removes what it stored.
+func (s *Service) save(ctx context.Context, created storage.Storage, req storage.Request, guard *IdempotencyRecord) error {
+	arn, err := s.Secrets.CreateSecret(ctx, NewSecret{StorageID: created.ID, Project: req.Project, Values: req.Secrets.Values()})
 	if err != nil {
-		return Created{}, fmt.Errorf("%w: create secret: %w", ErrPersistence, err)
+		return fmt.Errorf("create secret: %w", err)
 	}
 	record := storage.Record{Storage: created, SecretARN: arn}
-	if key == "" {
-		if err := s.Records.PutStorage(ctx, record); err != nil {
-			s.rollback(ctx, id, arn, "")
-			return Created{}, fmt.Errorf("%w: write record: %w", ErrPersistence, err)
-		}
-		return Created{Storage: created}, nil
+	key := ""
+	if guard == nil {
+		err = s.Records.PutStorage(ctx, record)
+	} else {
+		key = guard.Key
+		g := *guard
+		g.StorageID = created.ID
+		err = s.Keys.PutStorageWithKey(ctx, record, g)
 	}
-	guard := IdempotencyRecord{Key: key, Fingerprint: fingerprint, StorageID: id, ExpiresAt: now.Add(s.keyTTL())}
-	err = s.Keys.PutStorageWithKey(ctx, record, guard)
-	if err == nil {
-		return Created{Storage: created}, nil
+	if err != nil {
+		s.rollback(ctx, created.ID, arn, key)
+		return fmt.Errorf("write record: %w", err)
 	}
-	s.rollback(ctx, id, arn, key)
-	if !errors.Is(err, ErrKeyTaken) {
-		return Created{}, fmt.Errorf("%w: write record: %w", ErrPersistence, err)
-	}
-	// A concurrent request with the same key won the race: answer as its replay.
-	rec, found, findErr := s.Keys.FindKey(ctx, key)
-	if findErr != nil || !found {
-		return Created{}, fmt.Errorf("%w: idempotency key taken but unreadable: %w", ErrPersistence, errors.Join(err, findErr))
-	}
-	return s.replay(ctx, rec, fingerprint)
+	return nil
 }
 
 type idResult struct {

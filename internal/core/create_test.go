@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -47,9 +48,10 @@ func (c *fakeChecker) CheckConnection(_ context.Context, conn storage.Connection
 }
 
 type fakeIDs struct {
-	j    *journal
-	next int64
-	err  error
+	j       *journal
+	next    int64
+	err     error
+	skipped []int64
 }
 
 func (f *fakeIDs) NextID(context.Context) (int64, error) {
@@ -57,7 +59,16 @@ func (f *fakeIDs) NextID(context.Context) (int64, error) {
 	if f.err != nil {
 		return 0, f.err
 	}
-	return f.next, nil
+	id := f.next
+	f.next++
+	return id, nil
+}
+
+func (f *fakeIDs) SkipTaken(_ context.Context, id int64) error {
+	f.j.add("skip-taken")
+	f.skipped = append(f.skipped, id)
+	f.next = max(f.next, id+100)
+	return nil
 }
 
 type deleteCall struct {
@@ -569,5 +580,160 @@ func TestServicePassesTheConnectionToTheChecker(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// takenSecrets refuses the names of the given storage ids, as Secrets
+// Manager does when another storage's secret has the name.
+type takenSecrets struct {
+	*fakeSecrets
+	taken map[int64]bool
+}
+
+func (s takenSecrets) CreateSecret(ctx context.Context, n core.NewSecret) (string, error) {
+	if s.taken[n.StorageID] {
+		s.j.add("create-secret")
+		return "", fmt.Errorf("ResourceExistsException: %w", core.ErrIDTaken)
+	}
+	return s.fakeSecrets.CreateSecret(ctx, n)
+}
+
+// takenRecords refuses records of the given ids, as another storage's
+// record holds them.
+type takenRecords struct {
+	*fakeRepo
+	taken map[int64]bool
+}
+
+func (r takenRecords) PutStorage(ctx context.Context, rec storage.Record) error {
+	if r.taken[rec.ID] {
+		r.j.add("put-record")
+		return fmt.Errorf("put storage %d: %w", rec.ID, core.ErrIDTaken)
+	}
+	return r.fakeRepo.PutStorage(ctx, rec)
+}
+
+// A lost or reset id counter hands out an id another storage has: the
+// create moves the counter past it and succeeds with a fresh id, touching
+// nothing of the other storage.
+func TestServiceCreateSkipsTakenIDs(t *testing.T) {
+	t.Run("secret name taken", func(t *testing.T) {
+		f := newFixture()
+		f.svc.Secrets = takenSecrets{f.secrets, map[int64]bool{42: true}}
+		got, err := f.svc.Create(context.Background(), anyone, patRequest(t), "")
+		if err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		if got.ID != 142 || !reflect.DeepEqual(f.ids.skipped, []int64{42}) {
+			t.Errorf("id %d, skipped %v; want 142 after skipping 42", got.ID, f.ids.skipped)
+		}
+		assertCalls(t, f.j.list(), []string{"check", "id", "create-secret", "skip-taken", "id", "create-secret", "put-record"})
+		if len(f.secrets.deletes)+len(f.repo.deletes) != 0 {
+			t.Errorf("something was deleted: secrets %+v records %+v", f.secrets.deletes, f.repo.deletes)
+		}
+	})
+	t.Run("record taken", func(t *testing.T) {
+		f := newFixture()
+		f.svc.Records = takenRecords{f.repo, map[int64]bool{42: true}}
+		got, err := f.svc.Create(context.Background(), anyone, patRequest(t), "")
+		if err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		if got.ID != 142 {
+			t.Errorf("id %d, want 142", got.ID)
+		}
+		// Only this create's own secret of the taken id is removed.
+		if len(f.secrets.deletes) != 1 || f.secrets.deletes[0].arn != testARN || len(f.repo.stored) != 1 || f.repo.stored[0].ID != 142 {
+			t.Errorf("secret deletes %+v, records %+v", f.secrets.deletes, f.repo.stored)
+		}
+	})
+	t.Run("gives up after a few ids", func(t *testing.T) {
+		f := newFixture()
+		f.svc.Secrets = takenSecrets{f.secrets, map[int64]bool{42: true, 142: true, 242: true}}
+		_, err := f.svc.Create(context.Background(), anyone, patRequest(t), "")
+		if !errors.Is(err, core.ErrPersistence) || !errors.Is(err, core.ErrIDTaken) {
+			t.Fatalf("err = %v, want ErrPersistence wrapping ErrIDTaken", err)
+		}
+		if len(f.secrets.live)+len(f.repo.stored) != 0 {
+			t.Errorf("left behind: %v %+v", keysOf(f.secrets.live), f.repo.stored)
+		}
+	})
+}
+
+func TestCallersAreAuthorisedPerProject(t *testing.T) {
+	only7 := core.TokenHolder(core.Principal{TokenID: "t7", User: "u", Projects: []int64{7}})
+	only8 := core.TokenHolder(core.Principal{TokenID: "t8", User: "u", Projects: []int64{8}})
+	all := core.TokenHolder(core.Principal{TokenID: "ta", User: "u", AllProjects: true})
+	for _, c := range []struct {
+		name   string
+		caller core.Caller
+		allow  bool
+	}{{"granted project", only7, true}, {"other project", only8, false}, {"all projects", all, true}, {"trusted source", anyone, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture()
+			_, createErr := f.svc.Create(context.Background(), c.caller, patRequest(t), "")
+			validateErr := f.svc.Validate(context.Background(), c.caller, patRequest(t))
+			for _, err := range []error{createErr, validateErr} {
+				var perm *core.PermissionError
+				if c.allow != (err == nil) || (!c.allow && (!errors.As(err, &perm) || perm.Project != 7)) {
+					t.Errorf("err = %v, want allowed %v", err, c.allow)
+				}
+			}
+			if !c.allow && len(f.j.list()) != 0 {
+				t.Errorf("a refused caller reached %v", f.j.list())
+			}
+		})
+	}
+}
+
+// memKeys is an in-memory IdempotencyStore over a fakeRepo.
+type memKeys struct {
+	repo *fakeRepo
+	mu   sync.Mutex
+	keys map[string]core.IdempotencyRecord
+}
+
+func (m *memKeys) FindKey(_ context.Context, key string) (core.IdempotencyRecord, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.keys[key]
+	return r, ok, nil
+}
+
+func (m *memKeys) PutStorageWithKey(ctx context.Context, r storage.Record, key core.IdempotencyRecord) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.keys[key.Key]; ok {
+		return core.ErrKeyTaken
+	}
+	m.keys[key.Key] = key
+	return m.repo.PutStorage(ctx, r)
+}
+
+func (m *memKeys) DeleteStorageWithKey(context.Context, int64, string, string) error { return nil }
+
+// Keys are scoped by organization and user: equal keys of callers that
+// differ in either never meet; equal keys of one caller replay.
+func TestIdempotencyKeysAreScopedByOrganizationAndUser(t *testing.T) {
+	f := newFixture()
+	keys := &memKeys{repo: f.repo, keys: map[string]core.IdempotencyRecord{}}
+	f.svc.Keys = keys
+	caller := func(org, user string) core.Caller {
+		return core.TokenHolder(core.Principal{TokenID: org + user, Organization: org, User: user, AllProjects: true})
+	}
+	ids := map[string]int64{}
+	for _, c := range []struct{ org, user string }{{"acme", "alice"}, {"other", "alice"}, {"acme", "bob"}, {"", "acme/alice"}, {"acme/alice", ""}} {
+		got, err := f.svc.Create(context.Background(), caller(c.org, c.user), patRequest(t), "order-1")
+		if err != nil || got.Replayed {
+			t.Fatalf("%s/%s: %+v, %v; want a new storage", c.org, c.user, got, err)
+		}
+		ids[c.org+"|"+c.user] = got.ID
+	}
+	if len(keys.keys) != 5 {
+		t.Errorf("%d keys stored, want 5 independent ones: %v", len(keys.keys), keysOf(keys.keys))
+	}
+	again, err := f.svc.Create(context.Background(), caller("other", "alice"), patRequest(t), "order-1")
+	if err != nil || !again.Replayed || again.ID != ids["other|alice"] {
+		t.Errorf("same caller, same key: %+v, %v; want the replay of storage %d", again, err, ids["other|alice"])
 	}
 }

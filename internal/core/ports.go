@@ -19,7 +19,9 @@ type ConnectionChecker interface {
 // SecretStore keeps one secret per storage.
 type SecretStore interface {
 	// CreateSecret stores the values under a name derived from the storage id
-	// and returns the secret's ARN.
+	// and returns the secret's ARN. It returns an error wrapping ErrIDTaken
+	// when the name belongs to another secret, and never deletes or changes
+	// a secret it did not create.
 	CreateSecret(ctx context.Context, s NewSecret) (arn string, err error)
 	// DeleteSecret removes a secret at once, without a recovery window.
 	DeleteSecret(ctx context.Context, arn string) error
@@ -34,7 +36,10 @@ type NewSecret struct {
 
 // Repository keeps storage records.
 type Repository interface {
-	// PutStorage writes a new record and never overwrites an existing one.
+	// PutStorage writes a new record and never overwrites an existing one:
+	// it returns an error wrapping ErrIDTaken when another storage's record
+	// has the id. A record that this very write put there on an earlier
+	// attempt (a lost response) counts as written.
 	PutStorage(ctx context.Context, r storage.Record) error
 	// DeleteStorage removes the record of id if it refers to secretARN; a
 	// missing record counts as deleted. It undoes a PutStorage whose outcome
@@ -48,7 +53,16 @@ type Repository interface {
 // IDAllocator hands out storage ids unique across all instances.
 type IDAllocator interface {
 	NextID(ctx context.Context) (int64, error)
+	// SkipTaken is told that id is already used by another storage (the
+	// counter was lost or reset): it moves the counter above every existing
+	// storage, so that the next NextID returns a free id.
+	SkipTaken(ctx context.Context, id int64) error
 }
+
+// ErrIDTaken is wrapped by a SecretStore or Repository when the storage id
+// already belongs to another storage (its secret name or its record). The
+// other storage is left untouched.
+var ErrIDTaken = errors.New("storage id already in use")
 
 // IdempotencyRecord ties an idempotency key to the storage it created.
 type IdempotencyRecord struct {
@@ -65,7 +79,9 @@ type IdempotencyStore interface {
 	FindKey(ctx context.Context, key string) (IdempotencyRecord, bool, error)
 	// PutStorageWithKey writes the storage record and the key in one atomic
 	// write; it returns an error wrapping ErrKeyTaken when another storage
-	// holds the key, and then writes nothing.
+	// holds the key, or ErrIDTaken when another storage has the id, and then
+	// writes nothing. Items this very write put there on an earlier attempt
+	// count as written.
 	PutStorageWithKey(ctx context.Context, r storage.Record, key IdempotencyRecord) error
 	// DeleteStorageWithKey undoes PutStorageWithKey whose outcome is unknown:
 	// it removes the record if it refers to secretARN and the key if it

@@ -27,7 +27,9 @@
 // (TTLAttribute); code checks expiry itself, because DynamoDB deletes late.
 // The global secondary index "by-project" (hash "project" N, range "id" N)
 // lists a project's storages in id order; only storage records carry
-// "project", so the index holds nothing else.
+// "project", so the index holds nothing else. The index "by-id" (hash
+// "kind" S, range "id" N, keys only) gives the highest storage id, from
+// which a lost id counter is rebuilt; only storage records carry "id".
 package dynamostore
 
 // TokenKey is the partition key of the API token whose SHA-256 is hash.

@@ -74,9 +74,10 @@ func (s *Store) PutStorageWithKey(ctx context.Context, r storage.Record, key cor
 	}
 	_, err = tx.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Put: &types.Put{
-			TableName:           aws.String(s.Table),
-			Item:                av,
-			ConditionExpression: aws.String("attribute_not_exists(pk)"),
+			TableName:                           aws.String(s.Table),
+			Item:                                av,
+			ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}},
 		{Put: &types.Put{
 			TableName: aws.String(s.Table),
@@ -87,15 +88,26 @@ func (s *Store) PutStorageWithKey(ctx context.Context, r storage.Record, key cor
 				"storage_id":  &types.AttributeValueMemberN{Value: strconv.FormatInt(key.StorageID, 10)},
 				TTLAttribute:  &types.AttributeValueMemberN{Value: strconv.FormatInt(key.ExpiresAt.Unix(), 10)},
 			},
-			ConditionExpression:       aws.String("attribute_not_exists(pk) OR #exp < :now"),
-			ExpressionAttributeNames:  map[string]string{"#exp": TTLAttribute},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().Unix(), 10)}},
+			ConditionExpression:                 aws.String("attribute_not_exists(pk) OR #exp < :now"),
+			ExpressionAttributeNames:            map[string]string{"#exp": TTLAttribute},
+			ExpressionAttributeValues:           map[string]types.AttributeValue{":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().Unix(), 10)}},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}},
 	}})
 	var cancelled *types.TransactionCanceledException
-	if errors.As(err, &cancelled) && len(cancelled.CancellationReasons) == 2 &&
-		aws.ToString(cancelled.CancellationReasons[1].Code) == "ConditionalCheckFailed" {
-		return fmt.Errorf("put storage %d: %w", r.ID, core.ErrKeyTaken)
+	if errors.As(err, &cancelled) && len(cancelled.CancellationReasons) == 2 {
+		record, guard := cancelled.CancellationReasons[0], cancelled.CancellationReasons[1]
+		recordOurs := conditionFailed(record) && stringAttr(record.Item, attrSecretARN) == r.SecretARN
+		keyOurs := conditionFailed(guard) && numberString(guard.Item, "storage_id") == strconv.FormatInt(r.ID, 10)
+		switch {
+		case recordOurs && keyOurs:
+			// An earlier attempt of this very write succeeded; its response was lost.
+			return nil
+		case conditionFailed(guard):
+			return fmt.Errorf("put storage %d: %w", r.ID, core.ErrKeyTaken)
+		case conditionFailed(record):
+			return fmt.Errorf("put storage %d: %w", r.ID, core.ErrIDTaken)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("put storage %d with idempotency key: %w", r.ID, err)
@@ -139,6 +151,18 @@ func (s *Store) DeleteStorageWithKey(ctx context.Context, id int64, secretARN, k
 		return fmt.Errorf("delete storage %d with idempotency key: %w", id, err)
 	}
 	return nil
+}
+
+func conditionFailed(r types.CancellationReason) bool {
+	return aws.ToString(r.Code) == "ConditionalCheckFailed"
+}
+
+func numberString(item map[string]types.AttributeValue, name string) string {
+	v, _ := item[name].(*types.AttributeValueMemberN)
+	if v == nil {
+		return ""
+	}
+	return v.Value
 }
 
 func numberAttr(item map[string]types.AttributeValue, name string) (int64, error) {

@@ -11,11 +11,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
-// ProjectIndex is the name of the index that lists storages by project.
-const ProjectIndex = "by-project"
+// Indexes of the table (see the package documentation).
+const (
+	ProjectIndex = "by-project"
+	IDIndex      = "by-id"
+)
 
 // API is the part of the DynamoDB client the store uses.
 type API interface {
@@ -25,9 +29,6 @@ type API interface {
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
-
-// ErrExists is returned when a record with the same key is already stored.
-var ErrExists = errors.New("record already exists")
 
 // ErrNotFound is returned when no record has the requested key. It is the
 // domain's storage.ErrRecordNotFound.
@@ -66,25 +67,43 @@ func RecordItem(r storage.Record) (map[string]types.AttributeValue, error) {
 	}, withJSONTags)
 }
 
-// PutStorage writes a new storage record; it never overwrites one.
+// PutStorage writes a new storage record; it never overwrites one. When the
+// condition fails on a record that refers to the same secret, an earlier
+// attempt of this very write succeeded (its response was lost): that is a
+// success. A record of another secret is another storage's: ErrIDTaken.
 func (s *Store) PutStorage(ctx context.Context, r storage.Record) error {
 	av, err := RecordItem(r)
 	if err != nil {
 		return fmt.Errorf("marshal storage %d: %w", r.ID, err)
 	}
 	_, err = s.Client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           aws.String(s.Table),
-		Item:                av,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		TableName:                           aws.String(s.Table),
+		Item:                                av,
+		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var condErr *types.ConditionalCheckFailedException
 	if errors.As(err, &condErr) {
-		return fmt.Errorf("put storage %d: %w", r.ID, ErrExists)
+		if stringAttr(condErr.Item, attrSecretARN) == r.SecretARN {
+			return nil
+		}
+		return fmt.Errorf("put storage %d: %w", r.ID, core.ErrIDTaken)
 	}
 	if err != nil {
 		return fmt.Errorf("put storage %d: %w", r.ID, err)
 	}
 	return nil
+}
+
+// attrSecretARN is the attribute of a storage record that names its secret.
+const attrSecretARN = "secret_arn"
+
+func stringAttr(item map[string]types.AttributeValue, name string) string {
+	v, _ := item[name].(*types.AttributeValueMemberS)
+	if v == nil {
+		return ""
+	}
+	return v.Value
 }
 
 // DeleteStorage removes the record of id if it refers to secretARN. A missing

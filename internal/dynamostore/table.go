@@ -39,6 +39,7 @@ func EnsureTable(ctx context.Context, client TableAPI, name string) error {
 			{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String("project"), AttributeType: types.ScalarAttributeTypeN},
 			{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeN},
+			{AttributeName: aws.String("kind"), AttributeType: types.ScalarAttributeTypeS},
 		},
 		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
@@ -48,6 +49,13 @@ func EnsureTable(ctx context.Context, client TableAPI, name string) error {
 				{AttributeName: aws.String("id"), KeyType: types.KeyTypeRange},
 			},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}, {
+			IndexName: aws.String(IDIndex),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String("kind"), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String("id"), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
 		}},
 	})
 	var inUse *types.ResourceInUseException

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/google/uuid"
 
 	"github.com/lsdbx/databricks-storage/internal/core"
 )
@@ -21,6 +23,7 @@ import (
 type API interface {
 	CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
 	DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error)
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
 }
 
 // Tag keys set on every secret, so a secret can be traced to its storage
@@ -54,15 +57,24 @@ type Store struct {
 func (s *Store) Name(storageID int64) string { return Name(s.Prefix, storageID) }
 
 // CreateSecret stores the values as one JSON secret and returns its ARN.
+//
+// Each create carries a fresh token, as the ClientRequestToken (so that the
+// SDK's retries of a create whose response was lost succeed instead of
+// failing on the secret they made) and as the version id of the secret's
+// first version. A failed create deletes a secret of that name only when
+// its versions prove it was this create's; a name that belongs to any other
+// secret is reported as core.ErrIDTaken and left alone.
 func (s *Store) CreateSecret(ctx context.Context, in core.NewSecret) (string, error) {
 	body, err := json.Marshal(in.Values)
 	if err != nil {
 		return "", fmt.Errorf("encode secret for storage %d: %w", in.StorageID, err)
 	}
+	token := uuid.NewString()
 	input := &secretsmanager.CreateSecretInput{
-		Name:         aws.String(s.Name(in.StorageID)),
-		SecretString: aws.String(string(body)),
-		Description:  aws.String("Databricks credentials of Label Studio import storage " + strconv.FormatInt(in.StorageID, 10)),
+		Name:               aws.String(s.Name(in.StorageID)),
+		SecretString:       aws.String(string(body)),
+		ClientRequestToken: aws.String(token),
+		Description:        aws.String("Databricks credentials of Label Studio import storage " + strconv.FormatInt(in.StorageID, 10)),
 		Tags: []types.Tag{
 			{Key: aws.String(TagProject), Value: aws.String(strconv.FormatInt(in.Project, 10))},
 			{Key: aws.String(TagStorageID), Value: aws.String(strconv.FormatInt(in.StorageID, 10))},
@@ -73,23 +85,40 @@ func (s *Store) CreateSecret(ctx context.Context, in core.NewSecret) (string, er
 		input.KmsKeyId = aws.String(s.KMSKeyID)
 	}
 	out, err := s.Client.CreateSecret(ctx, input)
-	if err != nil {
-		s.discard(ctx, in.StorageID)
-		return "", fmt.Errorf("create secret for storage %d: %w", in.StorageID, err)
+	if err == nil {
+		return aws.ToString(out.ARN), nil
 	}
-	return aws.ToString(out.ARN), nil
+	var exists *types.ResourceExistsException
+	var invalid *types.InvalidRequestException
+	switch {
+	case errors.As(err, &exists):
+		// Another secret has the name; with this create's token the SDK's
+		// own retries would have succeeded.
+		return "", fmt.Errorf("create secret for storage %d: %w: %w", in.StorageID, core.ErrIDTaken, err)
+	case errors.As(err, &invalid) && strings.Contains(invalid.ErrorMessage(), "scheduled for deletion"):
+		// A deleted storage's secret, in its recovery window, holds the name.
+		return "", fmt.Errorf("create secret for storage %d: %w: %w", in.StorageID, core.ErrIDTaken, err)
+	}
+	s.discard(ctx, input.Name, token)
+	return "", fmt.Errorf("create secret for storage %d: %w", in.StorageID, err)
 }
 
 // discardTimeout bounds the clean-up after a failed create.
 const discardTimeout = 5 * time.Second
 
-// discard deletes, by name, a secret whose creation reported an error: a
-// lost response can hide a create that happened. Ids are never reused, so
-// the name can belong to no one else. What it cannot delete, the sweep will.
-func (s *Store) discard(ctx context.Context, storageID int64) {
+// discard deletes the secret named name if, and only if, this create made
+// it: a lost response can hide a create that happened, and the secret's
+// version ids tell whose it is. What it cannot delete, the sweep will.
+func (s *Store) discard(ctx context.Context, name *string, token string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), discardTimeout)
 	defer cancel()
-	_ = s.DeleteSecret(ctx, s.Name(storageID))
+	desc, err := s.Client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: name})
+	if err != nil {
+		return
+	}
+	if _, ours := desc.VersionIdsToStages[token]; ours {
+		_ = s.DeleteSecret(ctx, aws.ToString(desc.ARN))
+	}
 }
 
 // DeleteSecret deletes a secret (by ARN or name) at once, without a recovery window. A secret
