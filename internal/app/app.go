@@ -111,6 +111,7 @@ func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options
 	return &App{
 		Dispatcher: &eventsource.Dispatcher{
 			HTTP: handler, Core: service, Decoder: decoder, Failures: store, Version: cfg.Version, Logger: logger,
+			Credentials: &secretstore.Incoming{Client: sm, Prefix: cfg.SecretNamePrefix},
 		},
 		Tokens:  tokenStore,
 		HTTP:    handler,

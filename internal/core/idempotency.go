@@ -47,3 +47,22 @@ func (s *Service) replay(ctx context.Context, rec IdempotencyRecord, fingerprint
 	}
 	return Created{Storage: r.Storage, Replayed: true}, nil
 }
+
+// Replay returns the storage an earlier create of the caller with key made,
+// if any, without comparing requests. It serves a redelivered event whose
+// request can no longer be rebuilt (its handed-over credentials were used
+// and deleted by the create that succeeded).
+func (s *Service) Replay(ctx context.Context, caller Caller, key string) (Created, bool, error) {
+	if s.Keys == nil || key == "" {
+		return Created{}, false, nil
+	}
+	rec, found, err := s.Keys.FindKey(ctx, caller.keyScope()+":"+key)
+	if err != nil {
+		return Created{}, false, fmt.Errorf("%w: look up idempotency key: %w", ErrPersistence, err)
+	}
+	if !found {
+		return Created{}, false, nil
+	}
+	created, err := s.replay(ctx, rec, rec.Fingerprint)
+	return created, err == nil, err
+}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,7 +23,24 @@ import (
 // Creator is the part of core.Service the event sources drive.
 type Creator interface {
 	Create(ctx context.Context, caller core.Caller, req storage.Request, key string) (core.Created, error)
+	Replay(ctx context.Context, caller core.Caller, key string) (core.Created, bool, error)
 }
+
+// Credentials is where SQS messages and EventBridge events hand over the
+// secrets of a create (secretstore.Incoming): a secret under Dir whose id
+// the body names in FieldCredentialsSecretID. Messages and events wait in
+// queues (and dead-letter queues) for days, readable by whoever may receive
+// them, so they never carry secret values themselves.
+type Credentials interface {
+	Dir() string
+	Owns(id string) bool
+	Read(ctx context.Context, id string) (values map[string]string, found bool, err error)
+	Delete(ctx context.Context, id string) error
+}
+
+// FieldCredentialsSecretID names, in an event-borne create, the secret that
+// holds its credentials.
+const FieldCredentialsSecretID = "credentials_secret_id"
 
 // EventBridge events this service consumes: rules match this source and
 // detail type, and the detail is the create request.
@@ -109,10 +128,6 @@ func (d *Dispatcher) createOnce(ctx context.Context, source, messageID string, b
 	if len(body) > storage.MaxRequestBytes {
 		return d.failed(storage.ErrTooLarge)
 	}
-	req, err := d.Decoder.DecodeRequest(body)
-	if err != nil {
-		return d.failed(err)
-	}
 	var env keyEnvelope
 	_ = json.Unmarshal(body, &env)
 	key := "key:" + env.IdempotencyKey
@@ -122,7 +137,117 @@ func (d *Dispatcher) createOnce(ctx context.Context, source, messageID string, b
 			key = "message:" + source + ":" + messageID
 		}
 	}
-	created, err := d.Core.Create(ctx, core.TrustedSource(source), req, key)
+	caller := core.TrustedSource(source)
+	body, ref, err := d.handOver(ctx, source, body)
+	if errors.Is(err, errCredentialsGone) {
+		// A redelivery of a create that succeeded and used up the secret
+		// replays; anything else cannot be served.
+		if created, found, replayErr := d.Core.Replay(ctx, caller, key); replayErr != nil || found {
+			return d.succeeded(created, replayErr)
+		}
+		return d.failed(&storage.ValidationError{Fields: map[string][]string{FieldCredentialsSecretID: {
+			"The secret does not exist; a create that used it has deleted it. Hand over the credentials again in a new secret."}}})
+	}
+	if err != nil {
+		return d.failed(err)
+	}
+	req, err := d.Decoder.DecodeRequest(body)
+	if err == nil {
+		var created core.Created
+		created, err = d.Core.Create(ctx, caller, req, key)
+		if err == nil {
+			d.discardCredentials(ctx, ref)
+			return d.succeeded(created, nil)
+		}
+	}
+	if !core.Transient(err) {
+		// Refused for good: a retry of the same message cannot use the
+		// secret, and nobody else should.
+		d.discardCredentials(ctx, ref)
+	}
+	return d.failed(err)
+}
+
+// errCredentialsGone marks a handed-over secret that no longer exists.
+var errCredentialsGone = errors.New("credentials secret gone")
+
+// handOver replaces the credentials reference of an event-borne body by the
+// values it refers to. SQS and EventBridge bodies that carry the values
+// themselves are refused; direct invocations may carry either.
+func (d *Dispatcher) handOver(ctx context.Context, source string, body []byte) (merged []byte, ref string, err error) {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil || fields == nil {
+		return body, "", nil // not an object: the decoder says what is wrong
+	}
+	problems := map[string][]string{}
+	rawRef, hasRef := fields[FieldCredentialsSecretID]
+	if source != SourceDirect {
+		for _, name := range secretFields {
+			if _, clear := fields[name]; clear {
+				problems[name] = []string{fmt.Sprintf("Secrets may not travel in SQS messages or EventBridge events. Store them in a secret under %q and send its ARN as %q.", d.credentialsDir(), FieldCredentialsSecretID)}
+			}
+		}
+	}
+	if !hasRef {
+		if len(problems) > 0 {
+			return nil, "", &storage.ValidationError{Fields: problems}
+		}
+		return body, "", nil
+	}
+	if json.Unmarshal(rawRef, &ref) != nil || d.Credentials == nil || !d.Credentials.Owns(ref) {
+		problems[FieldCredentialsSecretID] = []string{fmt.Sprintf("Must be the ARN or name of a secret under %q.", d.credentialsDir())}
+		return nil, "", &storage.ValidationError{Fields: problems}
+	}
+	if len(problems) > 0 {
+		return nil, "", &storage.ValidationError{Fields: problems}
+	}
+	values, found, err := d.Credentials.Read(ctx, ref)
+	switch {
+	case err != nil && !found:
+		return nil, "", fmt.Errorf("%w: %w", core.ErrPersistence, err)
+	case !found:
+		return nil, ref, errCredentialsGone
+	case err != nil:
+		return nil, "", &storage.ValidationError{Fields: map[string][]string{FieldCredentialsSecretID: {err.Error()}}}
+	}
+	delete(fields, FieldCredentialsSecretID)
+	for name, value := range values {
+		if !slices.Contains(secretFields, name) {
+			return nil, "", &storage.ValidationError{Fields: map[string][]string{FieldCredentialsSecretID: {
+				fmt.Sprintf("The secret may hold only %s.", strings.Join(secretFields, " and "))}}}
+		}
+		if _, both := fields[name]; both {
+			return nil, "", &storage.ValidationError{Fields: map[string][]string{name: {
+				"Send it either in the body or in the credentials secret, not both."}}}
+		}
+		fields[name], _ = json.Marshal(value)
+	}
+	merged, err = json.Marshal(fields)
+	return merged, ref, err
+}
+
+// secretFields are the request fields that hold secrets.
+var secretFields = []string{"token", "client_secret"}
+
+func (d *Dispatcher) credentialsDir() string {
+	if d.Credentials == nil {
+		return "(not configured)"
+	}
+	return d.Credentials.Dir()
+}
+
+// discardCredentials deletes a used handed-over secret. A failure is logged
+// and left: the secret is the sender's to remove then.
+func (d *Dispatcher) discardCredentials(ctx context.Context, ref string) {
+	if ref == "" {
+		return
+	}
+	if err := d.Credentials.Delete(context.WithoutCancel(ctx), ref); err != nil {
+		d.logger().WarnContext(ctx, "could not delete a used credentials secret", slog.String("error", err.Error()))
+	}
+}
+
+func (d *Dispatcher) succeeded(created core.Created, err error) result {
 	if err != nil {
 		return d.failed(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -37,6 +38,10 @@ type createCall struct {
 	caller core.Caller
 	key    string
 	title  string
+}
+
+func (c *scriptedCore) Replay(context.Context, core.Caller, string) (core.Created, bool, error) {
+	return core.Created{}, false, nil
 }
 
 func (c *scriptedCore) Create(_ context.Context, caller core.Caller, req storage.Request, key string) (core.Created, error) {
@@ -80,16 +85,63 @@ func (f *failureLog) RecordFailure(_ context.Context, failure core.Failure) erro
 	return nil
 }
 
-// createBody is a create request; the title "invalid" makes it fail
-// validation.
+// createBody is a create request with the token in clear; the title
+// "invalid" makes it fail validation.
 func createBody(title string) string {
+	return strings.Replace(handedOverBody(title, ""), `"title"`, `"token": "`+contractSecret+`", "title"`, 1)
+}
+
+// handedOverBody is a create request whose credentials are in the secret
+// ref (none when ref is empty).
+func handedOverBody(title, ref string) string {
 	project := "4"
 	if title == "invalid" {
 		project = `"four"`
 	}
-	return `{"project": ` + project + `, "host": "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com", "catalog": "main", "schema": "default",` +
-		` "volume": "landing", "token": "` + contractSecret + `", "title": "` + title + `"}`
+	body := `{"project": ` + project + `, "host": "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com", "catalog": "main", "schema": "default",` +
+		` "volume": "landing", "title": "` + title + `"}`
+	if ref != "" {
+		body = strings.Replace(body, `"title"`, `"credentials_secret_id": "`+ref+`", "title"`, 1)
+	}
+	return body
 }
+
+// handOvers is an in-memory Credentials: secret id → values.
+type handOvers struct {
+	mu      sync.Mutex
+	secrets map[string]map[string]string
+	deleted []string
+}
+
+const handOverDir = "lsdbx/incoming/"
+
+func newHandOvers(ids ...string) *handOvers {
+	h := &handOvers{secrets: map[string]map[string]string{}}
+	for _, id := range ids {
+		h.secrets[id] = map[string]string{"token": contractSecret}
+	}
+	return h
+}
+
+func (h *handOvers) Dir() string         { return handOverDir }
+func (h *handOvers) Owns(id string) bool { return strings.HasPrefix(id, handOverDir) }
+
+func (h *handOvers) Read(_ context.Context, id string) (map[string]string, bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v, ok := h.secrets[id]
+	return v, ok, nil
+}
+
+func (h *handOvers) Delete(_ context.Context, id string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.secrets, id)
+	h.deleted = append(h.deleted, id)
+	return nil
+}
+
+func handOverID(i int) string { return handOverDir + messageID(i) }
 
 type contractCase struct {
 	name string
@@ -113,6 +165,10 @@ var contractCases = []contractCase{
 }
 
 func newContractDispatcher(c contractCase) (*eventsource.Dispatcher, *scriptedCore, *failureLog, *bytes.Buffer) {
+	var ids []string
+	for i := range c.titles {
+		ids = append(ids, handOverID(i))
+	}
 	sc := &scriptedCore{}
 	fl := &failureLog{}
 	if c.recordFails {
@@ -120,7 +176,7 @@ func newContractDispatcher(c contractCase) (*eventsource.Dispatcher, *scriptedCo
 	}
 	logs := &bytes.Buffer{}
 	return &eventsource.Dispatcher{
-		Core: sc, Decoder: storage.Decoder{}, Failures: fl, Version: "contract",
+		Core: sc, Decoder: storage.Decoder{}, Failures: fl, Version: "contract", Credentials: newHandOvers(ids...),
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 	}, sc, fl, logs
 }
@@ -190,7 +246,7 @@ func TestSQSContract(t *testing.T) {
 			d, sc, fl, logs := newContractDispatcher(c)
 			var ev events.SQSEvent
 			for i, title := range c.titles {
-				ev.Records = append(ev.Records, events.SQSMessage{MessageId: messageID(i), EventSource: "aws:sqs", Body: createBody(title)})
+				ev.Records = append(ev.Records, events.SQSMessage{MessageId: messageID(i), EventSource: "aws:sqs", Body: handedOverBody(title, handOverID(i))})
 			}
 			payload, _ := json.Marshal(ev)
 			out, err := d.Invoke(lambdaContext("lambda-req-1"), payload)
@@ -242,7 +298,7 @@ func TestEventBridgeContract(t *testing.T) {
 			d, sc, fl, logs := newContractDispatcher(c)
 			payload, _ := json.Marshal(events.CloudWatchEvent{
 				ID: messageID(0), Source: eventsource.EventBridgeSource, DetailType: eventsource.EventBridgeDetailType,
-				Detail: json.RawMessage(createBody(c.titles[0])),
+				Detail: json.RawMessage(handedOverBody(c.titles[0], handOverID(0))),
 			})
 			out, err := d.Invoke(lambdaContext("lambda-req-2"), payload)
 			if retry := len(c.wantRetry) > 0; retry != (err != nil) {
@@ -337,4 +393,121 @@ func TestDirectContract(t *testing.T) {
 			t.Fatalf("calls %+v; want the body's key", sc.calls)
 		}
 	})
+}
+
+// Queued and evented creates carry secrets by reference: values in clear
+// are refused for good, the reference must name a secret under the
+// hand-over prefix, and a used secret is deleted once the storage exists or
+// the request is refused for good, but kept for a retry.
+func TestCredentialsAreHandedOverByReference(t *testing.T) {
+	cases := []struct {
+		name        string
+		body        string
+		wantStatus  int
+		wantField   string
+		wantRetry   bool
+		wantDeleted bool
+	}{
+		{name: "token in clear", body: createBody("ok"), wantStatus: 400, wantField: "token"},
+		{name: "client_secret in clear", body: strings.Replace(handedOverBody("ok", ""), `"title"`, `"client_secret": "`+contractSecret+`", "title"`, 1), wantStatus: 400, wantField: "client_secret"},
+		{name: "reference outside the prefix", body: handedOverBody("ok", "lsdbx/storage-1"), wantStatus: 400, wantField: eventsource.FieldCredentialsSecretID},
+		{name: "reference and value", body: strings.Replace(handedOverBody("ok", handOverID(0)), `"title"`, `"token": "x", "title"`, 1), wantStatus: 400, wantField: "token"},
+		{name: "missing secret", body: handedOverBody("ok", handOverDir+"never-made"), wantStatus: 400, wantField: eventsource.FieldCredentialsSecretID},
+		{name: "created", body: handedOverBody("ok", handOverID(0)), wantStatus: 201, wantDeleted: true},
+		{name: "refused for good", body: handedOverBody("permanent", handOverID(0)), wantStatus: 400, wantDeleted: true},
+		{name: "invalid request", body: handedOverBody("invalid", handOverID(0)), wantStatus: 400, wantField: "project", wantDeleted: true},
+		{name: "transient failure keeps it", body: handedOverBody("transient", handOverID(0)), wantStatus: 500, wantRetry: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, sc, fl, logs := newContractDispatcher(contractCase{titles: []string{"x"}})
+			secrets := d.Credentials.(*handOvers)
+			payload, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{MessageId: messageID(0), EventSource: "aws:sqs", Body: c.body}}})
+			out, err := d.Invoke(context.Background(), payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if retried := strings.Contains(string(out), messageID(0)); retried != c.wantRetry {
+				t.Errorf("result %s: redelivery %v, want %v", out, retried, c.wantRetry)
+			}
+			if c.wantStatus != 201 && !c.wantRetry {
+				if len(fl.failures) != 1 || fl.failures[0].Status != c.wantStatus {
+					t.Fatalf("failure records %+v, want one with status %d", fl.failures, c.wantStatus)
+				}
+				var body struct {
+					ValidationErrors map[string][]string `json:"validation_errors"`
+				}
+				_ = json.Unmarshal(fl.failures[0].Error, &body)
+				if c.wantField != "" && len(body.ValidationErrors[c.wantField]) == 0 {
+					t.Errorf("error %s does not name %s", fl.failures[0].Error, c.wantField)
+				}
+				checkNoSecret(t, "failure record", fl.failures[0].Error)
+			}
+			if strings.HasPrefix(c.name, "token in clear") || strings.HasPrefix(c.name, "client_secret") {
+				if len(sc.calls) != 0 {
+					t.Errorf("a create with secrets in clear reached the core")
+				}
+				if !strings.Contains(string(fl.failures[0].Error), handOverDir) {
+					t.Errorf("the error does not say where to put the secrets: %s", fl.failures[0].Error)
+				}
+			}
+			_, kept := secrets.secrets[handOverID(0)]
+			if deleted := slices.Contains(secrets.deleted, handOverID(0)); deleted != c.wantDeleted || (c.wantDeleted && kept) {
+				t.Errorf("hand-over secret deleted %v (kept %v), want deleted %v", deleted, kept, c.wantDeleted)
+			}
+			checkNoSecret(t, "logs", logs.Bytes())
+		})
+	}
+	t.Run("direct invocations may carry values", func(t *testing.T) {
+		d, sc, _, _ := newContractDispatcher(contractCase{})
+		out, err := d.Invoke(context.Background(), []byte(createBody("ok")))
+		if err != nil || !strings.Contains(string(out), `"status_code":201`) || len(sc.calls) != 1 {
+			t.Fatalf("Invoke = %s, %v", out, err)
+		}
+	})
+	t.Run("the core receives the handed-over token", func(t *testing.T) {
+		d, _, _, _ := newContractDispatcher(contractCase{titles: []string{"x"}})
+		var got storage.Request
+		d.Core = recordingCore{func(req storage.Request) { got = req }}
+		payload, _ := json.Marshal(events.CloudWatchEvent{ID: "e", Source: eventsource.EventBridgeSource, DetailType: eventsource.EventBridgeDetailType,
+			Detail: json.RawMessage(handedOverBody("ok", handOverID(0)))})
+		if _, err := d.Invoke(context.Background(), payload); err != nil {
+			t.Fatal(err)
+		}
+		if got.Secrets.Token != contractSecret {
+			t.Errorf("the request's token is not the handed-over one")
+		}
+	})
+}
+
+// A redelivered message whose create succeeded (and deleted its secret)
+// replays the storage the first delivery made.
+func TestRedeliveryAfterTheSecretWasUsedReplays(t *testing.T) {
+	d, _, fl, _ := newContractDispatcher(contractCase{})
+	d.Core = &replayingCore{}
+	payload, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m-1", EventSource: "aws:sqs", Body: handedOverBody("ok", handOverDir+"used")}}})
+	out, err := d.Invoke(context.Background(), payload)
+	if err != nil || string(out) != `{"batchItemFailures":[]}` || len(fl.failures) != 0 {
+		t.Fatalf("Invoke = %s, %v, failures %+v; want an acknowledged replay", out, err, fl.failures)
+	}
+}
+
+type replayingCore struct{ scriptedCore }
+
+func (*replayingCore) Replay(_ context.Context, _ core.Caller, key string) (core.Created, bool, error) {
+	if key != "message:sqs:m-1" {
+		return core.Created{}, false, nil
+	}
+	return core.Created{Storage: storage.Storage{ID: 3}, Replayed: true}, true, nil
+}
+
+type recordingCore struct{ seen func(storage.Request) }
+
+func (r recordingCore) Create(_ context.Context, _ core.Caller, req storage.Request, _ string) (core.Created, error) {
+	r.seen(req)
+	return core.Created{Storage: storage.Storage{ID: 1, Settings: req.Settings}}, nil
+}
+
+func (recordingCore) Replay(context.Context, core.Caller, string) (core.Created, bool, error) {
+	return core.Created{}, false, nil
 }

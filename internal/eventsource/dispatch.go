@@ -34,6 +34,8 @@ type Dispatcher struct {
 	Core Creator
 	// Decoder validates event-borne create requests.
 	Decoder storage.Decoder
+	// Credentials holds the secrets SQS and EventBridge creates hand over.
+	Credentials Credentials
 	// Failures keeps permanent failures of SQS and EventBridge events.
 	Failures core.FailureRecorder
 	// Version is reported in error bodies.

@@ -475,6 +475,10 @@ func (fakeCore) Create(_ context.Context, _ core.Caller, req storage.Request, _ 
 
 func (fakeCore) Validate(context.Context, core.Caller, storage.Request) error { return nil }
 
+func (fakeCore) Replay(context.Context, core.Caller, string) (core.Created, bool, error) {
+	return core.Created{}, false, nil
+}
+
 // acceptSampleToken authenticates the token the sample events carry.
 type acceptSampleToken struct{}
 
