@@ -65,6 +65,12 @@ func For(err error) (status int, detail string, fields map[string][]string) {
 		return http.StatusForbidden, fmt.Sprintf("You do not have permission to perform this action: this token may not manage project %d.", permission.Project), nil
 	case errors.As(err, &connection):
 		return http.StatusBadRequest, connection.Message, map[string][]string{"non_field_errors": {connection.Message}}
+	case errors.Is(err, core.ErrNotFound):
+		return http.StatusNotFound, "Not found.", nil
+	case errors.Is(err, core.ErrConflict):
+		return http.StatusConflict, "The storage was changed by another request at the same time; nothing of this request was saved. Retry it.", nil
+	case errors.Is(err, core.ErrKeyOfDeletedStorage):
+		return http.StatusUnprocessableEntity, "The storage this Idempotency-Key created has been deleted since. Use a new key for a new request.", nil
 	case errors.Is(err, core.ErrIdempotencyConflict):
 		return http.StatusUnprocessableEntity, "This Idempotency-Key was already used with a different request. Use a new key for a new request.", nil
 	case errors.Is(err, context.DeadlineExceeded):

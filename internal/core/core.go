@@ -12,14 +12,23 @@ package core
 import (
 	"log/slog"
 	"time"
+
+	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
 // Service runs the storage use cases.
 type Service struct {
 	Checker ConnectionChecker
 	Secrets SecretStore
-	Records Repository
+	Records Records
 	IDs     IDAllocator
+	// Vault reads, versions and deletes existing secrets; nil in the create
+	// function, whose role may not.
+	Vault SecretVault
+	// Files lists a storage's objects for the files preview.
+	Files FileLister
+	// Decoder validates merged updates with the create's rules.
+	Decoder storage.Decoder
 	// Keys keeps idempotency keys; needed only for creates with a key.
 	Keys IdempotencyStore
 	// KeyTTL is how long an idempotency key is remembered

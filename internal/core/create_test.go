@@ -170,6 +170,45 @@ func (r *fakeRepo) GetStorage(_ context.Context, id int64) (storage.Record, erro
 	return storage.Record{}, storage.ErrRecordNotFound
 }
 
+func (r *fakeRepo) ListProject(_ context.Context, project int64) ([]storage.Record, error) {
+	var out []storage.Record
+	for _, rec := range r.stored {
+		if rec.Project == project {
+			out = append(out, rec)
+		}
+	}
+	return out, nil
+}
+
+func (r *fakeRepo) ReplaceStorage(_ context.Context, rec storage.Record) error {
+	r.j.add("replace-record")
+	if r.err != nil {
+		return r.err
+	}
+	for i, old := range r.stored {
+		if old.ID == rec.ID {
+			if old.Revision != rec.Revision {
+				return core.ErrConflict
+			}
+			rec.Revision++
+			r.stored[i] = rec
+			return nil
+		}
+	}
+	return storage.ErrRecordNotFound
+}
+
+func (r *fakeRepo) RemoveStorage(_ context.Context, id int64) (storage.Record, error) {
+	r.j.add("remove-record")
+	for i, rec := range r.stored {
+		if rec.ID == id {
+			r.stored = append(r.stored[:i], r.stored[i+1:]...)
+			return rec, nil
+		}
+	}
+	return storage.Record{}, storage.ErrRecordNotFound
+}
+
 type fixture struct {
 	j       *journal
 	checker *fakeChecker

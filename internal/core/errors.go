@@ -17,6 +17,13 @@ var ErrPersistence = errors.New("storage could not be saved")
 // a different request.
 var ErrIdempotencyConflict = errors.New("this idempotency key was already used with a different request")
 
+// ErrKeyOfDeletedStorage is returned when an idempotency key names a
+// storage that has been deleted since.
+var ErrKeyOfDeletedStorage = errors.New("the storage this idempotency key created has been deleted")
+
+// ErrNotFound is returned for a storage id that names no storage.
+var ErrNotFound = errors.New("storage not found")
+
 // PermissionError is returned when the caller may not manage the project.
 type PermissionError struct {
 	TokenID string
@@ -45,5 +52,6 @@ func Transient(err error) bool {
 	var validation *storage.ValidationError
 	var permission *PermissionError
 	return !errors.Is(err, storage.ErrMalformed) && !errors.As(err, &validation) &&
-		!errors.As(err, &permission) && !errors.Is(err, ErrIdempotencyConflict)
+		!errors.As(err, &permission) && !errors.Is(err, ErrIdempotencyConflict) &&
+		!errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrKeyOfDeletedStorage)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -42,6 +43,9 @@ func (s *Service) replay(ctx context.Context, rec IdempotencyRecord, fingerprint
 		return Created{}, ErrIdempotencyConflict
 	}
 	r, err := s.Records.GetStorage(ctx, rec.StorageID)
+	if errors.Is(err, storage.ErrRecordNotFound) {
+		return Created{}, fmt.Errorf("storage %d: %w", rec.StorageID, ErrKeyOfDeletedStorage)
+	}
 	if err != nil {
 		return Created{}, fmt.Errorf("%w: read replayed storage %d: %w", ErrPersistence, rec.StorageID, err)
 	}

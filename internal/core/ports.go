@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"regexp"
 	"time"
 
 	"github.com/lsdbx/databricks-storage/internal/storage"
@@ -48,6 +49,50 @@ type Repository interface {
 	// GetStorage reads a record; it returns an error wrapping
 	// storage.ErrRecordNotFound when there is none.
 	GetStorage(ctx context.Context, id int64) (storage.Record, error)
+}
+
+// Records is the repository the lifecycle of a storage needs.
+type Records interface {
+	Repository
+	// ListProject returns a project's records in id order.
+	ListProject(ctx context.Context, project int64) ([]storage.Record, error)
+	// ReplaceStorage writes r over the record it was read from, as revision
+	// r.Revision+1, if the stored record is still at r.Revision; otherwise
+	// it returns an error wrapping ErrConflict, or storage.ErrRecordNotFound
+	// when the record is gone. It never brings back a deleted record.
+	ReplaceStorage(ctx context.Context, r storage.Record) error
+	// RemoveStorage deletes a record and returns it; storage.ErrRecordNotFound
+	// when there is none.
+	RemoveStorage(ctx context.Context, id int64) (storage.Record, error)
+}
+
+// ErrConflict is wrapped when a record changed between its read and its
+// write.
+var ErrConflict = errors.New("the storage was changed by another request")
+
+// SecretVault reads, versions and deletes existing storage secrets. Only
+// the function that manages storages holds one; the create function's role
+// cannot read a secret.
+type SecretVault interface {
+	// ReadSecret returns a secret's current values and version id.
+	ReadSecret(ctx context.Context, arn string) (values map[string]string, versionID string, err error)
+	// PutSecretVersion makes values the secret's current version (the
+	// previous one stays as AWSPREVIOUS) and returns the new version id.
+	PutSecretVersion(ctx context.Context, arn string, values map[string]string) (versionID string, err error)
+	// RestoreSecretVersion makes versionID current again, replacing the
+	// version replacing, after a rotation whose record write failed.
+	RestoreSecretVersion(ctx context.Context, arn, versionID, replacing string) error
+	// ScheduleSecretDeletion deletes a secret after the configured recovery
+	// window (at once when it is zero).
+	ScheduleSecretDeletion(ctx context.Context, arn string) error
+}
+
+// FileLister lists the objects under a storage's volume and prefix.
+type FileLister interface {
+	// ListFiles lists files through the connection, recursing when asked,
+	// keeping those whose key matches filter (all when nil), and stopping
+	// after limit files or when ctx is done.
+	ListFiles(ctx context.Context, c storage.Connection, recursive bool, filter *regexp.Regexp, limit int) (storage.FileListing, error)
 }
 
 // IDAllocator hands out storage ids unique across all instances.

@@ -68,6 +68,7 @@ func (s *Store) PutStorageWithKey(ctx context.Context, r storage.Record, key cor
 	if err != nil {
 		return err
 	}
+	r.Revision = 1
 	av, err := RecordItem(r)
 	if err != nil {
 		return fmt.Errorf("marshal storage %d: %w", r.ID, err)

@@ -54,6 +54,7 @@ type recordItem struct {
 	PK        string `json:"pk"`
 	Kind      string `json:"kind"`
 	SecretARN string `json:"secret_arn"`
+	Revision  int64  `json:"revision"`
 	storage.Storage
 }
 
@@ -63,7 +64,7 @@ func withJSONTagsDecoding(o *attributevalue.DecoderOptions) { o.TagKey = "json" 
 // RecordItem renders a record as a DynamoDB item.
 func RecordItem(r storage.Record) (map[string]types.AttributeValue, error) {
 	return attributevalue.MarshalMapWithOptions(recordItem{
-		PK: StorageKey(r.ID), Kind: kindStorage, SecretARN: r.SecretARN, Storage: r.Storage,
+		PK: StorageKey(r.ID), Kind: kindStorage, SecretARN: r.SecretARN, Revision: r.Revision, Storage: r.Storage,
 	}, withJSONTags)
 }
 
@@ -72,6 +73,7 @@ func RecordItem(r storage.Record) (map[string]types.AttributeValue, error) {
 // attempt of this very write succeeded (its response was lost): that is a
 // success. A record of another secret is another storage's: ErrIDTaken.
 func (s *Store) PutStorage(ctx context.Context, r storage.Record) error {
+	r.Revision = 1
 	av, err := RecordItem(r)
 	if err != nil {
 		return fmt.Errorf("marshal storage %d: %w", r.ID, err)
@@ -123,6 +125,62 @@ func (s *Store) DeleteStorage(ctx context.Context, id int64, secretARN string) e
 	return nil
 }
 
+// ReplaceStorage writes r as revision r.Revision+1 if the stored record is
+// still at r.Revision and refers to the same secret. A record deleted
+// meanwhile is never brought back.
+func (s *Store) ReplaceStorage(ctx context.Context, r storage.Record) error {
+	read := r.Revision
+	r.Revision++
+	av, err := RecordItem(r)
+	if err != nil {
+		return fmt.Errorf("marshal storage %d: %w", r.ID, err)
+	}
+	cond := "attribute_exists(pk) AND secret_arn = :arn AND revision = :rev"
+	values := map[string]types.AttributeValue{
+		":arn": &types.AttributeValueMemberS{Value: r.SecretARN},
+		":rev": &types.AttributeValueMemberN{Value: strconv.FormatInt(read, 10)},
+	}
+	if read == 0 {
+		cond = "attribute_exists(pk) AND secret_arn = :arn AND attribute_not_exists(revision)"
+		delete(values, ":rev")
+	}
+	_, err = s.Client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                           aws.String(s.Table),
+		Item:                                av,
+		ConditionExpression:                 aws.String(cond),
+		ExpressionAttributeValues:           values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var condErr *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &condErr) && len(condErr.Item) == 0:
+		return fmt.Errorf("replace storage %d: %w", r.ID, storage.ErrRecordNotFound)
+	case errors.As(err, &condErr):
+		return fmt.Errorf("replace storage %d: %w", r.ID, core.ErrConflict)
+	case err != nil:
+		return fmt.Errorf("replace storage %d: %w", r.ID, err)
+	}
+	return nil
+}
+
+// RemoveStorage deletes a storage record and returns what it held.
+func (s *Store) RemoveStorage(ctx context.Context, id int64) (storage.Record, error) {
+	out, err := s.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:           aws.String(s.Table),
+		Key:                 map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: StorageKey(id)}},
+		ConditionExpression: aws.String("attribute_exists(pk)"),
+		ReturnValues:        types.ReturnValueAllOld,
+	})
+	var condErr *types.ConditionalCheckFailedException
+	if errors.As(err, &condErr) {
+		return storage.Record{}, fmt.Errorf("remove storage %d: %w", id, storage.ErrRecordNotFound)
+	}
+	if err != nil {
+		return storage.Record{}, fmt.Errorf("remove storage %d: %w", id, err)
+	}
+	return DecodeRecord(out.Attributes)
+}
+
 // GetStorage reads one storage record by id.
 func (s *Store) GetStorage(ctx context.Context, id int64) (storage.Record, error) {
 	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
@@ -172,5 +230,5 @@ func DecodeRecord(av map[string]types.AttributeValue) (storage.Record, error) {
 	if err := attributevalue.UnmarshalMapWithOptions(av, &it, withJSONTagsDecoding); err != nil {
 		return storage.Record{}, fmt.Errorf("decode storage item: %w", err)
 	}
-	return storage.Record{Storage: it.Storage, SecretARN: it.SecretARN}, nil
+	return storage.Record{Storage: it.Storage, SecretARN: it.SecretARN, Revision: it.Revision}, nil
 }

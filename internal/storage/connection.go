@@ -77,3 +77,19 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// File is an object a sync would import, as the files preview lists it.
+type File struct {
+	Key          string     `json:"key"`
+	LastModified *time.Time `json:"last_modified"`
+	Size         *int64     `json:"size"`
+}
+
+// FileListing is what a listing found, and why it stopped early, if it did.
+type FileListing struct {
+	Files []File
+	// LimitReached is true when more files may follow the last one.
+	LimitReached bool
+	// TimedOut is true when the listing ran out of time.
+	TimedOut bool
+}

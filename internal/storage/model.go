@@ -126,9 +126,12 @@ type Storage struct {
 	Settings
 }
 
-// Record is what the repository keeps for a storage: the storage and the
-// reference to its secret.
+// Record is what the repository keeps for a storage: the storage, the
+// reference to its secret, and its revision.
 type Record struct {
 	Storage
 	SecretARN string
+	// Revision counts the writes of the record (1 after the create); an
+	// update names the revision it read, so that no write is lost.
+	Revision int64
 }

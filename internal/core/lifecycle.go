@@ -1,0 +1,298 @@
+package core
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lsdbx/databricks-storage/internal/storage"
+)
+
+// Get returns a storage of a project the caller may manage.
+func (s *Service) Get(ctx context.Context, caller Caller, id int64) (storage.Storage, error) {
+	rec, err := s.load(ctx, caller, id)
+	return rec.Storage, err
+}
+
+// List returns the storages of a project, ordered by a field of the
+// storage ("id", "-created_at", …; id order when empty or unknown, as
+// Django REST framework ignores unknown ordering fields).
+func (s *Service) List(ctx context.Context, caller Caller, project int64, ordering string) ([]storage.Storage, error) {
+	if err := caller.authorize(project); err != nil {
+		return nil, err
+	}
+	records, err := s.Records.ListProject(ctx, project)
+	if err != nil {
+		return nil, fmt.Errorf("%w: list project %d: %w", ErrPersistence, project, err)
+	}
+	out := make([]storage.Storage, len(records))
+	for i, r := range records {
+		out[i] = r.Storage
+	}
+	if key, desc, ok := orderingField(ordering); ok {
+		slices.SortStableFunc(out, func(a, b storage.Storage) int {
+			c := compareField(a, b, key)
+			if desc {
+				return -c
+			}
+			return c
+		})
+	}
+	return out, nil
+}
+
+// orderingField returns the struct field index path of a JSON field name.
+func orderingField(ordering string) ([]int, bool, bool) {
+	name, desc := strings.CutPrefix(strings.TrimSpace(ordering), "-")
+	if name == "" {
+		return nil, false, false
+	}
+	f, ok := storageFields[name]
+	return f, desc, ok
+}
+
+// storageFields maps the storage's JSON names to their field index paths.
+var storageFields = func() map[string][]int {
+	out := map[string][]int{}
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[storage.Storage]()) {
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" && !f.Anonymous {
+			out[name] = f.Index
+		}
+	}
+	return out
+}()
+
+// compareField orders two storages by one field; nil sorts first, as
+// PostgreSQL's NULLS FIRST for ascending order does not, but deterministic.
+func compareField(a, b storage.Storage, index []int) int {
+	va := reflect.ValueOf(a).FieldByIndex(index)
+	vb := reflect.ValueOf(b).FieldByIndex(index)
+	if va.Kind() == reflect.Pointer {
+		switch {
+		case va.IsNil() || vb.IsNil():
+			return cmp.Compare(boolInt(!va.IsNil()), boolInt(!vb.IsNil()))
+		}
+		va, vb = va.Elem(), vb.Elem()
+	}
+	if t, ok := va.Interface().(time.Time); ok {
+		return t.Compare(vb.Interface().(time.Time))
+	}
+	switch va.Kind() {
+	case reflect.String:
+		return cmp.Compare(va.String(), vb.String())
+	case reflect.Int64, reflect.Int:
+		return cmp.Compare(va.Int(), vb.Int())
+	case reflect.Bool:
+		return cmp.Compare(boolInt(va.Bool()), boolInt(vb.Bool()))
+	}
+	return 0
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// load reads a record the caller may manage.
+func (s *Service) load(ctx context.Context, caller Caller, id int64) (storage.Record, error) {
+	rec, err := s.Records.GetStorage(ctx, id)
+	if errors.Is(err, storage.ErrRecordNotFound) {
+		return storage.Record{}, fmt.Errorf("storage %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return storage.Record{}, fmt.Errorf("%w: read storage %d: %w", ErrPersistence, id, err)
+	}
+	if err := caller.authorize(rec.Project); err != nil {
+		return storage.Record{}, err
+	}
+	return rec, nil
+}
+
+// merged is a stored storage with a patch applied.
+type merged struct {
+	record    storage.Record
+	stored    storage.Secrets
+	versionID string
+	req       storage.Request
+}
+
+// merge loads a storage and its secrets and applies the patch over them,
+// validating the result with the create's rules.
+func (s *Service) merge(ctx context.Context, caller Caller, id int64, patch storage.Patch) (merged, error) {
+	if s.Vault == nil {
+		return merged{}, fmt.Errorf("%w: this function may not read secrets", ErrPersistence)
+	}
+	rec, err := s.load(ctx, caller, id)
+	if err != nil {
+		return merged{}, err
+	}
+	if err := patch.CheckImmutable(rec.Storage); err != nil {
+		return merged{}, err
+	}
+	values, versionID, err := s.Vault.ReadSecret(ctx, rec.SecretARN)
+	if err != nil {
+		return merged{}, fmt.Errorf("%w: read the secret of storage %d: %w", ErrPersistence, id, err)
+	}
+	stored := storage.Secrets{Token: values["token"], ClientSecret: values["client_secret"]}
+	req, err := s.Decoder.DecodeRequest(patch.Apply(rec.Settings, stored))
+	if err != nil {
+		return merged{}, err
+	}
+	req.Secrets = req.Secrets.For(req.AuthType)
+	return merged{record: rec, stored: stored, versionID: versionID, req: req}, nil
+}
+
+// ValidateExisting applies the patch over a stored storage (with its stored
+// secrets), checks the connection and saves nothing.
+func (s *Service) ValidateExisting(ctx context.Context, caller Caller, id int64, patch storage.Patch) error {
+	m, err := s.merge(ctx, caller, id, patch)
+	if err != nil {
+		return err
+	}
+	return s.check(ctx, m.req)
+}
+
+// maxUpdateAttempts bounds how often an update is merged again after
+// another write changed the storage between its read and its write.
+const maxUpdateAttempts = 2
+
+// Update applies a partial update. When a field the connection depends on
+// or a secret changes, the connection is checked again and a failed check
+// changes nothing. New secret values become a new version of the storage's
+// secret; the record keeps its secret reference.
+func (s *Service) Update(ctx context.Context, caller Caller, id int64, patch storage.Patch) (storage.Storage, error) {
+	for attempt := 1; ; attempt++ {
+		updated, err := s.updateOnce(ctx, caller, id, patch)
+		if errors.Is(err, ErrConflict) && attempt < maxUpdateAttempts {
+			continue // merge the patch over the other write and try again
+		}
+		return updated, err
+	}
+}
+
+func (s *Service) updateOnce(ctx context.Context, caller Caller, id int64, patch storage.Patch) (storage.Storage, error) {
+	m, err := s.merge(ctx, caller, id, patch)
+	if err != nil {
+		return storage.Storage{}, err
+	}
+	if m.req.NeedsCheck(m.record.Settings, m.stored) {
+		if err := s.check(ctx, m.req); err != nil {
+			return storage.Storage{}, err
+		}
+	}
+	rec := m.record
+	rec.Settings = m.req.Settings
+	newValues := m.req.Secrets.Values()
+	rotated := ""
+	if !maps.Equal(newValues, m.stored.Values()) {
+		if rotated, err = s.Vault.PutSecretVersion(ctx, rec.SecretARN, newValues); err != nil {
+			return storage.Storage{}, fmt.Errorf("%w: write the new secret version of storage %d: %w", ErrPersistence, id, err)
+		}
+	}
+	err = s.Records.ReplaceStorage(ctx, rec)
+	if err == nil {
+		return rec.Storage, nil
+	}
+	if rotated != "" {
+		s.restoreSecret(ctx, rec, m.versionID, rotated)
+	}
+	switch {
+	case errors.Is(err, storage.ErrRecordNotFound):
+		return storage.Storage{}, fmt.Errorf("storage %d was deleted meanwhile: %w", id, ErrNotFound)
+	case errors.Is(err, ErrConflict):
+		return storage.Storage{}, fmt.Errorf("storage %d: %w", id, err)
+	}
+	return storage.Storage{}, fmt.Errorf("%w: write storage %d: %w", ErrPersistence, id, err)
+}
+
+// restoreSecret makes the secret's previous version current again after a
+// rotation whose record write failed, so that record and secret agree.
+func (s *Service) restoreSecret(ctx context.Context, rec storage.Record, previous, rotated string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	if err := s.Vault.RestoreSecretVersion(ctx, rec.SecretARN, previous, rotated); err != nil {
+		s.logger().ErrorContext(ctx, "could not restore the previous secret version after a failed update",
+			slog.Int64("storage_id", rec.ID), slog.String("error", err.Error()))
+	}
+}
+
+// Delete removes a storage's record and schedules its secret for deletion
+// (after the vault's recovery window, so that an operator can undo a
+// mistaken delete in Secrets Manager).
+func (s *Service) Delete(ctx context.Context, caller Caller, id int64) error {
+	if s.Vault == nil {
+		return fmt.Errorf("%w: this function may not delete secrets", ErrPersistence)
+	}
+	if _, err := s.load(ctx, caller, id); err != nil {
+		return err
+	}
+	rec, err := s.Records.RemoveStorage(ctx, id)
+	if errors.Is(err, storage.ErrRecordNotFound) {
+		return fmt.Errorf("storage %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: delete storage %d: %w", ErrPersistence, id, err)
+	}
+	if err := s.Vault.ScheduleSecretDeletion(context.WithoutCancel(ctx), rec.SecretARN); err != nil {
+		// The record is gone, so the secret is an orphan: the sweep will
+		// remove it, without a recovery window.
+		s.logger().ErrorContext(ctx, "storage deleted, but its secret could not be scheduled for deletion; the sweep will remove it",
+			slog.Int64("storage_id", id), slog.String("error", err.Error()))
+	}
+	return nil
+}
+
+// DefaultPreviewLimit and MaxPreviewLimit bound the files preview.
+const (
+	DefaultPreviewLimit = 100
+	MaxPreviewLimit     = 1000
+)
+
+// PreviewFiles lists the objects a sync would import: of the stored
+// storage with the patch applied when id is not 0, else of the request the
+// patch is. It stops after limit files or request_timeout_s.
+func (s *Service) PreviewFiles(ctx context.Context, caller Caller, id int64, patch storage.Patch, limit int) (storage.FileListing, error) {
+	var req storage.Request
+	if id != 0 {
+		m, err := s.merge(ctx, caller, id, patch)
+		if err != nil {
+			return storage.FileListing{}, err
+		}
+		req = m.req
+	} else {
+		body, err := json.Marshal(patch)
+		if err != nil {
+			return storage.FileListing{}, fmt.Errorf("%w: %w", storage.ErrMalformed, err)
+		}
+		if req, err = s.Decoder.DecodeRequest(body); err != nil {
+			return storage.FileListing{}, err
+		}
+		if err := caller.authorize(req.Project); err != nil {
+			return storage.FileListing{}, err
+		}
+	}
+	var filter *regexp.Regexp
+	if req.RegexFilter != nil && *req.RegexFilter != "" {
+		re, err := regexp.Compile(*req.RegexFilter)
+		if err != nil {
+			return storage.FileListing{}, &storage.ValidationError{Fields: map[string][]string{"regex_filter": {
+				"This pattern cannot be run here (Go regular expressions, RE2 syntax): " + strings.TrimPrefix(err.Error(), "error parsing regexp: ")}}}
+		}
+		filter = re
+	}
+	if s.Files == nil {
+		return storage.FileListing{}, fmt.Errorf("%w: no file lister configured", ErrPersistence)
+	}
+	return s.Files.ListFiles(ctx, req.Connection(), req.RecursiveScan, filter, limit)
+}

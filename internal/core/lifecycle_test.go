@@ -1,0 +1,342 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/lsdbx/databricks-storage/internal/core"
+	"github.com/lsdbx/databricks-storage/internal/storage"
+)
+
+// fakeVault keeps secret versions in memory.
+type fakeVault struct {
+	j        *journal
+	versions map[string][]map[string]string // arn → versions, current last
+	current  map[string]int
+	putErr   error
+	deleted  []string
+	restored []string
+}
+
+func newVault(j *journal) *fakeVault {
+	return &fakeVault{j: j, versions: map[string][]map[string]string{}, current: map[string]int{}}
+}
+
+func (v *fakeVault) put(arn string, values map[string]string) {
+	v.versions[arn] = append(v.versions[arn], values)
+	v.current[arn] = len(v.versions[arn]) - 1
+}
+
+func versionID(i int) string { return "v" + string(rune('0'+i)) }
+
+func (v *fakeVault) ReadSecret(_ context.Context, arn string) (map[string]string, string, error) {
+	v.j.add("read-secret")
+	vs, ok := v.versions[arn]
+	if !ok {
+		return nil, "", errors.New("ResourceNotFoundException")
+	}
+	return maps.Clone(vs[v.current[arn]]), versionID(v.current[arn]), nil
+}
+
+func (v *fakeVault) PutSecretVersion(_ context.Context, arn string, values map[string]string) (string, error) {
+	v.j.add("put-secret-version")
+	if v.putErr != nil {
+		return "", v.putErr
+	}
+	v.put(arn, values)
+	return versionID(v.current[arn]), nil
+}
+
+func (v *fakeVault) RestoreSecretVersion(_ context.Context, arn, versionID, replacing string) error {
+	v.j.add("restore-secret")
+	v.restored = append(v.restored, versionID)
+	v.current[arn] = int(versionID[1] - '0')
+	return nil
+}
+
+func (v *fakeVault) ScheduleSecretDeletion(_ context.Context, arn string) error {
+	v.j.add("schedule-secret-deletion")
+	v.deleted = append(v.deleted, arn)
+	return nil
+}
+
+func (v *fakeVault) currentValues(arn string) map[string]string { return v.versions[arn][v.current[arn]] }
+
+type fakeLister struct {
+	conns   []storage.Connection
+	filters []*regexp.Regexp
+	limits  []int
+}
+
+func (l *fakeLister) ListFiles(_ context.Context, c storage.Connection, _ bool, filter *regexp.Regexp, limit int) (storage.FileListing, error) {
+	l.conns, l.filters, l.limits = append(l.conns, c), append(l.filters, filter), append(l.limits, limit)
+	return storage.FileListing{Files: []storage.File{{Key: "a.jpg"}}}, nil
+}
+
+// lifecycle is a fixture with one stored pat storage (id 42, project 7).
+type lifecycle struct {
+	*fixture
+	vault  *fakeVault
+	lister *fakeLister
+	stored storage.Storage
+}
+
+func newLifecycle(t *testing.T) *lifecycle {
+	t.Helper()
+	f := newFixture()
+	l := &lifecycle{fixture: f, vault: newVault(f.j), lister: &fakeLister{}}
+	f.svc.Vault, f.svc.Files = l.vault, l.lister
+	created, err := f.svc.Create(context.Background(), anyone, patRequest(t), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.repo.stored[0].Revision = 1
+	l.stored = created.Storage
+	l.vault.put(testARN, map[string]string{"token": testToken})
+	f.j.calls, f.checker.conns = nil, nil
+	return l
+}
+
+func patch(t *testing.T, body string) storage.Patch {
+	t.Helper()
+	p, err := storage.DecodePatch([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+var (
+	owner    = core.TokenHolder(core.Principal{TokenID: "own", User: "u", Projects: []int64{7}})
+	stranger = core.TokenHolder(core.Principal{TokenID: "str", User: "u", Projects: []int64{8}})
+)
+
+func TestGetAndList(t *testing.T) {
+	l := newLifecycle(t)
+	ctx := context.Background()
+	if got, err := l.svc.Get(ctx, owner, 42); err != nil || !reflect.DeepEqual(got, l.stored) {
+		t.Errorf("Get = %+v, %v", got, err)
+	}
+	if _, err := l.svc.Get(ctx, owner, 43); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("Get unknown = %v, want ErrNotFound", err)
+	}
+	var perm *core.PermissionError
+	if _, err := l.svc.Get(ctx, stranger, 42); !errors.As(err, &perm) {
+		t.Errorf("Get of another project = %v, want a PermissionError", err)
+	}
+	second := l.stored
+	second.ID, second.Title = 50, nil
+	l.repo.stored = append(l.repo.stored, storage.Record{Storage: second})
+	for ordering, want := range map[string][]int64{"": {42, 50}, "id": {42, 50}, "-id": {50, 42}, "title": {50, 42}, "-title": {42, 50}, "nonsense": {42, 50}} {
+		got, err := l.svc.List(ctx, owner, 7, ordering)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for _, s := range got {
+			ids = append(ids, s.ID)
+		}
+		if !reflect.DeepEqual(ids, want) {
+			t.Errorf("ordering %q: ids %v, want %v", ordering, ids, want)
+		}
+	}
+	if _, err := l.svc.List(ctx, stranger, 7, ""); !errors.As(err, &perm) {
+		t.Errorf("List of another project = %v, want a PermissionError", err)
+	}
+}
+
+func TestUpdateKeepsWhatIsOmitted(t *testing.T) {
+	l := newLifecycle(t)
+	got, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"title": "Renamed", "recursive_scan": true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got.Title != "Renamed" || !got.RecursiveScan || got.Host != l.stored.Host || *got.Prefix != *l.stored.Prefix || got.CreatedAt != l.stored.CreatedAt {
+		t.Errorf("updated = %+v", got)
+	}
+	// No field the connection depends on changed: no check, no new secret version.
+	assertCalls(t, l.j.list(), []string{"get-record", "read-secret", "replace-record"})
+	if rec := l.repo.stored[0]; rec.SecretARN != testARN || rec.Revision != 2 || *rec.Title != "Renamed" {
+		t.Errorf("record = %+v", rec)
+	}
+}
+
+func TestUpdateRechecksAndRotates(t *testing.T) {
+	l := newLifecycle(t)
+	const newToken = "dapi-NEW-token-must-never-leak"
+	got, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"token": "`+newToken+`", "volume": "other"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Volume != "other" {
+		t.Errorf("volume = %q", got.Volume)
+	}
+	if len(l.checker.conns) != 1 || l.checker.conns[0].Secrets.Token != newToken || l.checker.conns[0].Volume != "other" {
+		t.Errorf("check with the merged settings and secrets: %+v", l.checker.conns)
+	}
+	if v := l.vault.currentValues(testARN); v["token"] != newToken || len(l.vault.versions[testARN]) != 2 {
+		t.Errorf("secret versions = %d, current holds the new token: %v", len(l.vault.versions[testARN]), v["token"] == newToken)
+	}
+	if l.repo.stored[0].SecretARN != testARN {
+		t.Errorf("the record's secret reference changed")
+	}
+}
+
+func TestUpdateWithFailedCheckChangesNothing(t *testing.T) {
+	l := newLifecycle(t)
+	l.checker.err = &storage.ConnectionError{Reason: "volume_not_found", Message: "The volume does not exist."}
+	before := l.repo.stored[0]
+	_, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"volume": "missing", "token": "dapi-other"}`))
+	var ce *storage.ConnectionError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want the connection error", err)
+	}
+	if !reflect.DeepEqual(l.repo.stored[0], before) || len(l.vault.versions[testARN]) != 1 {
+		t.Errorf("a failed check changed the record or the secret")
+	}
+}
+
+func TestUpdateRefusals(t *testing.T) {
+	for name, c := range map[string]struct {
+		body   string
+		fields []string
+	}{
+		"project":             {`{"project": 8}`, []string{"project"}},
+		"type":                {`{"type": "s3"}`, []string{"type"}},
+		"every field at once": {`{"catalog": "", "request_timeout_s": 99, "auth_type": "dbx_sp"}`, []string{"catalog", "request_timeout_s", "client_id", "client_secret"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			l := newLifecycle(t)
+			_, err := l.svc.Update(context.Background(), owner, 42, patch(t, c.body))
+			var verr *storage.ValidationError
+			if !errors.As(err, &verr) {
+				t.Fatalf("err = %v, want a ValidationError", err)
+			}
+			for _, f := range c.fields {
+				if len(verr.Fields[f]) == 0 {
+					t.Errorf("no error on %s: %v", f, verr.Fields)
+				}
+			}
+			if len(l.checker.conns) != 0 || l.repo.stored[0].Revision != 1 {
+				t.Errorf("a refused update checked or wrote")
+			}
+		})
+	}
+	t.Run("same project is fine", func(t *testing.T) {
+		l := newLifecycle(t)
+		if _, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"project": 7, "type": "databricks"}`)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("switching to a service principal drops the token", func(t *testing.T) {
+		l := newLifecycle(t)
+		if _, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"auth_type": "dbx_sp", "client_id": "c", "client_secret": "`+testClientSecret+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if v := l.vault.currentValues(testARN); !reflect.DeepEqual(v, map[string]string{"client_secret": testClientSecret}) {
+			t.Errorf("secret keys = %v, want only client_secret", keysOf(v))
+		}
+	})
+}
+
+// Another write between the read and the write: the patch is merged again
+// over it, so both land.
+func TestConcurrentUpdatesBothLand(t *testing.T) {
+	l := newLifecycle(t)
+	other := l.repo.stored[0]
+	other.Description = ptrTo("set by another request")
+	other.Revision = 2
+	racing := &racingRepo{fakeRepo: l.repo, before: func() {
+		if l.repo.stored[0].Revision == 1 {
+			l.repo.stored[0] = other
+		}
+	}}
+	l.svc.Records = racing
+	got, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"title": "Mine"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got.Title != "Mine" || got.Description == nil || *got.Description != "set by another request" {
+		t.Errorf("updated = title %v description %v; want both writes", got.Title, got.Description)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+type racingRepo struct {
+	*fakeRepo
+	before func()
+}
+
+func (r *racingRepo) ReplaceStorage(ctx context.Context, rec storage.Record) error {
+	r.before()
+	return r.fakeRepo.ReplaceStorage(ctx, rec)
+}
+
+// An update racing a delete never brings the storage back, and the secret
+// version it wrote is rolled back.
+func TestUpdateRacingADelete(t *testing.T) {
+	l := newLifecycle(t)
+	l.svc.Records = &racingRepo{fakeRepo: l.repo, before: func() { l.repo.stored = nil }}
+	_, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"token": "dapi-rotated"}`))
+	if !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("err = %v, want ErrNotFound", err)
+	}
+	if len(l.repo.stored) != 0 {
+		t.Errorf("the deleted storage came back: %+v", l.repo.stored)
+	}
+	if v := l.vault.currentValues(testARN); v["token"] != testToken {
+		t.Errorf("the rotated secret version was not rolled back")
+	}
+}
+
+func TestDelete(t *testing.T) {
+	l := newLifecycle(t)
+	var perm *core.PermissionError
+	if err := l.svc.Delete(context.Background(), stranger, 42); !errors.As(err, &perm) || len(l.repo.stored) != 1 {
+		t.Fatalf("delete by a stranger = %v", err)
+	}
+	if err := l.svc.Delete(context.Background(), owner, 42); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.repo.stored) != 0 || !reflect.DeepEqual(l.vault.deleted, []string{testARN}) {
+		t.Errorf("records %+v, scheduled deletions %v", l.repo.stored, l.vault.deleted)
+	}
+	if err := l.svc.Delete(context.Background(), owner, 42); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("second delete = %v, want ErrNotFound", err)
+	}
+}
+
+func TestValidateExistingUsesStoredSecrets(t *testing.T) {
+	l := newLifecycle(t)
+	if err := l.svc.ValidateExisting(context.Background(), owner, 42, patch(t, `{"id": 42, "prefix": "other"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.checker.conns) != 1 || l.checker.conns[0].Secrets.Token != testToken || l.checker.conns[0].Prefix != "other" {
+		t.Errorf("checked %+v", l.checker.conns)
+	}
+	assertCalls(t, l.j.list(), []string{"get-record", "read-secret", "check"})
+}
+
+func TestPreviewFiles(t *testing.T) {
+	l := newLifecycle(t)
+	if _, err := l.svc.PreviewFiles(context.Background(), owner, 42, patch(t, `{"regex_filter": ".*\\.jpg$"}`), 5); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.lister.conns) != 1 || l.lister.conns[0].Secrets.Token != testToken || l.lister.filters[0].String() != `.*\.jpg$` || l.lister.limits[0] != 5 {
+		t.Errorf("lister got %+v %v %v", l.lister.conns, l.lister.filters, l.lister.limits)
+	}
+	_, err := l.svc.PreviewFiles(context.Background(), owner, 42, patch(t, `{"regex_filter": "(?<=a)b"}`), 5)
+	var verr *storage.ValidationError
+	if !errors.As(err, &verr) || !strings.Contains(strings.Join(verr.Fields["regex_filter"], ""), "(?<") {
+		t.Errorf("unsupported pattern: err = %v, want a regex_filter error naming the construct", err)
+	}
+	if _, err := l.svc.PreviewFiles(context.Background(), stranger, 0, patch(t, string(baseFields().with("project", "7").body())), 5); err == nil {
+		t.Errorf("preview of another project's volume was allowed")
+	}
+}
