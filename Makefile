@@ -67,15 +67,16 @@ lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(STATICCHECK) ./...
+	$(GO) vet -tags integration ./...
+	$(STATICCHECK) -tags integration ./...
 
 cfn-lint: venv ## lint template.yaml
 	$(VENV)/bin/cfn-lint template.yaml
 
-unit: tools ## the Go test suite (unit, moto integration, RIE, label-studio-sdk compatibility)
-	$(GO) test -count=1 -timeout 20m -skip '^TestRandomisedFaults$$' ./...
+unit: tools ## the Go test suite with -tags integration (unit, moto integration, RIE, label-studio-sdk compatibility)
+	$(GO) test -count=1 -timeout 20m -tags integration -skip '^TestRandomisedFaults$$' ./...
 	@# The randomised fault run on its own, verbose, so its counts are printed.
-	set -o pipefail; $(GO) test -count=1 -timeout 20m -run '^TestRandomisedFaults$$' -v ./internal/app \
+	set -o pipefail; $(GO) test -count=1 -timeout 20m -tags integration -run '^TestRandomisedFaults$$' -v ./internal/app \
 		| grep -E '^(randomised faults|=== RUN|--- |PASS|FAIL|ok|\s+random_test)'
 
 
