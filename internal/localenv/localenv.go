@@ -18,7 +18,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -60,8 +59,6 @@ type Options struct {
 	// OwnAWS starts a fresh moto even when AWS_ENDPOINT_URL is set, for
 	// runs whose counts must be theirs alone.
 	OwnAWS bool
-	// MotoLog receives moto's output; nil discards it.
-	MotoLog io.Writer
 }
 
 // Env is a running local environment. Close stops what Start started.
@@ -148,7 +145,7 @@ func (e *Env) startAWS(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if e.Moto, err = motoserver.Start(ctx, bin, o.MotoLog); err != nil {
+	if e.Moto, err = motoserver.Start(ctx, bin, nil); err != nil {
 		return err
 	}
 	e.Endpoint = e.Moto.URL
@@ -215,15 +212,6 @@ func seedToken(ctx context.Context, cfg aws.Config, table, token string) (string
 // DATABRICKS_ALLOW_PRIVATE_HOSTS, AZURE_AUTHORITY_HOST and SSL_CERT_FILE.
 // An empty value stands for an unset variable. The map is the caller's.
 func (e *Env) Vars() map[string]string { return maps.Clone(e.vars) }
-
-// Getenv looks name up in Vars, then in this process's environment; it
-// suits app.ConfigFromEnv.
-func (e *Env) Getenv(name string) string {
-	if v, ok := e.vars[name]; ok {
-		return v
-	}
-	return os.Getenv(name)
-}
 
 // Export puts Vars into this process's environment, so that the service
 // built in this process (app.New) finds AWS, the table and the workspace
