@@ -1,9 +1,5 @@
 //go:build integration
 
-// Package e2e tests the service as its users meet it: every sample event
-// through the real bootstrap under the Lambda Runtime Interface Emulator, and
-// the local API through Label Studio's own Python SDK. AWS is moto; Databricks
-// is the fake workspace.
 package e2e
 
 import (
