@@ -3,7 +3,7 @@
 # also works alone: make -f bench.mk bench.
 #
 #   make bench                                   # regenerates BENCHMARKS.md
-#   make bench BENCH_FLAGS='-starts 20 -creates 500'
+#   make bench BENCH_FLAGS='-starts 40 -creates 500'
 #
 # The report is a program, not a test: it never fails on a slow number, only
 # when something could not be measured (it then says what in BENCHMARKS.md
@@ -19,14 +19,14 @@ include $(dir $(lastword $(MAKEFILE_LIST)))Makefile
 endif
 
 BENCH_FLAGS ?=
-# The report, the handler benchmark and the bootstraps it runs under the
-# emulator are compiled with the same flags (those of the Lambda build), so
-# that on a cold build cache the dependencies compile once for this machine.
+# The report and the bootstraps it runs under the emulator are compiled with
+# the same flags (those of the Lambda build), so that on a cold build cache
+# the dependencies compile once for this machine.
 BENCH_GOFLAGS := -trimpath -tags=lambda.norpc
 
 .PHONY: bench
 
-bench: venv $(RIE) ## measure size, cold start, critical path, handler CPU and memory; writes BENCHMARKS.md
+bench: venv $(RIE) ## zip size, cold start, warm critical path, CPU and memory per create, beside a reference; writes BENCHMARKS.md
 	@start=$$(date +%s); \
 	MOTO_SERVER=$(CURDIR)/$(VENV)/bin/moto_server AWS_LAMBDA_RIE=$(RIE) $(GO) run $(BENCH_GOFLAGS) ./bench/cmd/report $(BENCH_FLAGS); \
 	status=$$?; echo "make bench: $$(( $$(date +%s) - start )) s"; exit $$status

@@ -1,3 +1,10 @@
+// Package benchkit holds the pieces of make bench that are worth testing on
+// their own: building and zipping Lambda artifacts, the API Gateway events
+// the benchmarks send, a reverse proxy that adds a latency to every AWS call
+// and records it, the Lambda Runtime Interface Emulator's INIT report,
+// process memory and CPU from /proc, and small statistics.
+//
+// Nothing here asserts a timing: bench/cmd/report measures and reports.
 package benchkit
 
 import (
@@ -13,28 +20,22 @@ import (
 // LambdaBuildFlags are the go build flags of the deployed Lambda artifacts.
 var LambdaBuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w"}
 
-// Build compiles the main package pkg (e.g. ./functions/create-storage) into
-// out for goos/goarch with CGO_ENABLED=0 and flags (LambdaBuildFlags for the
-// deployed shape). dir is the directory go runs in, the module root.
-func Build(ctx context.Context, dir, pkg, out, goos, goarch string, flags []string) error {
-	args := append([]string{"build"}, flags...)
-	args = append(args, "-o", out, pkg)
+// Build compiles the main package pkg into out for linux/goarch with
+// CGO_ENABLED=0 and LambdaBuildFlags; dir is the module root.
+func Build(ctx context.Context, dir, pkg, out, goarch string) error {
+	args := append(append([]string{"build"}, LambdaBuildFlags...), "-o", out, pkg)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s for %s/%s: %w\n%s", pkg, goos, goarch, err, msg)
+		return fmt.Errorf("go build %s for linux/%s: %w\n%s", pkg, goarch, err, msg)
 	}
 	return nil
 }
 
-// zipTime is the modification time written into deployment zips, so that
-// the same binary always gives the same zip.
-var zipTime = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // ZipBootstrap writes a Lambda deployment zip to out holding bootstrap as
-// the single entry "bootstrap", deflated, with file mode 0755, and returns
-// the zip's size in bytes.
+// its one entry "bootstrap" (deflated, mode 0755, a fixed time, so the same
+// binary gives the same zip) and returns the zip's size in bytes.
 func ZipBootstrap(bootstrap, out string) (int64, error) {
 	in, err := os.Open(bootstrap)
 	if err != nil {
@@ -46,7 +47,7 @@ func ZipBootstrap(bootstrap, out string) (int64, error) {
 		return 0, err
 	}
 	zw := zip.NewWriter(f)
-	hdr := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate, Modified: zipTime}
+	hdr := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate, Modified: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
 	hdr.SetMode(0o755)
 	w, err := zw.CreateHeader(hdr)
 	if err == nil {
@@ -61,12 +62,7 @@ func ZipBootstrap(bootstrap, out string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("zip %s: %w", bootstrap, err)
 	}
-	return FileSize(out)
-}
-
-// FileSize returns the size of the file at path.
-func FileSize(path string) (int64, error) {
-	fi, err := os.Stat(path)
+	fi, err := os.Stat(out)
 	if err != nil {
 		return 0, err
 	}

@@ -1,11 +1,11 @@
 package benchkit
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -26,8 +26,7 @@ func FindChild(ppid int, exe string) (int, error) {
 		if err != nil {
 			continue
 		}
-		stat, err := readStat(pid)
-		if err != nil || stat.ppid != ppid {
+		if fields, err := statFields(pid); err != nil || fields[1] != strconv.Itoa(ppid) {
 			continue
 		}
 		if got, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && got == want {
@@ -37,95 +36,45 @@ func FindChild(ppid int, exe string) (int, error) {
 	return 0, fmt.Errorf("no child of pid %d runs %s", ppid, exe)
 }
 
-// Memory is a process's resident memory, in bytes.
-type Memory struct {
-	// RSS is the resident set size now (VmRSS), Peak its high-water mark
-	// (VmHWM).
-	RSS, Peak int64
-}
-
-// ReadMemory reads VmRSS and VmHWM from /proc/<pid>/status.
-func ReadMemory(pid int) (Memory, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+// Usage returns the user plus system CPU time pid has used (all threads, at
+// a resolution of 10 ms: USER_HZ is 100 wherever Go runs) and its peak
+// resident set size (VmHWM) in bytes.
+func Usage(pid int) (cpu time.Duration, peakRSS int64, err error) {
+	fields, err := statFields(pid)
 	if err != nil {
-		return Memory{}, err
+		return 0, 0, err
 	}
-	defer f.Close()
-	var m Memory
-	var found int
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (name != "VmRSS" && name != "VmHWM") {
-			continue
-		}
-		fields := strings.Fields(value)
-		if len(fields) != 2 || fields[1] != "kB" {
-			return Memory{}, fmt.Errorf("/proc/%d/status: unexpected %s line %q", pid, name, sc.Text())
-		}
-		kb, err := strconv.ParseInt(fields[0], 10, 64)
+	for _, f := range fields[11:13] { // utime, stime
+		ticks, err := strconv.ParseInt(f, 10, 64)
 		if err != nil {
-			return Memory{}, err
+			return 0, 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 		}
-		if name == "VmRSS" {
-			m.RSS = kb << 10
-		} else {
-			m.Peak = kb << 10
-		}
-		found++
+		cpu += time.Duration(ticks) * time.Second / 100
 	}
-	if err := sc.Err(); err != nil {
-		return Memory{}, err
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
 	}
-	if found != 2 {
-		return Memory{}, fmt.Errorf("/proc/%d/status has no VmRSS/VmHWM", pid)
+	m := regexp.MustCompile(`(?m)^VmHWM:\s*(\d+) kB$`).FindSubmatch(status)
+	if m == nil {
+		return 0, 0, fmt.Errorf("/proc/%d/status has no VmHWM", pid)
 	}
-	return m, nil
+	kb, err := strconv.ParseInt(string(m[1]), 10, 64)
+	return cpu, kb << 10, err
 }
 
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat;
-// 100 on every Linux configuration Go supports.
-const clockTicks = 100
-
-type procStat struct {
-	ppid         int
-	utime, stime int64
-}
-
-func readStat(pid int) (procStat, error) {
+// statFields returns the fields of /proc/<pid>/stat after the command name:
+// [0] is the state (field 3), [1] the ppid, [11] utime, [12] stime.
+func statFields(pid int) ([]string, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return procStat{}, err
+		return nil, err
 	}
-	// The command name (field 2) is in parentheses and may hold spaces.
+	// The command name is in parentheses and may hold spaces.
 	i := bytes.LastIndexByte(raw, ')')
-	if i < 0 {
-		return procStat{}, fmt.Errorf("/proc/%d/stat: malformed", pid)
-	}
 	fields := strings.Fields(string(raw[i+1:]))
-	// fields[0] is field 3 (state): ppid is field 4, utime 14, stime 15.
-	if len(fields) < 13 {
-		return procStat{}, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	if i < 0 || len(fields) < 13 {
+		return nil, fmt.Errorf("/proc/%d/stat: malformed", pid)
 	}
-	var s procStat
-	if s.ppid, err = strconv.Atoi(fields[1]); err != nil {
-		return procStat{}, err
-	}
-	if s.utime, err = strconv.ParseInt(fields[11], 10, 64); err != nil {
-		return procStat{}, err
-	}
-	if s.stime, err = strconv.ParseInt(fields[12], 10, 64); err != nil {
-		return procStat{}, err
-	}
-	return s, nil
-}
-
-// CPUTime returns the user plus system CPU time pid has used, all threads
-// included, at a resolution of 10 ms.
-func CPUTime(pid int) (time.Duration, error) {
-	s, err := readStat(pid)
-	if err != nil {
-		return 0, err
-	}
-	return time.Duration(s.utime+s.stime) * time.Second / clockTicks, nil
+	return fields, nil
 }

@@ -6,25 +6,16 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"regexp"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-
-	"github.com/lsdbx/databricks-storage/internal/dynamostore"
-	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
-	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
-	"github.com/lsdbx/databricks-storage/internal/hostguard"
-	"github.com/lsdbx/databricks-storage/internal/motoserver"
+	"github.com/lsdbx/databricks-storage/internal/localenv"
 	"github.com/lsdbx/databricks-storage/internal/rie"
 )
 
@@ -49,58 +40,30 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	wd, _ := os.Getwd()
-
-	env := map[string]string{
-		"TABLE_NAME":           envOr("TABLE_NAME", "label-studio-databricks-storage-local"),
-		"AWS_REGION":           envOr("AWS_REGION", "us-east-1"),
-		"AWS_LAMBDA_LOG_LEVEL": envOr("AWS_LAMBDA_LOG_LEVEL", "INFO"),
-	}
-	for k, v := range env {
-		os.Setenv(k, v)
-	}
-	// The function inherits this environment, AWS_ENDPOINT_URL included.
-	_, stopAWS, err := motoserver.Ensure(ctx)
-	if err != nil {
-		return err
-	}
-	defer stopAWS()
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return err
-	}
-	db := dynamodb.NewFromConfig(awsCfg)
-	if err := dynamostore.EnsureTable(ctx, db, env["TABLE_NAME"]); err != nil {
-		return err
-	}
-	// The sample events carry "Authorization: Token local-dev-token".
-	apiToken := envOr("LOCAL_API_TOKEN", "local-dev-token")
-	tokens := &tokenstore.Store{Client: db, Table: env["TABLE_NAME"]}
-	if _, _, err := tokens.Mint(ctx, tokenstore.MintInput{User: "local", AllProjects: true, Plaintext: apiToken}); err != nil && !errors.Is(err, tokenstore.ErrTokenExists) {
-		return fmt.Errorf("seed the API token: %w", err)
-	}
-
-	if os.Getenv("LOCAL_FAKE_WORKSPACE") != "off" {
-		fw := fakeworkspace.Default()
-		if err := fw.Start(); err != nil {
-			return err
-		}
-		defer fw.Close()
-		certFile := filepath.Join(os.TempDir(), fmt.Sprintf("fake-workspace-%d.pem", os.Getpid()))
-		if err := os.WriteFile(certFile, fw.CertPEM(), 0o600); err != nil {
-			return err
-		}
-		defer os.Remove(certFile)
-		env[hostguard.EnvAllowPrivateHosts] = "true"
-		env["AZURE_AUTHORITY_HOST"] = fw.URL()
-		env["SSL_CERT_FILE"] = certFile
-		payload = pointAt(payload, fw.URL())
-		fmt.Fprintf(os.Stderr, "Workspace hosts in the event point at a fake Databricks workspace at %s (LOCAL_FAKE_WORKSPACE=off to send them as they are).\n", fw.URL())
-	}
-
 	rieBin, err := rie.FindBinary(wd)
 	if err != nil {
 		return err
 	}
+
+	env, err := localenv.Start(ctx, localenv.Options{
+		Table: os.Getenv("TABLE_NAME"),
+		// The sample events carry "Authorization: Token local-dev-token".
+		Token:         cmp.Or(os.Getenv("LOCAL_API_TOKEN"), "local-dev-token"),
+		NoWorkspace:   os.Getenv("LOCAL_FAKE_WORKSPACE") == "off",
+		WorkspaceAddr: os.Getenv("LOCAL_FAKE_WORKSPACE_ADDR"),
+	})
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	vars := env.Vars()
+	vars["AWS_LAMBDA_LOG_LEVEL"] = cmp.Or(os.Getenv("AWS_LAMBDA_LOG_LEVEL"), "INFO")
+	fmt.Fprintf(os.Stderr, "AWS at %s, table %s, API token %s (LOCAL_API_TOKEN).\n", env.Endpoint, env.Table, env.Token)
+	if env.Workspace != nil {
+		payload = pointAt(payload, env.WorkspaceURL())
+		fmt.Fprintf(os.Stderr, "Workspace hosts in the event point at a fake Databricks workspace at %s (LOCAL_FAKE_WORKSPACE=off to send them as they are).\n", env.WorkspaceURL())
+	}
+
 	dir, err := os.MkdirTemp("", "invoke-")
 	if err != nil {
 		return err
@@ -110,7 +73,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fn, err := rie.Start(ctx, rieBin, bootstrap, env)
+	fn, err := rie.Start(ctx, rieBin, bootstrap, vars)
 	if err != nil {
 		return err
 	}
@@ -137,10 +100,3 @@ func pointAt(payload []byte, url string) []byte {
 }
 
 var workspaceURL = regexp.MustCompile(`https://[a-z0-9.-]+\.(cloud\.databricks\.com|azuredatabricks\.net|gcp\.databricks\.com)`)
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}

@@ -1,13 +1,13 @@
 // Command load drives the local API with many concurrent creates and checks
 // that what the callers saw and what AWS holds agree: errors, unique ids,
-// secrets and records. `make load` runs it; it starts its own moto, fake
-// workspace and local API (the same handler `make run` serves).
+// secrets and records. `make load` runs it; it starts its own local
+// environment (package localenv, always a fresh moto) and local API (the
+// same handler `make run` serves).
 package main
 
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -22,19 +22,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/lsdbx/databricks-storage/internal/app"
-	"github.com/lsdbx/databricks-storage/internal/dynamostore"
-	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
-	"github.com/lsdbx/databricks-storage/internal/hostguard"
 	"github.com/lsdbx/databricks-storage/internal/localapi"
-	"github.com/lsdbx/databricks-storage/internal/motoserver"
+	"github.com/lsdbx/databricks-storage/internal/localenv"
 )
 
 func main() {
@@ -50,35 +46,24 @@ func run() error {
 	flag.Parse()
 	ctx := context.Background()
 
-	os.Unsetenv("AWS_ENDPOINT_URL") // always a fresh emulator: the counts must be this run's alone
-	_, stopAWS, err := motoserver.Ensure(ctx)
-	if err != nil {
-		return err
-	}
-	defer stopAWS()
-	fw := fakeworkspace.Default()
-	if err := fw.Start(); err != nil {
-		return err
-	}
-	defer fw.Close()
-	roots := x509.NewCertPool()
-	roots.AddCert(fw.Certificate())
-
+	// Always a fresh emulator: the counts must be this run's alone.
 	const table, prefix = "load-storages", "load/"
-	cfg := app.Config{TableName: table, SecretNamePrefix: prefix, IDBlockSize: 10, Version: "load",
-		Hosts: hostguard.Policy{AllowPrivate: true}, AzureAuthority: fw.URL(), TokenCacheTTL: 30 * time.Second}
-	service, err := app.New(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), app.Options{RootCAs: roots})
+	env, err := localenv.Start(ctx, localenv.Options{Table: table, SecretPrefix: prefix, OwnAWS: true})
 	if err != nil {
 		return err
 	}
-	db := dynamodb.NewFromConfig(service.AWS)
-	if err := dynamostore.EnsureTable(ctx, db, table); err != nil {
-		return err
-	}
-	token, _, err := service.Tokens.Mint(ctx, tokenstore.MintInput{User: "load", AllProjects: true})
+	defer env.Close()
+	env.Export()
+	cfg, err := app.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
+	cfg.Version = "load"
+	service, err := app.New(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), env.AppOptions())
+	if err != nil {
+		return err
+	}
+	token := env.Token
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -87,9 +72,9 @@ func run() error {
 	go func() { _ = server.Serve(listener) }()
 	defer server.Close()
 	url := "http://" + listener.Addr().String() + "/api/storages/databricks/"
-	fmt.Printf("driving %s with %d creates at concurrency %d\n", url, *total, *concurrency)
+	fmt.Printf("moto at %s, fake workspace at %s\ndriving %s with %d creates at concurrency %d\n", env.Endpoint, env.WorkspaceURL(), url, *total, *concurrency)
 
-	body := fmt.Sprintf(`{"project": 1, "host": %q, "catalog": "main", "schema": "default", "volume": "landing", "prefix": "images", "token": %q}`, fw.URL(), fakeworkspace.DefaultPAT)
+	body := fmt.Sprintf(`{"project": 1, "host": %q, "catalog": "main", "schema": "default", "volume": "landing", "prefix": "images", "token": %q}`, env.WorkspaceURL(), fakeworkspace.DefaultPAT)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency}, Timeout: 60 * time.Second}
 	var (
 		errorsSeen atomic.Int64
@@ -122,17 +107,13 @@ func run() error {
 	wg.Wait()
 	elapsed := time.Since(start)
 
-	// Counting reads whole collections from the emulator: it gets a client
-	// without the service's per-attempt timeout, which is tuned for single items.
-	countCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	// Counting reads whole collections from the emulator: env.AWS has no
+	// per-attempt timeout, which the service's client has, tuned for single items.
+	secrets, err := countSecrets(ctx, secretsmanager.NewFromConfig(env.AWS), prefix)
 	if err != nil {
 		return err
 	}
-	secrets, err := countSecrets(ctx, secretsmanager.NewFromConfig(countCfg), prefix)
-	if err != nil {
-		return err
-	}
-	records, err := countRecords(ctx, dynamodb.NewFromConfig(countCfg), table)
+	records, err := countRecords(ctx, dynamodb.NewFromConfig(env.AWS), table)
 	if err != nil {
 		return err
 	}

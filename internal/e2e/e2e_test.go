@@ -1,7 +1,5 @@
-// Package e2e tests the service as its users meet it: every sample event
-// through the real bootstrap under the Lambda Runtime Interface Emulator, and
-// the local API through Label Studio's own Python SDK. AWS is moto; Databricks
-// is the fake workspace.
+//go:build integration
+
 package e2e
 
 import (
@@ -9,10 +7,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -23,12 +21,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
+	"github.com/lsdbx/databricks-storage/internal/localenv"
 	"github.com/lsdbx/databricks-storage/internal/rie"
 	"github.com/lsdbx/databricks-storage/internal/testenv"
 )
 
+// TestMain starts the moto every test's local environment uses.
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // expectedStatus is the status each sample event's case calls for. Every file
@@ -65,8 +64,9 @@ var expectedAsync = map[string]struct {
 	"direct-invalid.json":     {statusCode: 400},
 }
 
-// world is moto plus a fake workspace, with the environment a function
-// needs to use them.
+// world is the local environment (moto, a fake workspace, a table with the
+// token the sample events carry) and the environment a function needs to
+// use it.
 type world struct {
 	fw    *fakeworkspace.Server
 	table string
@@ -75,33 +75,20 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	fw := fakeworkspace.Default()
-	if err := fw.Start(); err != nil {
+	// moto is testenv's (AWS_ENDPOINT_URL); table and prefix are this test's.
+	le, err := localenv.Start(context.Background(), localenv.Options{
+		Table:        testenv.NewTable(t),
+		SecretPrefix: testenv.NewSecretPrefix(t),
+		// The sample events carry "Authorization: Token local-dev-token".
+		Token: "local-dev-token",
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(fw.Close)
-	certFile := filepath.Join(t.TempDir(), "fake-workspace.pem")
-	if err := os.WriteFile(certFile, fw.CertPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	table := testenv.NewTable(t)
-	tokens := &tokenstore.Store{Client: dynamodb.NewFromConfig(testenv.AWSConfig(t)), Table: table}
-	// The sample events carry "Authorization: Token local-dev-token".
-	if _, _, err := tokens.Mint(context.Background(), tokenstore.MintInput{User: "events", AllProjects: true, Plaintext: "local-dev-token"}); err != nil {
-		t.Fatal(err)
-	}
-	env := testenv.Env(testenv.MotoURL())
-	for k, v := range map[string]string{
-		"TABLE_NAME":                     table,
-		"SECRET_NAME_PREFIX":             testenv.NewSecretPrefix(t),
-		"DATABRICKS_ALLOW_PRIVATE_HOSTS": "true",
-		"AZURE_AUTHORITY_HOST":           fw.URL(),
-		"SSL_CERT_FILE":                  certFile,
-		"AWS_LAMBDA_LOG_LEVEL":           "DEBUG",
-	} {
-		env[k] = v
-	}
-	return &world{fw: fw, table: table, env: env}
+	t.Cleanup(le.Close)
+	env := le.Vars()
+	env["AWS_LAMBDA_LOG_LEVEL"] = "DEBUG"
+	return &world{fw: le.Workspace, table: le.Table, env: env}
 }
 
 // pointAtFake rewrites the host in an event's JSON body to the fake workspace.
@@ -262,16 +249,6 @@ func startFunction(t *testing.T, env map[string]string) *rie.Function {
 	return fn
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-}
-
 func TestLabelStudioSDKCreatesThroughTheLocalAPI(t *testing.T) {
 	wd, _ := os.Getwd()
 	python := filepath.Join(wd, "..", "..", ".venv", "bin", "python")
@@ -282,14 +259,14 @@ func TestLabelStudioSDKCreatesThroughTheLocalAPI(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/localapi").CombinedOutput(); err != nil {
 		t.Fatalf("build localapi: %v\n%s", err, out)
 	}
-	port, fakePort := freePort(t), freePort(t)
 	table := testenv.NewTable(t)
 	prefix := testenv.NewSecretPrefix(t)
 	cmd := exec.Command(bin)
 	cmd.Env = os.Environ()
+	// PORT=0: a free port; the fake workspace takes one too. Both are read
+	// from the banner.
 	for k, v := range map[string]string{
-		"PORT": port, "TABLE_NAME": table, "SECRET_NAME_PREFIX": prefix,
-		"LOCAL_FAKE_WORKSPACE_ADDR": "127.0.0.1:" + fakePort, "LOCAL_API_TOKEN": "sdk-test-token",
+		"PORT": "0", "TABLE_NAME": table, "SECRET_NAME_PREFIX": prefix, "LOCAL_API_TOKEN": "sdk-test-token",
 	} {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -299,12 +276,12 @@ func TestLabelStudioSDKCreatesThroughTheLocalAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitForListening(t, stdout)
+	apiURL, workspaceURL := waitForListening(t, stdout)
 
 	script := exec.Command(python, "testdata/sdk_create.py")
 	script.Env = append(os.Environ(),
-		"LS_BASE_URL=http://127.0.0.1:"+port, "LS_API_KEY=sdk-test-token",
-		"WORKSPACE_HOST=https://127.0.0.1:"+fakePort)
+		"LS_BASE_URL="+apiURL, "LS_API_KEY=sdk-test-token",
+		"WORKSPACE_HOST="+workspaceURL)
 	out, err := script.CombinedOutput()
 	if err != nil {
 		t.Fatalf("label-studio-sdk script failed: %v\n%s", err, out)
@@ -328,7 +305,14 @@ func TestLabelStudioSDKCreatesThroughTheLocalAPI(t *testing.T) {
 	}
 }
 
-func waitForListening(t *testing.T, stdout interface{ Read([]byte) (int, error) }) {
+var (
+	workspaceLine = regexp.MustCompile(`fake Databricks workspace at (https://\S+)`)
+	listeningLine = regexp.MustCompile(`listening on (http://[^/\s]+)/`)
+)
+
+// waitForListening reads localapi's banner up to its "listening on" line and
+// returns the API's base URL and the fake workspace's.
+func waitForListening(t *testing.T, stdout interface{ Read([]byte) (int, error) }) (apiURL, workspaceURL string) {
 	t.Helper()
 	lines := make(chan string)
 	go func() {
@@ -345,12 +329,18 @@ func waitForListening(t *testing.T, stdout interface{ Read([]byte) (int, error) 
 			if !ok {
 				t.Fatal("localapi exited before listening")
 			}
-			if strings.Contains(line, "listening on") {
+			if m := workspaceLine.FindStringSubmatch(line); m != nil {
+				workspaceURL = m[1]
+			}
+			if m := listeningLine.FindStringSubmatch(line); m != nil {
+				if workspaceURL == "" {
+					t.Fatal("localapi listens without having named its fake workspace")
+				}
 				go func() {
 					for range lines {
 					}
 				}()
-				return
+				return m[1], workspaceURL
 			}
 		case <-timeout:
 			t.Fatal("localapi did not start listening")

@@ -38,30 +38,27 @@ func FindBinary(dir string) (string, error) {
 	return localtools.Find("MOTO_SERVER", dir, filepath.Join(".venv", "bin", "moto_server"), "run `make venv` (make test and make run do it for you)")
 }
 
-// Ensure makes sure the AWS SDK has an emulator to talk to: when
-// AWS_ENDPOINT_URL is set it is used as it is; otherwise moto is started and
-// the standard AWS variables point at it. stop ends what Ensure started.
-func Ensure(ctx context.Context) (endpoint string, stop func(), err error) {
-	if url := os.Getenv("AWS_ENDPOINT_URL"); url != "" {
-		return url, func() {}, nil
+// Env is the environment that points the AWS SDK at the emulator at url and
+// nowhere else: fixed credentials and region, no profile, no shared files,
+// no instance metadata. An empty value means "unset" (exec gives it to a
+// child as set-but-empty, which the AWS SDKs read as unset).
+func Env(url string) map[string]string {
+	return map[string]string{
+		"AWS_ENDPOINT_URL":            url,
+		"AWS_ACCESS_KEY_ID":           "local",
+		"AWS_SECRET_ACCESS_KEY":       "local",
+		"AWS_SESSION_TOKEN":           "",
+		"AWS_REGION":                  Region,
+		"AWS_DEFAULT_REGION":          Region,
+		"AWS_PROFILE":                 "",
+		"AWS_CONFIG_FILE":             os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+		"AWS_EC2_METADATA_DISABLED":   "true",
 	}
-	wd, _ := os.Getwd()
-	bin, err := FindBinary(wd)
-	if err != nil {
-		return "", nil, err
-	}
-	moto, err := Start(ctx, bin, nil)
-	if err != nil {
-		return "", nil, err
-	}
-	os.Setenv("AWS_ENDPOINT_URL", moto.URL)
-	for k, v := range map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"} {
-		if os.Getenv(k) == "" {
-			os.Setenv(k, v)
-		}
-	}
-	return moto.URL, moto.Stop, nil
 }
+
+// Region is the region of the emulated resources.
+const Region = "us-east-1"
 
 // Start runs moto's server, with the Python of binary's virtualenv, on a free loopback port and waits until it answers.
 // Its output goes to logs (io.Discard when nil).
@@ -76,6 +73,12 @@ func Start(ctx context.Context, binary string, logs io.Writer) (*Server, error) 
 	python := filepath.Join(filepath.Dir(binary), "python")
 	cmd := exec.Command(python, "-c", serialScript, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = logs, logs
+	// botocore refuses an AWS_PROFILE that is set but empty (as Env sets it).
+	for _, kv := range os.Environ() {
+		if kv != "AWS_PROFILE=" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start moto_server: %w", err)

@@ -42,31 +42,17 @@ func Main(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "testenv:", err)
 		os.Exit(1)
 	}
-	for k, v := range Env(moto.URL) {
-		os.Setenv(k, v)
+	for k, v := range motoserver.Env(moto.URL) {
+		if v == "" {
+			os.Unsetenv(k)
+		} else {
+			os.Setenv(k, v)
+		}
 	}
 	code := m.Run()
 	moto.Stop()
 	os.Exit(code)
 }
-
-// Env is the environment that points the AWS SDK at the emulator at url.
-func Env(url string) map[string]string {
-	return map[string]string{
-		"AWS_ENDPOINT_URL":            url,
-		"AWS_ACCESS_KEY_ID":           "testing",
-		"AWS_SECRET_ACCESS_KEY":       "testing",
-		"AWS_SESSION_TOKEN":           "",
-		"AWS_REGION":                  "us-east-1",
-		"AWS_DEFAULT_REGION":          "us-east-1",
-		"AWS_PROFILE":                 "",
-		"AWS_CONFIG_FILE":             "/dev/null",
-		"AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-	}
-}
-
-// MotoURL is the running emulator's endpoint.
-func MotoURL() string { return moto.URL }
 
 // AWSConfig loads the AWS configuration through the standard chain.
 func AWSConfig(t testing.TB) aws.Config {

@@ -1,31 +1,14 @@
-// Command report measures the create-storage Lambda against the issue
-// "Measure and minimise cold start, critical path, size and memory" and
-// writes BENCHMARKS.md. `make bench` runs it from the module root:
+// Command report measures the create-storage Lambda beside a reference
+// Lambda (bench/reference) and writes BENCHMARKS.md; `make bench` runs it
+// from the module root. Sections: 1. deployment zip size; 2. cold start (the
+// emulator's INIT duration over fresh starts); 3. the critical path of a warm
+// create in-process against moto behind a latency proxy; 4. CPU and memory
+// per create under the emulator. AWS, the fake workspace, the table and the
+// token come from package localenv.
 //
-//	go run ./bench/cmd/report [-out BENCHMARKS.md] [flags]
-//
-// It measures, in one run and side by side:
-//
-//  1. artifact size: the linux/arm64 bootstrap and its deployment zip, next
-//     to the reference Lambda of bench/reference;
-//  2. cold start: the INIT duration the Lambda Runtime Interface Emulator
-//     reports for the real bootstrap and the reference, alternating, over
-//     fresh starts;
-//  3. the critical path of a warm create, in-process through the real
-//     handler, against moto behind a latency-injecting proxy and the fake
-//     Databricks workspace with a fixed delay, and the effect of each design
-//     choice (id blocks, token cache, idempotency key, connection reuse)
-//     measured side by side;
-//  4. the handler's CPU and allocation cost (go test -bench ./bench/handler);
-//  5. the peak RSS and CPU per create of the bootstrap under the emulator
-//     over 1,000 creates, with the deployed Go runtime setting (GOGC,
-//     GOMEMLIMIT) next to the Go defaults and candidate settings.
-//
-// Every section that cannot be measured says so in the report, which is
-// still written; the command then exits with status 1. A create that does
-// not answer 201 stops its section with the status and body: no number is
-// ever reported from a failed request. Nothing here is a pass/fail test; the
-// PASS/FAIL column compares the measurements with the issue's targets.
+// A section that cannot be measured says so in the report, which is still
+// written, and the command exits with status 1; a slow figure never fails
+// it. No figure comes from a create that did not answer 201.
 package main
 
 import (
@@ -34,62 +17,33 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
-	"strconv"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/lsdbx/databricks-storage/bench/benchkit"
+	"github.com/lsdbx/databricks-storage/internal/localenv"
 )
 
-// options are the command-line settings.
 type options struct {
-	out            string
-	starts         int
-	creates        int
-	spCreates      int
-	variantCreates int
-	memCreates     int
-	gcCandidates   []benchkit.GoSetting
-	awsLatency     time.Duration
-	wsDelay        time.Duration
-	benchtime      string
-	benchCount     int
-	apiToken       string
-	timeout        time.Duration
-	keepWorkDir    bool
-	skipProfile    bool
-	only           string
+	out                 string
+	starts, creates     int
+	cpuCreates          int
+	awsLatency, wsDelay time.Duration
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "the report to write")
-	flag.IntVar(&o.starts, "starts", 20, "fresh starts per function for the cold start (at least 10)")
-	flag.IntVar(&o.creates, "creates", 200, "sequential creates measured for the critical path (pat)")
-	flag.IntVar(&o.spCreates, "sp-creates", 50, "sequential creates measured per service-principal auth mode")
-	flag.IntVar(&o.variantCreates, "variant-creates", 80, "sequential creates measured per design variant (Effect of each design choice; 0 skips them)")
-	flag.IntVar(&o.memCreates, "memory-creates", 1000, "creates sent to each bootstrap (one per Go runtime setting) before its peak RSS is read")
-	gcCandidates := flag.String("gc-candidates", defaultGCCandidates, "Go runtime settings measured in section 5 next to the Go defaults and the deployed one, separated by \";\" (e.g. \"GOGC=200; GOGC=400 GOMEMLIMIT=90MiB\"; empty for none)")
+	flag.IntVar(&o.starts, "starts", 20, "fresh starts per function for the cold start")
+	flag.IntVar(&o.creates, "creates", 200, "sequential creates measured for the critical path, with latency and without")
+	flag.IntVar(&o.cpuCreates, "cpu-creates", 1000, "creates (and reference invokes) for CPU and memory per create")
 	flag.DurationVar(&o.awsLatency, "aws-latency", 20*time.Millisecond, "latency L the proxy adds to every AWS call")
 	flag.DurationVar(&o.wsDelay, "workspace-delay", 30*time.Millisecond, "delay V the fake workspace adds to every request")
-	flag.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime of the handler benchmark")
-	flag.IntVar(&o.benchCount, "bench-count", 5, "go test -count of the handler benchmark")
-	flag.StringVar(&o.apiToken, "api-token", benchkit.DefaultAPIToken, "the API key every event presents (Authorization: Token <key>)")
-	flag.DurationVar(&o.timeout, "timeout", 9*time.Minute, "give up on whatever is still running after this long")
-	flag.BoolVar(&o.keepWorkDir, "keep", false, "keep the work directory (binaries, zips, profile)")
-	flag.BoolVar(&o.skipProfile, "no-profile", false, "skip the CPU profile of the handler benchmark")
-	flag.StringVar(&o.only, "only", "", "measure only these sections, e.g. 2,3 (the report then lists the others as skipped)")
 	flag.Parse()
-	if o.starts < 10 {
-		fmt.Fprintln(os.Stderr, "report: -starts must be at least 10")
-		os.Exit(2)
-	}
-	var err error
-	if o.gcCandidates, err = parseGoSettings(*gcCandidates); err != nil {
-		fmt.Fprintln(os.Stderr, "report:", err)
+	if o.starts < 1 || o.creates < 1 || o.cpuCreates < 1 {
+		fmt.Fprintln(os.Stderr, "report: -starts, -creates and -cpu-creates must be positive")
 		os.Exit(2)
 	}
 	if err := run(o); err != nil {
@@ -100,106 +54,111 @@ func main() {
 
 func run(o options) error {
 	began := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	root, err := moduleRoot()
+	root, err := os.Getwd()
 	if err != nil {
 		return err
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		return errors.New("run from the module root (make bench does)")
 	}
 	work, err := os.MkdirTemp("", "bench-")
 	if err != nil {
 		return err
 	}
-	if o.keepWorkDir {
-		logf("work directory: %s", work)
-	} else {
-		defer os.RemoveAll(work)
+	defer os.RemoveAll(work)
+	l := &lab{ctx: ctx, opts: o, root: root, work: work, builds: map[string]string{}}
+	// The local environment (its own moto, the fake workspace, the table, a
+	// token), exported for the in-process service; sections 2–4 need it.
+	if l.env, l.envErr = localenv.Start(ctx, localenv.Options{Table: "bench", SecretPrefix: "bench/", OwnAWS: true}); l.envErr == nil {
+		defer l.env.Close()
+		l.env.Export()
+		l.evs, l.envErr = benchkit.LoadCreateEvents(filepath.Join(root, "events", "http-create-pat.json"), l.env.WorkspaceURL(), l.env.Token)
 	}
-	l := newLab(ctx, o, root, work)
-	defer l.close()
 
-	r := &report{began: began, opts: o}
-	r.header = describeMachine(root)
-	for i, s := range []struct {
+	r := &report{began: began, opts: o, header: describeMachine(ctx, root)}
+	var failed []string
+	for _, s := range []struct {
 		title string
-		run   func(context.Context, *lab) (*section, error)
+		run   func(*lab) (*section, error)
 	}{
-		{"1. Artifact size", measureArtifacts},
+		{"1. Artifact size", measureSize},
 		{"2. Cold start", measureColdStart},
 		{"3. Critical path of a warm create", measureCriticalPath},
-		{"4. Handler cost", measureHandler},
-		{"5. Memory", measureMemory},
+		{"4. CPU and memory per create", measurePerCreate},
 	} {
-		if o.only != "" && !slices.Contains(strings.Split(o.only, ","), strconv.Itoa(i+1)) {
-			r.sections = append(r.sections, &section{title: s.title, skipped: true})
-			continue
-		}
 		logf("%s …", s.title)
-		start := time.Now()
-		sec, err := s.run(ctx, l)
+		sec, err := s.run(l)
 		if sec == nil {
 			sec = &section{}
 		}
-		sec.title = s.title
-		sec.err = err
-		sec.took = time.Since(start)
+		sec.title, sec.err = s.title, err
 		if err != nil {
-			logf("%s FAILED: %v", s.title, err)
-		} else {
-			logf("%s done in %s", s.title, sec.took.Round(time.Second/10))
+			logf("%s NOT MEASURED: %v", s.title, err)
+			failed = append(failed, s.title)
 		}
 		r.sections = append(r.sections, sec)
 	}
 	r.took = time.Since(began)
-	out := r.markdown()
-	path := o.out
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(root, path)
-	}
-	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+	if err := os.WriteFile(o.out, []byte(r.markdown()), 0o644); err != nil {
 		return err
 	}
-	logf("wrote %s in %s", path, r.took.Round(time.Second))
-	fmt.Print(r.summaryText())
-	var failed []string
-	for _, s := range r.sections {
-		if s.err != nil && !s.skipped {
-			failed = append(failed, s.title)
-		}
-	}
+	logf("wrote %s in %s", o.out, r.took.Round(time.Second))
+	fmt.Print("\n" + r.summary())
 	if len(failed) > 0 {
 		return fmt.Errorf("could not measure: %s (see %s)", strings.Join(failed, "; "), o.out)
 	}
 	return nil
 }
 
-// moduleRoot finds the directory of go.mod from the working directory up.
-func moduleRoot() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
+// Functions measured, by main package.
+const (
+	fnReal      = "./functions/create-storage"
+	fnReference = "./bench/reference"
+)
+
+// lab is what the sections share: the builds (each made on first use) and
+// the local environment.
+type lab struct {
+	ctx        context.Context
+	opts       options
+	root, work string
+	builds     map[string]string
+
+	env    *localenv.Env
+	evs    *benchkit.CreateEvents // PAT creates (events/http-create-pat.json) for env
+	envErr error
+}
+
+// build compiles pkg as the Lambda is built, for linux/goarch, once.
+func (l *lab) build(pkg, goarch string) (string, error) {
+	key := goarch + pkg
+	if out, ok := l.builds[key]; ok {
+		return out, nil
+	}
+	out := filepath.Join(l.work, goarch, filepath.Base(pkg), "bootstrap")
+	logf("go build %s for linux/%s", pkg, goarch)
+	if err := benchkit.Build(l.ctx, l.root, pkg, out, goarch); err != nil {
 		return "", err
 	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", errors.New("go.mod not found: run from the module")
-		}
-	}
+	l.builds[key] = out
+	return out, nil
+}
+
+// hostBuild is pkg built like the Lambda for this machine (linux), to run
+// under the emulator.
+func (l *lab) hostBuild(pkg string) (string, error) { return l.build(pkg, runtime.GOARCH) }
+
+// functionEnv is the environment of a function under the emulator, its AWS
+// endpoint endpoint.
+func (l *lab) functionEnv(endpoint string) map[string]string {
+	vars := l.env.Vars()
+	vars["AWS_ENDPOINT_URL"] = endpoint
+	vars["AWS_LAMBDA_LOG_LEVEL"] = "INFO"
+	return vars
 }
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
-}
-
-// command runs name with args in dir and returns its trimmed output.
-func command(ctx context.Context, dir, name string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out)), nil
 }

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/lsdbx/databricks-storage/bench/benchkit"
+	"github.com/lsdbx/databricks-storage/internal/rie"
+)
+
+// rssTarget is the largest accepted peak RSS: 64 MiB, Lambda's memory unit.
+const rssTarget = 64 * mib
+
+// instance is one bootstrap under the emulator.
+type instance struct {
+	name, pkg, bin string
+	f              *rie.Function
+	pid            int
+	cpu0, cpu      time.Duration
+	peak           int64
+}
+
+// measurePerCreate runs the real bootstrap and the reference under the
+// emulator side by side, one invoke each, then -cpu-creates more each,
+// interleaved, and reads their CPU time and peak RSS from /proc.
+func measurePerCreate(l *lab) (*section, error) {
+	s := &section{}
+	rieBin, err := rie.FindBinary(l.root)
+	if err != nil {
+		return s, err
+	}
+	if l.envErr != nil {
+		return s, l.envErr
+	}
+	// moto closes each connection after one answer; the proxy (without
+	// latency) keeps them alive, as AWS does, so no CPU goes to dialing.
+	proxy, err := benchkit.NewLatencyProxy(l.env.Endpoint)
+	if err != nil {
+		return s, err
+	}
+	defer proxy.Close()
+	env := l.functionEnv(proxy.URL())
+	insts := []*instance{{name: "create-storage", pkg: fnReal}, {name: "reference", pkg: fnReference}}
+	invoke := func(in *instance, i int) error {
+		out, err := in.f.Invoke(l.ctx, l.evs.Event(i))
+		if err == nil && in.pkg == fnReal {
+			err = benchkit.CheckCreated(out)
+		}
+		if err != nil {
+			return fmt.Errorf("%s, invoke %d: %w", in.name, i, err)
+		}
+		return nil
+	}
+	for _, in := range insts {
+		if in.bin, err = l.hostBuild(in.pkg); err != nil {
+			return s, err
+		}
+		if in.f, err = rie.Start(l.ctx, rieBin, in.bin, env); err != nil {
+			return s, err
+		}
+		defer in.f.Stop()
+		if err := invoke(in, 0); err != nil {
+			return s, fmt.Errorf("%w\nlogs:\n%s", err, benchkit.Truncate(in.f.Logs(), 4000))
+		}
+		if in.pid, err = benchkit.FindChild(in.f.Pid(), in.bin); err != nil {
+			return s, err
+		}
+		if in.cpu0, _, err = benchkit.Usage(in.pid); err != nil {
+			return s, err
+		}
+	}
+	n := l.opts.cpuCreates
+	for i := 1; i <= n; i++ {
+		for j := range insts {
+			if err := invoke(insts[(i+j)%len(insts)], i); err != nil {
+				return s, err
+			}
+		}
+	}
+	for _, in := range insts {
+		if in.cpu, in.peak, err = benchkit.Usage(in.pid); err != nil {
+			return s, err
+		}
+		in.cpu -= in.cpu0
+	}
+	real, ref := insts[0], insts[1]
+	perInvoke := func(in *instance) float64 { return float64(in.cpu) / float64(n) / float64(time.Microsecond) }
+	mibs := func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/mib) }
+
+	s.printf("The bootstrap and the reference, built for this machine (linux/%s) with the Lambda flags, each under its own emulator, in the same environment: AWS is moto behind a keep-alive proxy without latency, the workspace the fake one without delay. One invoke each (a PAT create; the reference answers `{}`), then %d more each, interleaved, so that whatever else the machine does weighs on both alike. CPU is utime + stime of the bootstrap process (all threads, 10 ms resolution) over those %d invokes, from /proc/<pid>/stat; memory is its peak RSS (VmHWM) at the end, from /proc/<pid>/status.\n\n", runtime.GOARCH, n, n)
+	s.printf("| Function | CPU per invoke | peak RSS |\n|---|---:|---:|\n")
+	for _, in := range insts {
+		s.printf("| %s | %.0f µs | %s |\n", in.name, perInvoke(in), mibs(in.peak))
+	}
+	s.printf("\nA create's CPU is the handler plus the AWS SDK (signing, serialisation, HTTP), the Databricks SDK and TLS to the workspace, logging, the runtime loop and the garbage collector; the reference's is the runtime loop alone. The difference, %.0f µs, is what a create costs beyond an empty invoke.\n", perInvoke(real)-perInvoke(ref))
+	s.info("CPU per create, end to end (bootstrap under the emulator)", fmt.Sprintf("%.0f µs (reference %.0f µs per invoke)", perInvoke(real), perInvoke(ref)))
+	s.target(fmt.Sprintf("Peak RSS after %d creates (linux/%s)", n+1, runtime.GOARCH), fmt.Sprintf("%s (reference %s)", mibs(real.peak), mibs(ref.peak)), "≤ 64 MiB", real.peak <= rssTarget)
+	return s, nil
+}
