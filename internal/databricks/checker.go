@@ -129,9 +129,11 @@ var errCheckTimedOut = errors.New("connection check timed out")
 // directory metadata and then the prefix's file metadata.
 //
 // Problems the caller can fix come back as *storage.ConnectionError with
-// one of the Reason constants; neither its message nor its Err holds a
-// token or client secret. A cancelled ctx or an invalid conn (which the
-// request decoder rules out) gives a plain error.
+// one of the Reason constants. Neither its Message nor its Err holds text
+// the workspace or a token endpoint sent, beyond a status and a plain error
+// code (see ResponseError), so neither can carry a
+// token or client secret that a server echoes. A cancelled ctx or an
+// invalid conn (which the request decoder rules out) gives a plain error.
 func (c *Checker) CheckConnection(ctx context.Context, conn storage.Connection) error {
 	base, err := workspaceURL(conn.Host)
 	if err != nil {
@@ -157,7 +159,6 @@ func (c *Checker) CheckConnection(ctx context.Context, conn storage.Connection) 
 		timeout: timeout,
 		parent:  parent,
 		ctx:     ctx,
-		secrets: secretsOf(conn),
 	}
 	api, err := c.filesAPI(conn, base, timeout)
 	if errors.Is(err, errInvalidTenant) {
@@ -199,7 +200,7 @@ func (c *Checker) CheckConnection(ctx context.Context, conn storage.Connection) 
 		return &storage.ConnectionError{
 			Reason:  ReasonPrefixNotFound,
 			Message: fmt.Sprintf("The prefix %q was not found: volume %s in workspace %s has no directory %s.", strings.Trim(conn.Prefix, "/"), volume, ck.host, target),
-			Err:     sanitize(err, ck.secrets),
+			Err:     ck.apiResponse(err),
 		}
 	default:
 		return ck.fail(err)

@@ -501,7 +501,8 @@ func closedAddr(t *testing.T) string {
 
 // assertNoSecret walks everything reachable from err, unexported fields
 // included, and fails if any string or byte slice holds a secret of conn,
-// plain, URL-encoded or inside an HTTP Basic credential.
+// in any letter case: plain, URL-encoded, base64-encoded or inside an HTTP
+// Basic credential.
 func assertNoSecret(t *testing.T, err error, conn storage.Connection) {
 	t.Helper()
 	var needles []string
@@ -509,16 +510,25 @@ func assertNoSecret(t *testing.T, err error, conn storage.Connection) {
 		if s == "" {
 			continue
 		}
-		needles = append(needles, s, url.QueryEscape(s),
-			base64.StdEncoding.EncodeToString([]byte(conn.ClientID+":"+s)),
-			base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(conn.ClientID)+":"+url.QueryEscape(s))))
+		needles = append(needles, s, url.QueryEscape(s), url.PathEscape(s))
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+			needles = append(needles,
+				enc.EncodeToString([]byte(s)),
+				enc.EncodeToString([]byte(conn.ClientID+":"+s)),
+				enc.EncodeToString([]byte(url.QueryEscape(conn.ClientID)+":"+url.QueryEscape(s))))
+		}
+	}
+	for i, n := range needles {
+		needles[i] = strings.ToLower(n)
 	}
 	seen := map[uintptr]bool{}
 	var walk func(v reflect.Value, path string, depth int)
 	check := func(s, path string) {
+		s = strings.ToLower(s)
 		for _, n := range needles {
 			if strings.Contains(s, n) {
 				t.Errorf("secret found at %s", path)
+				return
 			}
 		}
 	}
