@@ -127,11 +127,12 @@ func (s *strategy) setHeaders(r *http.Request) error {
 }
 
 // clientCredentials returns a fetch function for the OAuth client-credentials
-// grant through hc; azure tells whether the endpoint is the Azure authority.
-// Its errors never hold the request, which carries the client secret (in a
-// Basic header or a form body), nor the answer's text: an answer becomes a
-// *ResponseError of status and syntax-checked code, which the check vets
-// further, and a failure to get an answer a *tokenRequestError.
+// grant through hc, which must not follow redirects; azure tells whether the
+// endpoint is the Azure authority. Its errors never hold the request, which
+// carries the client secret (in a Basic header or a form body), nor the
+// answer's text: an answer becomes a *ResponseError of status and
+// syntax-checked code and redirect host, which the check vets further, and a
+// failure to get an answer a *tokenRequestError.
 func clientCredentials(cc *clientcredentials.Config, hc *http.Client, azure bool) func(context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
 		tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
@@ -151,6 +152,11 @@ func clientCredentials(cc *clientcredentials.Config, hc *http.Client, azure bool
 		}
 		if azure {
 			e.AzureCode = azureCode(re.Body)
+		}
+		if e.redirect() {
+			if base, perr := url.Parse(cc.TokenURL); perr == nil {
+				e.Location = redirectHost(base, re.Response.Header.Get("Location"))
+			}
 		}
 		return "", e
 	}

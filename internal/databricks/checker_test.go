@@ -285,6 +285,9 @@ func TestCheckConnectionFailures(t *testing.T) {
 		{"guard blocks the azure authority", func(t *testing.T, fw *fakeworkspace.Server, c *storage.Connection, o *databricks.Options) {
 			o.Guard = hostguard.Policy{}
 		}, storage.AuthAzureADSP, databricks.ReasonHostNotAllowed, []string{"Azure AD authority", "loopback"}, 0},
+		{"azure authority not https", func(t *testing.T, fw *fakeworkspace.Server, c *storage.Connection, o *databricks.Options) {
+			o.AzureAuthority = strings.Replace(fw.URL(), "https://", "http://", 1)
+		}, storage.AuthAzureADSP, databricks.ReasonWorkspaceError, []string{"Azure AD authority", "not https://"}, 0},
 		{"timeout", func(t *testing.T, fw *fakeworkspace.Server, c *storage.Connection, o *databricks.Options) {
 			fw.SetDelay(3 * time.Second)
 			c.Timeout = 200 * time.Millisecond

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -27,9 +28,10 @@ import (
 // ResponseError is an error answer of the workspace or of a token endpoint,
 // in this package's words. A hostile or merely echoing server can put the
 // check's credentials into any text it sends back (an error description, a
-// status line), and no filter can catch every encoding of them,
+// status line, a Location), and no filter can catch every encoding of them,
 // so none of that text is kept: only the status, an error code that is a
-// plain identifier and Entra ID's numeric code. Unlike the SDK's and oauth2's errors
+// plain identifier, Entra ID's numeric code and, for a redirect, the host it
+// named when that is a plain host name. Unlike the SDK's and oauth2's errors
 // it holds no request either, whose headers or body carry the credentials.
 type ResponseError struct {
 	// Request is this check's method and URL, without query, e.g.
@@ -42,12 +44,15 @@ type ResponseError struct {
 	// AzureCode is Entra ID's error code, 7000215 for AADSTS7000215; 0 when
 	// absent.
 	AzureCode int
+	// Location is the host[:port] a redirect pointed to when it is a DNS
+	// name or an IP address and holds no secret of the check; else empty.
+	Location string
 
 	token bool // an answer of a token endpoint
 	azure bool // an answer of the Azure authority
 }
 
-// Error renders the request, status and codes.
+// Error renders the request, status, codes and redirect target.
 func (e *ResponseError) Error() string {
 	s := fmt.Sprintf("%s: HTTP %d", e.Request, e.StatusCode)
 	if e.Code != "" {
@@ -56,8 +61,13 @@ func (e *ResponseError) Error() string {
 	if e.AzureCode != 0 {
 		s += fmt.Sprintf(" AADSTS%d", e.AzureCode)
 	}
+	if e.Location != "" {
+		s += " redirecting to " + e.Location
+	}
 	return s
 }
+
+func (e *ResponseError) redirect() bool { return e.StatusCode >= 300 && e.StatusCode < 400 }
 
 // RequestError is a request of the check that got no usable answer. Its
 // Problem is this package's description, never the text of the underlying
@@ -140,7 +150,11 @@ func (ck *check) fail(err error) error {
 	case errors.As(err, &apiErr):
 		return ck.apiFailure(ck.apiResponse(apiErr))
 	case errors.As(err, &respErr):
-		return ck.tokenFailure(ck.vetted(respErr), where)
+		resp := ck.vetted(respErr)
+		if resp.redirect() {
+			return ck.redirected(resp, where)
+		}
+		return ck.tokenFailure(resp, where)
 	case errors.As(err, &certErr):
 		problem := certProblem(certErr.Err)
 		hint := "use a certificate from a trusted authority, or set verify_tls to false if you trust this workspace"
@@ -161,7 +175,8 @@ func (ck *check) fail(err error) error {
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return connErr(ReasonWorkspaceUnreachable, "connection closed", "%s closed the connection unexpectedly.", subject)
 	case errors.Is(err, errNotHTTPS):
-		return connErr(ReasonWorkspaceError, errNotHTTPS.Error(), "%s redirected the request to a URL that is not HTTPS, which this service does not follow.", subject)
+		// No redirect is followed, so only a misconfigured authority gets here.
+		return connErr(ReasonWorkspaceError, errNotHTTPS.Error(), "The URL of %s is not https://, which this service requires.", noun)
 	case errors.As(err, &urlErr):
 		// Beyond the cases above, net/http's errors can quote the answer
 		// (a malformed status line, HTTP/2 GOAWAY debug data): only an
@@ -181,6 +196,7 @@ func (ck *check) fail(err error) error {
 
 // where returns the host[:port] the failed request went to, the workspace
 // unless the error names another, and whether that is the Azure authority.
+// It reads only URLs this package built: no redirect is followed.
 func (ck *check) where(err error) (where string, azure bool) {
 	where = ck.host
 	var (
@@ -252,13 +268,16 @@ func (ck *check) apiResponse(err error) *ResponseError {
 	return ck.vetted(&ResponseError{Request: req, StatusCode: apiErr.StatusCode, Code: plainCode(apiErr.ErrorCode)})
 }
 
-// vetted returns a copy of e without a code that holds, or is a piece of, a
-// secret of the check. The code passed a syntax filter where the answer was
-// read, but a secret can match that syntax too.
+// vetted returns a copy of e without a code or redirect host that holds, or
+// is a piece of, a secret of the check. Those fields passed a syntax filter
+// where the answer was read, but a secret can match that syntax too.
 func (ck *check) vetted(e *ResponseError) *ResponseError {
 	v := *e
 	if ck.mentionsSecret(v.Code) {
 		v.Code = ""
+	}
+	if ck.mentionsSecret(v.Location) {
+		v.Location = ""
 	}
 	return &v
 }
@@ -298,6 +317,28 @@ func (ck *check) apiFailure(resp *ResponseError) error {
 				ck.host, resp.StatusCode, code, ck.target),
 			Err: resp,
 		}
+	}
+}
+
+// redirected explains a redirect answer. It is permanent: a check is
+// answered by the host the storage names, with the credentials sent there,
+// or not at all.
+func (ck *check) redirected(e *ResponseError, where string) error {
+	who, hint := "The workspace "+where, "set host to the workspace's own URL"
+	if e.token {
+		who = tokenEndpoint(where, e.azure)
+	}
+	if e.azure {
+		hint = "the identity provider must answer at its token endpoint"
+	}
+	to := ""
+	if e.Location != "" {
+		to = " to " + e.Location
+	}
+	return &storage.ConnectionError{
+		Reason:  ReasonRedirected,
+		Message: fmt.Sprintf("%s answered with a redirect%s (HTTP %d), which this service does not follow: %s.", who, to, e.StatusCode, hint),
+		Err:     e,
 	}
 }
 
@@ -387,6 +428,53 @@ func azureCode(body []byte) int {
 		return 0
 	}
 	return b.ErrorCodes[0]
+}
+
+// redirectHost returns the host[:port] of a Location, resolved against the
+// URL of the request, when it is a DNS name (in lower case) or an IP address
+// (without zone); "" otherwise. Path and query are never kept: a server can
+// put anything there.
+func redirectHost(base *url.URL, location string) string {
+	if location == "" {
+		return ""
+	}
+	u, err := base.Parse(location)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	host := strings.ToLower(u.Hostname())
+	if addr, err := netip.ParseAddr(host); err == nil {
+		host = addr.WithZone("").String()
+		if addr.Is6() {
+			host = "[" + host + "]"
+		}
+	} else if !dnsName(host) {
+		return ""
+	}
+	if p := u.Port(); p != "" && len(p) <= 5 {
+		host += ":" + p
+	}
+	return host
+}
+
+// dnsName reports whether h is a lower-case DNS name of letters, digits and
+// hyphens.
+func dnsName(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // secretForms returns the secrets of the check as a server could echo them:
