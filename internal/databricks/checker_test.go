@@ -2,6 +2,7 @@ package databricks_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -304,6 +305,13 @@ func TestCheckConnectionFailures(t *testing.T) {
 			t.Cleanup(plain.Close)
 			c.Host = strings.Replace(plain.URL, "http://", "https://", 1)
 		}, storage.AuthPAT, databricks.ReasonWorkspaceUnreachable, []string{"did not answer with TLS"}, 0},
+		{"tls alert", func(t *testing.T, fw *fakeworkspace.Server, c *storage.Connection, o *databricks.Options) {
+			ts := httptest.NewUnstartedServer(http.NotFoundHandler())
+			ts.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+			ts.StartTLS()
+			t.Cleanup(ts.Close)
+			c.Host = ts.URL
+		}, storage.AuthPAT, databricks.ReasonWorkspaceUnreachable, []string{"TLS connection", "certificate required"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -180,10 +180,18 @@ func (ck *check) fail(err error) error {
 	case errors.As(err, &urlErr):
 		// Beyond the cases above, net/http's errors can quote the answer
 		// (a malformed status line, HTTP/2 GOAWAY debug data): only an
-		// operating system error is specific and safe to name.
-		var errno syscall.Errno
+		// operating system error or a TLS alert, both from fixed lists,
+		// are specific and safe to name.
+		var (
+			errno syscall.Errno
+			opErr *net.OpError
+		)
 		if errors.As(err, &errno) {
 			return connErr(ReasonWorkspaceUnreachable, errno.Error(), "Could not connect to %s (%s).", noun, errno.Error())
+		}
+		if errors.As(err, &opErr) && (opErr.Op == "remote error" || opErr.Op == "local error") {
+			problem := opErr.Op + ": " + opErr.Err.Error()
+			return connErr(ReasonWorkspaceUnreachable, problem, "The TLS connection to %s failed (%s).", noun, problem)
 		}
 		return connErr(ReasonWorkspaceUnreachable, "no valid HTTP answer", "%s did not send a valid HTTP answer.", subject)
 	case errors.As(err, &tokenErr):
