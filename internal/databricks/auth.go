@@ -127,38 +127,44 @@ func (s *strategy) setHeaders(r *http.Request) error {
 }
 
 // clientCredentials returns a fetch function for the OAuth client-credentials
-// grant through hc; azure tells whether the endpoint is the Azure authority.
-// Its errors never hold the request, which carries the client secret (in a
-// Basic header or a form body): an error answer becomes a *ResponseError
-// with status, OAuth error code and description only, and a failure to get
-// an answer a *tokenRequestError around the *url.Error.
+// grant through hc, which must not follow redirects; azure tells whether the
+// endpoint is the Azure authority. Its errors never hold the request, which
+// carries the client secret (in a Basic header or a form body), nor the
+// answer's text: an answer becomes a *ResponseError of status and
+// syntax-checked code and redirect host, which the check vets further, and a
+// failure to get an answer a *tokenRequestError.
 func clientCredentials(cc *clientcredentials.Config, hc *http.Client, azure bool) func(context.Context) (string, error) {
-	secret := cc.ClientSecret
 	return func(ctx context.Context) (string, error) {
 		tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
 		if err == nil {
 			return tok.AccessToken, nil
 		}
 		var re *oauth2.RetrieveError
-		if errors.As(err, &re) {
-			status := 0
-			if re.Response != nil {
-				status = re.Response.StatusCode
-			}
-			return "", &ResponseError{
-				Request:    "POST " + cc.TokenURL,
-				StatusCode: status,
-				Code:       scrub(re.ErrorCode, []string{secret}),
-				Message:    scrub(re.ErrorDescription, []string{secret}),
-				token:      true,
-				azure:      azure,
+		if !errors.As(err, &re) || re.Response == nil {
+			return "", &tokenRequestError{url: cc.TokenURL, azure: azure, err: err}
+		}
+		e := &ResponseError{
+			Request:    "POST " + cc.TokenURL,
+			StatusCode: re.Response.StatusCode,
+			Code:       plainCode(re.ErrorCode),
+			token:      true,
+			azure:      azure,
+		}
+		if azure {
+			e.AzureCode = azureCode(re.Body)
+		}
+		if e.redirect() {
+			if base, perr := url.Parse(cc.TokenURL); perr == nil {
+				e.Location = redirectHost(base, re.Response.Header.Get("Location"))
 			}
 		}
-		return "", &tokenRequestError{url: cc.TokenURL, azure: azure, err: err}
+		return "", e
 	}
 }
 
-// tokenRequestError is a token request that got no usable answer.
+// tokenRequestError is a token request that got no usable answer. Its err
+// can quote the server (a malformed status line), so the check reports it in
+// its own words.
 type tokenRequestError struct {
 	url   string
 	azure bool

@@ -57,6 +57,10 @@ const (
 	ReasonTLSVerificationFailed = "tls_verification_failed"
 	ReasonTimedOut              = storage.ReasonTimedOut
 	ReasonWorkspaceError        = storage.ReasonWorkspaceError
+	// ReasonRedirected: the workspace or a token endpoint answered with a
+	// redirect, which is never followed. Permanent, like every reason but
+	// timed_out and workspace_error.
+	ReasonRedirected = "redirected"
 )
 
 // Options configure a Checker.
@@ -78,6 +82,10 @@ type Options struct {
 // transports, one verifying TLS certificates and one not (for verify_tls
 // false), whose connections are reused across checks. It is safe for
 // concurrent use.
+//
+// No redirect is followed, neither by the workspace nor by a token
+// endpoint: a check must be answered by the host it was sent to, or a
+// second host that never saw the credentials could pass it.
 type Checker struct {
 	authority string
 	verified  *guardedTransport
@@ -101,10 +109,13 @@ func New(opts Options) *Checker {
 		authority:      authority,
 		verified:       verified,
 		insecure:       insecure,
-		verifiedClient: &http.Client{Transport: verified},
-		insecureClient: &http.Client{Transport: insecure},
+		verifiedClient: &http.Client{Transport: verified, CheckRedirect: noRedirects},
+		insecureClient: &http.Client{Transport: insecure, CheckRedirect: noRedirects},
 	}
 }
+
+// noRedirects makes an http.Client return a redirect answer as it is.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // CloseIdleConnections closes the idle connections of both transports.
 func (c *Checker) CloseIdleConnections() {
@@ -127,9 +138,11 @@ var errCheckTimedOut = errors.New("connection check timed out")
 // directory metadata and then the prefix's file metadata.
 //
 // Problems the caller can fix come back as *storage.ConnectionError with
-// one of the Reason constants; neither its message nor its Err holds a
-// token or client secret. A cancelled ctx or an invalid conn (which the
-// request decoder rules out) gives a plain error.
+// one of the Reason constants. Neither its Message nor its Err holds text
+// the workspace or a token endpoint sent, beyond a status, a plain error
+// code and a redirect's host (see ResponseError), so neither can carry a
+// token or client secret that a server echoes. A cancelled ctx or an
+// invalid conn (which the request decoder rules out) gives a plain error.
 func (c *Checker) CheckConnection(ctx context.Context, conn storage.Connection) error {
 	base, err := workspaceURL(conn.Host)
 	if err != nil {
@@ -155,7 +168,6 @@ func (c *Checker) CheckConnection(ctx context.Context, conn storage.Connection) 
 		timeout: timeout,
 		parent:  parent,
 		ctx:     ctx,
-		secrets: secretsOf(conn),
 	}
 	api, err := c.filesAPI(conn, base, timeout)
 	if errors.Is(err, errInvalidTenant) {
@@ -197,7 +209,7 @@ func (c *Checker) CheckConnection(ctx context.Context, conn storage.Connection) 
 		return &storage.ConnectionError{
 			Reason:  ReasonPrefixNotFound,
 			Message: fmt.Sprintf("The prefix %q was not found: volume %s in workspace %s has no directory %s.", strings.Trim(conn.Prefix, "/"), volume, ck.host, target),
-			Err:     sanitize(err, ck.secrets),
+			Err:     ck.apiResponse(err),
 		}
 	default:
 		return ck.fail(err)
@@ -209,10 +221,11 @@ var errIsFile = errors.New("the path is a file")
 // filesAPI builds the SDK client of one check. It is cheap: the transports
 // are shared, and the configuration does no I/O.
 func (c *Checker) filesAPI(conn storage.Connection, base *url.URL, timeout time.Duration) (*files.FilesAPI, error) {
-	transport, tokenClient := c.verified, c.verifiedClient
+	guarded, tokenClient := c.verified, c.verifiedClient
 	if !conn.VerifyTLS {
-		transport, tokenClient = c.insecure, c.insecureClient
+		guarded, tokenClient = c.insecure, c.insecureClient
 	}
+	transport := refuseRedirects{guarded}
 	creds, err := c.credentials(conn, base, tokenClient)
 	if err != nil {
 		return nil, err
@@ -318,8 +331,8 @@ func newTransport(guard hostguard.Policy, tlsConfig *tls.Config) *guardedTranspo
 	}}
 }
 
-// errNotHTTPS is returned for a request that is not https, e.g. after a
-// redirect to http://.
+// errNotHTTPS is returned for a request that is not https, e.g. to an Azure
+// authority configured as http://.
 var errNotHTTPS = errors.New("only https:// is allowed")
 
 // RoundTrip implements http.RoundTripper.
@@ -335,3 +348,24 @@ func (g *guardedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // CloseIdleConnections closes the transport's idle connections.
 func (g *guardedTransport) CloseIdleConnections() { g.t.CloseIdleConnections() }
+
+// refuseRedirects is the transport of the SDK's client, an http.Client the
+// SDK builds without a CheckRedirect, which would follow a redirect and, as
+// the SDK takes 3xx for success, pass a check on a redirect it does not
+// follow. So a redirect answer ends the request here, as a *ResponseError
+// the client cannot follow.
+type refuseRedirects struct{ next http.RoundTripper }
+
+// RoundTrip implements http.RoundTripper.
+func (t refuseRedirects) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(r)
+	if err != nil || resp.StatusCode < 300 || resp.StatusCode > 399 {
+		return resp, err
+	}
+	_ = resp.Body.Close()
+	return nil, &ResponseError{
+		Request:    r.Method + " " + withoutQuery(r.URL),
+		StatusCode: resp.StatusCode,
+		Location:   redirectHost(r.URL, resp.Header.Get("Location")),
+	}
+}

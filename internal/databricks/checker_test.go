@@ -2,6 +2,7 @@ package databricks_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -285,6 +286,9 @@ func TestCheckConnectionFailures(t *testing.T) {
 		{"guard blocks the azure authority", func(t *testing.T, fw *fakeworkspace.Server, c *storage.Connection, o *databricks.Options) {
 			o.Guard = hostguard.Policy{}
 		}, storage.AuthAzureADSP, databricks.ReasonHostNotAllowed, []string{"Azure AD authority", "loopback"}, 0},
+		{"azure authority not https", func(t *testing.T, fw *fakeworkspace.Server, c *storage.Connection, o *databricks.Options) {
+			o.AzureAuthority = strings.Replace(fw.URL(), "https://", "http://", 1)
+		}, storage.AuthAzureADSP, databricks.ReasonWorkspaceError, []string{"Azure AD authority", "not https://"}, 0},
 		{"timeout", func(t *testing.T, fw *fakeworkspace.Server, c *storage.Connection, o *databricks.Options) {
 			fw.SetDelay(3 * time.Second)
 			c.Timeout = 200 * time.Millisecond
@@ -301,6 +305,13 @@ func TestCheckConnectionFailures(t *testing.T) {
 			t.Cleanup(plain.Close)
 			c.Host = strings.Replace(plain.URL, "http://", "https://", 1)
 		}, storage.AuthPAT, databricks.ReasonWorkspaceUnreachable, []string{"did not answer with TLS"}, 0},
+		{"tls alert", func(t *testing.T, fw *fakeworkspace.Server, c *storage.Connection, o *databricks.Options) {
+			ts := httptest.NewUnstartedServer(http.NotFoundHandler())
+			ts.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+			ts.StartTLS()
+			t.Cleanup(ts.Close)
+			c.Host = ts.URL
+		}, storage.AuthPAT, databricks.ReasonWorkspaceUnreachable, []string{"TLS connection", "certificate required"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -501,7 +512,8 @@ func closedAddr(t *testing.T) string {
 
 // assertNoSecret walks everything reachable from err, unexported fields
 // included, and fails if any string or byte slice holds a secret of conn,
-// plain, URL-encoded or inside an HTTP Basic credential.
+// in any letter case: plain, URL-encoded, base64-encoded or inside an HTTP
+// Basic credential.
 func assertNoSecret(t *testing.T, err error, conn storage.Connection) {
 	t.Helper()
 	var needles []string
@@ -509,16 +521,25 @@ func assertNoSecret(t *testing.T, err error, conn storage.Connection) {
 		if s == "" {
 			continue
 		}
-		needles = append(needles, s, url.QueryEscape(s),
-			base64.StdEncoding.EncodeToString([]byte(conn.ClientID+":"+s)),
-			base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(conn.ClientID)+":"+url.QueryEscape(s))))
+		needles = append(needles, s, url.QueryEscape(s), url.PathEscape(s))
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+			needles = append(needles,
+				enc.EncodeToString([]byte(s)),
+				enc.EncodeToString([]byte(conn.ClientID+":"+s)),
+				enc.EncodeToString([]byte(url.QueryEscape(conn.ClientID)+":"+url.QueryEscape(s))))
+		}
+	}
+	for i, n := range needles {
+		needles[i] = strings.ToLower(n)
 	}
 	seen := map[uintptr]bool{}
 	var walk func(v reflect.Value, path string, depth int)
 	check := func(s, path string) {
+		s = strings.ToLower(s)
 		for _, n := range needles {
 			if strings.Contains(s, n) {
 				t.Errorf("secret found at %s", path)
+				return
 			}
 		}
 	}

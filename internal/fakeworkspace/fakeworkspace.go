@@ -447,13 +447,23 @@ func (s *Server) databricksToken(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// azureError writes an Entra ID error answer: the OAuth error, a description
+// that starts with AADSTS<code> and the code in error_codes, as Entra does.
+func azureError(w http.ResponseWriter, status int, oauthCode string, aadsts int, description string) {
+	writeJSON(w, status, map[string]any{
+		"error":             oauthCode,
+		"error_description": fmt.Sprintf("AADSTS%d: %s", aadsts, description),
+		"error_codes":       []int{aadsts},
+	})
+}
+
 func (s *Server) azureToken(w http.ResponseWriter, r *http.Request, tenant string) {
 	if r.Method != http.MethodPost {
-		oauthError(w, http.StatusMethodNotAllowed, "invalid_request", "AADSTS900561: The endpoint only accepts POST requests.")
+		azureError(w, http.StatusMethodNotAllowed, "invalid_request", 900561, "The endpoint only accepts POST requests.")
 		return
 	}
 	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
-		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.")
+		azureError(w, http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
 		return
 	}
 	id, secret := clientCredentials(r)
@@ -463,16 +473,16 @@ func (s *Server) azureToken(w http.ResponseWriter, r *http.Request, tenant strin
 	s.mu.Unlock()
 	switch {
 	case !tenantOK:
-		oauthError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("AADSTS90002: Tenant '%s' not found.", tenant))
+		azureError(w, http.StatusBadRequest, "invalid_request", 90002, fmt.Sprintf("Tenant '%s' not found.", tenant))
 		return
 	case !appOK:
-		oauthError(w, http.StatusBadRequest, "unauthorized_client", fmt.Sprintf("AADSTS700016: Application with identifier '%s' was not found in the directory '%s'.", id, tenant))
+		azureError(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", id, tenant))
 		return
 	case app.secret != secret:
-		oauthError(w, http.StatusUnauthorized, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+		azureError(w, http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided.")
 		return
 	case r.PostForm.Get("scope") != AzureDatabricksScope:
-		oauthError(w, http.StatusBadRequest, "invalid_scope", "AADSTS70011: The provided value for the input parameter 'scope' is not valid.")
+		azureError(w, http.StatusBadRequest, "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid.")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{

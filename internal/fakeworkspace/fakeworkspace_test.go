@@ -148,7 +148,7 @@ func TestTokenEndpoints(t *testing.T) {
 		{"sp no scope", fw.URL() + "/oidc/v1/token", basic(fakeworkspace.DefaultSPClientID, fakeworkspace.DefaultSPClientSecret), cc, 400, "invalid_scope"},
 		{"sp wrong grant", fw.URL() + "/oidc/v1/token", basic(fakeworkspace.DefaultSPClientID, fakeworkspace.DefaultSPClientSecret), url.Values{"grant_type": {"password"}}, 400, "unsupported_grant_type"},
 		{"azure", azure, "", with(cc, "scope", fakeworkspace.AzureDatabricksScope, "client_id", fakeworkspace.DefaultAzureClientID, "client_secret", fakeworkspace.DefaultAzureClientSecret), 200, "fake-aad-local-tenant-local-azure-client"},
-		{"azure wrong secret", azure, "", with(cc, "scope", fakeworkspace.AzureDatabricksScope, "client_id", fakeworkspace.DefaultAzureClientID, "client_secret", "x"), 401, "AADSTS7000215"},
+		{"azure wrong secret", azure, "", with(cc, "scope", fakeworkspace.AzureDatabricksScope, "client_id", fakeworkspace.DefaultAzureClientID, "client_secret", "x"), 401, `"error_codes":[7000215]`},
 		{"azure wrong scope", azure, "", with(cc, "scope", "all-apis", "client_id", fakeworkspace.DefaultAzureClientID, "client_secret", fakeworkspace.DefaultAzureClientSecret), 400, "invalid_scope"},
 		{"azure unknown tenant", fw.URL() + "/nobody/oauth2/v2.0/token", "", with(cc, "scope", fakeworkspace.AzureDatabricksScope, "client_id", fakeworkspace.DefaultAzureClientID, "client_secret", fakeworkspace.DefaultAzureClientSecret), 400, "AADSTS90002"},
 	}

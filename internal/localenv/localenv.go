@@ -28,8 +28,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/lsdbx/databricks-storage/internal/app"
-	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
 	"github.com/lsdbx/databricks-storage/internal/motoserver"
@@ -195,9 +195,9 @@ func (e *Env) startWorkspace(addr string) error {
 // API token with access to all projects, and returns it. It is the local
 // environment's one use of the token store.
 func seedToken(ctx context.Context, cfg aws.Config, table, token string) (string, error) {
-	tokens := &auth.Store{Client: dynamodb.NewFromConfig(cfg), Table: table}
-	minted, _, err := tokens.Mint(ctx, auth.MintInput{User: "local", AllProjects: true, Plaintext: token})
-	if errors.Is(err, auth.ErrTokenExists) {
+	tokens := &tokenstore.Store{Client: dynamodb.NewFromConfig(cfg), Table: table}
+	minted, _, err := tokens.Mint(ctx, tokenstore.MintInput{User: "local", AllProjects: true, Plaintext: token})
+	if errors.Is(err, tokenstore.ErrTokenExists) {
 		return token, nil
 	}
 	if err != nil {

@@ -31,6 +31,7 @@ const (
 	msgMaxValue   = "Ensure this value is less than or equal to %d."
 	msgChoice     = "\"%s\" is not a valid choice."
 	msgRequiredBy = "This field is required when auth_type is \"%s\"."
+	msgSpoofing   = "Must not contain bidirectional control characters or zero-width characters."
 )
 
 // Limits on free-text fields, from Label Studio's model.
@@ -210,6 +211,8 @@ func (p *parser) name(field string) string {
 		p.errs.add(field, fmt.Sprintf(msgMaxLength, maxNameLength))
 	case strings.ContainsAny(s, "/\\") || s == "." || s == ".." || hasControl(s):
 		p.errs.add(field, "Must be a single Unity Catalog name: no slashes, control characters, \".\" or \"..\".")
+	case hasSpoofing(s):
+		p.errs.add(field, msgSpoofing)
 	}
 	return s
 }
@@ -356,6 +359,10 @@ func (p *parser) prefix(field string) *string {
 			p.errs.add(field, "Must be a relative path under the volume: no empty, \".\" or \"..\" segments, backslashes or control characters.")
 			return nil
 		}
+	}
+	if hasSpoofing(trimmed) {
+		p.errs.add(field, msgSpoofing)
+		return nil
 	}
 	return &trimmed
 }
@@ -546,6 +553,19 @@ func optional(s string) *string {
 
 func hasControl(s string) bool {
 	return strings.IndexFunc(s, unicode.IsControl) >= 0
+}
+
+// hasSpoofing reports whether s holds a character that changes what a person
+// reads without showing itself: a bidirectional control (U+061C, U+200E,
+// U+200F, U+202A–U+202E, U+2066–U+2069), with which "\u202egpj.exe" reads
+// "exe.jpg", or a zero-width character (U+200B–U+200D, U+FEFF), with which
+// two different names look the same. Names and prefixes are shown in Label
+// Studio and in messages; unicode.IsControl does not cover these (they are
+// format characters, category Cf).
+func hasSpoofing(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool {
+		return unicode.Is(unicode.Bidi_Control, r) || (r >= '\u200b' && r <= '\u200d') || r == '\ufeff'
+	}) >= 0
 }
 
 func truncate(s string, n int) string {

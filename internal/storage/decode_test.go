@@ -984,3 +984,53 @@ func TestNormaliseHostReturnsBareHostname(t *testing.T) {
 		}
 	}
 }
+
+// Names are shown to people (Label Studio's storage list, the volume path in
+// messages), so characters that reorder or hide what they read are refused:
+// "\u202egpj.exe" reads as "exe.jpg", and "main\u200b" looks like "main".
+func TestDecodeRequestRefusesSpoofingCharacters(t *testing.T) {
+	const msg = "Must not contain bidirectional control characters or zero-width characters."
+	tests := []struct {
+		name  string
+		value string
+	}{
+		{"LRE", "a\u202ab"},
+		{"RLE", "a\u202bb"},
+		{"PDF", "a\u202cb"},
+		{"LRO", "a\u202db"},
+		{"RLO", "\u202egpj.exe"},
+		{"LRI", "a\u2066b"},
+		{"RLI", "a\u2067b"},
+		{"FSI", "a\u2068b"},
+		{"PDI", "a\u2069b"},
+		{"LRM", "a\u200eb"},
+		{"RLM", "a\u200fb"},
+		{"ALM", "a\u061cb"},
+		{"ZWSP", "main\u200b"},
+		{"ZWNJ", "a\u200cb"},
+		{"ZWJ", "a\u200db"},
+		{"BOM", "\ufeffmain"},
+	}
+	for _, field := range []string{"catalog", "schema", "volume", "prefix"} {
+		for _, tt := range tests {
+			t.Run(field+"/"+tt.name, func(t *testing.T) {
+				values := []string{tt.value}
+				if field == "prefix" {
+					values = append(values, "images/"+tt.value, tt.value+"/images")
+				}
+				for _, v := range values {
+					got := validationFields(t, baseFields().with(field, jsonString(v)).body())
+					if want := map[string][]string{field: {msg}}; !reflect.DeepEqual(got, want) {
+						t.Errorf("%s %q: validation errors = %v, want %v", field, v, got, want)
+					}
+				}
+			})
+		}
+	}
+	// Letters of right-to-left scripts and joiners' neighbours stay valid.
+	for _, field := range []string{"catalog", "schema", "volume", "prefix"} {
+		for _, v := range []string{"עברית", "العربية", "mixed_עב_ab", "a\u00adb"} {
+			mustDecode(t, baseFields().with(field, jsonString(v)).body())
+		}
+	}
+}
