@@ -16,6 +16,9 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 )
 
+// maxTokenCacheSeconds bounds how long a revoked API key keeps working.
+const maxTokenCacheSeconds = 300
+
 // Config is the service configuration, read from the environment.
 type Config struct {
 	// TableName is the DynamoDB table (TABLE_NAME, required).
@@ -36,8 +39,12 @@ type Config struct {
 	// (IDEMPOTENCY_TTL_HOURS, default 24).
 	IdempotencyTTL time.Duration
 	// TokenCacheTTL is how long a warm instance trusts a token lookup
-	// (TOKEN_CACHE_SECONDS, default 30; 0 disables the cache).
+	// (TOKEN_CACHE_SECONDS, default 30, at most 300; 0 disables the cache).
 	TokenCacheTTL time.Duration
+	// SecretRecoveryDays is how long a deleted storage's secret can be
+	// restored (SECRET_RECOVERY_DAYS: 0 deletes at once, else 7 to 30;
+	// default 7).
+	SecretRecoveryDays int32
 	// Version is reported in error bodies.
 	Version string
 }
@@ -59,6 +66,19 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if cfg.SecretNamePrefix == "" {
 		cfg.SecretNamePrefix = secretstore.DefaultPrefix
 	}
+	if !strings.HasSuffix(cfg.SecretNamePrefix, "/") {
+		// Access is granted on "<prefix>*": without the slash, "label" would
+		// also grant "label-other/…".
+		errs = append(errs, fmt.Errorf("SECRET_NAME_PREFIX must end with \"/\", got %q", cfg.SecretNamePrefix))
+	}
+	cfg.SecretRecoveryDays = 7
+	if v := strings.TrimSpace(getenv("SECRET_RECOVERY_DAYS")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || (n != 0 && (n < 7 || n > 30)) {
+			errs = append(errs, fmt.Errorf("SECRET_RECOVERY_DAYS must be 0 (delete at once) or 7 to 30, got %q", v))
+		}
+		cfg.SecretRecoveryDays = int32(n)
+	}
 	if v := strings.TrimSpace(getenv("ID_BLOCK_SIZE")); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 || n > 1000 {
@@ -69,8 +89,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg.TokenCacheTTL = auth.DefaultCacheTTL
 	if v := strings.TrimSpace(getenv("TOKEN_CACHE_SECONDS")); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 3600 {
-			errs = append(errs, fmt.Errorf("TOKEN_CACHE_SECONDS must be an integer from 0 to 3600, got %q", v))
+		if err != nil || n < 0 || n > maxTokenCacheSeconds {
+			errs = append(errs, fmt.Errorf("TOKEN_CACHE_SECONDS must be an integer from 0 to %d, got %q", maxTokenCacheSeconds, v))
 		}
 		cfg.TokenCacheTTL = time.Duration(n) * time.Second
 	}

@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +30,12 @@ import (
 type Core interface {
 	Create(ctx context.Context, caller core.Caller, req storage.Request, key string) (core.Created, error)
 	Validate(ctx context.Context, caller core.Caller, req storage.Request) error
+	ValidateExisting(ctx context.Context, caller core.Caller, id int64, patch storage.Patch) error
+	Get(ctx context.Context, caller core.Caller, id int64) (storage.Storage, error)
+	List(ctx context.Context, caller core.Caller, project int64, ordering string) ([]storage.Storage, error)
+	Update(ctx context.Context, caller core.Caller, id int64, patch storage.Patch) (storage.Storage, error)
+	Delete(ctx context.Context, caller core.Caller, id int64) error
+	PreviewFiles(ctx context.Context, caller core.Caller, id int64, patch storage.Patch, limit int) (storage.FileListing, error)
 }
 
 // Header names of the idempotency protocol (as Stripe and the IETF draft
@@ -59,36 +67,68 @@ type route int
 
 const (
 	routeNone route = iota
-	routeCreate
+	routeCollection
 	routeValidate
+	routeFiles
+	routeItem
 )
 
-func (rt route) String() string {
-	switch rt {
-	case routeCreate:
-		return "create"
-	case routeValidate:
-		return "validate"
-	}
-	return "none"
+// methods are the methods each route answers, in its Allow header's order.
+var methods = map[route][]string{
+	routeCollection: {http.MethodGet, http.MethodPost},
+	routeValidate:   {http.MethodPost},
+	routeFiles:      {http.MethodPost},
+	routeItem:       {http.MethodGet, http.MethodPatch, http.MethodPut, http.MethodDelete},
 }
 
 // BasePath is where the storage API lives.
 const BasePath = "/api/storages/databricks"
 
-func match(path string) route {
-	switch strings.TrimSuffix(path, "/") {
-	case BasePath:
-		return routeCreate
-	case BasePath + "/validate":
-		return routeValidate
+// match routes a path, with or without its trailing slash. An item's id is
+// a positive integer, as Django's <int:pk>; anything else is not found.
+func match(path string) (route, int64) {
+	rest, ok := strings.CutPrefix(strings.TrimSuffix(path, "/"), BasePath)
+	switch {
+	case !ok:
+		return routeNone, 0
+	case rest == "":
+		return routeCollection, 0
+	case rest == "/validate":
+		return routeValidate, 0
+	case rest == "/files":
+		return routeFiles, 0
 	}
-	return routeNone
+	id, err := strconv.ParseInt(strings.TrimPrefix(rest, "/"), 10, 64)
+	if !strings.HasPrefix(rest, "/") || err != nil || id < 1 || strings.ContainsAny(rest[1:], "+-") {
+		return routeNone, 0
+	}
+	return routeItem, id
+}
+
+// operation names what a request does, for the summary log line.
+func operation(rt route, method string) string {
+	switch {
+	case rt == routeCollection && method == http.MethodPost:
+		return "create"
+	case rt == routeCollection:
+		return "list"
+	case rt == routeValidate:
+		return "validate"
+	case rt == routeFiles:
+		return "files"
+	case rt == routeItem && method == http.MethodGet:
+		return "get"
+	case rt == routeItem && method == http.MethodDelete:
+		return "delete"
+	case rt == routeItem:
+		return "update"
+	}
+	return "none"
 }
 
 // outcome is what one request produced, for the summary log line.
 type outcome struct {
-	route     route
+	operation string
 	status    int
 	storageID int64
 	tokenID   string
@@ -98,12 +138,12 @@ type outcome struct {
 // ServeHTTP answers one request and logs one summary line for it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	var out outcome
+	out := outcome{operation: "none"}
 	h.serve(w, r, &out)
 	attrs := []slog.Attr{
 		slog.String("request_id", logging.RequestID(r.Context())),
 		slog.String("method", r.Method),
-		slog.String("route", out.route.String()),
+		slog.String("route", out.operation),
 		slog.Int("status", out.status),
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 	}
@@ -125,11 +165,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 	ctx := r.Context()
-	out.route = match(r.URL.Path)
-	if out.route == routeNone {
+	rt, id := match(r.URL.Path)
+	if rt == routeNone {
 		h.fail(w, out, http.StatusNotFound, "Not found.", nil)
 		return
 	}
+	out.operation = operation(rt, r.Method)
+	out.storageID = id
 	caller := core.TrustedSource("unauthenticated")
 	if h.Auth != nil {
 		p, err := h.Auth.Authenticate(ctx, r.Header.Get("Authorization"))
@@ -148,12 +190,31 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 		caller = core.TokenHolder(p)
 		out.tokenID = p.TokenID
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
+	if !slices.Contains(methods[rt], r.Method) {
+		out.operation = "none"
+		w.Header().Set("Allow", strings.Join(methods[rt], ", "))
 		h.fail(w, out, http.StatusMethodNotAllowed, fmt.Sprintf("Method %q not allowed.", r.Method), nil)
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSON(ct) {
+	switch out.operation {
+	case "list":
+		h.list(w, r, caller, out)
+		return
+	case "get":
+		got, err := h.Core.Get(ctx, caller, id)
+		h.respond(w, out, http.StatusOK, got, err)
+		return
+	case "delete":
+		if err := h.Core.Delete(ctx, caller, id); err != nil {
+			h.failFor(w, out, err)
+			return
+		}
+		out.status = http.StatusNoContent
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	// The rest carry a JSON body.
+	if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
 		h.fail(w, out, http.StatusUnsupportedMediaType, fmt.Sprintf("Unsupported media type %q in request. Send the body as application/json.", truncate(ct, 100)), nil)
 		return
 	}
@@ -162,8 +223,27 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 		h.failFor(w, out, err)
 		return
 	}
+	switch out.operation {
+	case "create":
+		h.create(w, r, caller, body, out)
+	case "update":
+		patch, err := storage.DecodePatch(body)
+		if err != nil {
+			h.failFor(w, out, err)
+			return
+		}
+		updated, err := h.Core.Update(ctx, caller, id, patch)
+		h.respond(w, out, http.StatusOK, updated, err)
+	case "validate":
+		h.validate(w, r, caller, body, out)
+	case "files":
+		h.files(w, r, caller, body, out)
+	}
+}
+
+func (h *Handler) create(w http.ResponseWriter, r *http.Request, caller core.Caller, body []byte, out *outcome) {
 	key := r.Header.Get(HeaderIdempotencyKey)
-	if out.route == routeCreate && key != "" && !validKey(key) {
+	if key != "" && !validKey(key) {
 		h.fail(w, out, http.StatusBadRequest, fmt.Sprintf("The %s header must be 1 to %d printable ASCII characters.", HeaderIdempotencyKey, maxIdempotencyKey), nil)
 		return
 	}
@@ -172,32 +252,143 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 		h.failFor(w, out, err)
 		return
 	}
-	if out.route == routeValidate {
-		if err := h.Core.Validate(ctx, caller, req); err != nil {
-			h.failFor(w, out, err)
-			return
-		}
-		out.status = http.StatusOK
-		writeJSON(w, http.StatusOK, []byte("{}"))
-		return
+	created, err := h.Core.Create(r.Context(), caller, req, key)
+	if err == nil && created.Replayed {
+		w.Header().Set(HeaderReplayed, "true")
 	}
-	created, err := h.Core.Create(ctx, caller, req, key)
+	h.respond(w, out, http.StatusCreated, created.Storage, err)
+}
+
+// bodyID reads the optional "id" of a validate or files body: the stored
+// storage to apply the body over.
+func bodyID(patch storage.Patch) (int64, error) {
+	raw, ok := patch["id"]
+	if !ok || string(raw) == "null" {
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(strings.Trim(string(raw), `" `), 10, 64)
+	if err != nil || id < 1 {
+		return 0, &storage.ValidationError{Fields: map[string][]string{"id": {"A valid integer is required."}}}
+	}
+	return id, nil
+}
+
+func (h *Handler) validate(w http.ResponseWriter, r *http.Request, caller core.Caller, body []byte, out *outcome) {
+	patch, err := storage.DecodePatch(body)
 	if err != nil {
 		h.failFor(w, out, err)
 		return
 	}
-	out.storageID = created.ID
-	rendered, err := json.Marshal(created.Storage)
+	id, err := bodyID(patch)
 	if err != nil {
-		out.err = err
-		h.fail(w, out, http.StatusInternalServerError, "The storage was created but could not be rendered.", nil)
+		h.failFor(w, out, err)
 		return
 	}
-	if created.Replayed {
-		w.Header().Set(HeaderReplayed, "true")
+	if id != 0 {
+		out.storageID = id
+		err = h.Core.ValidateExisting(r.Context(), caller, id, patch)
+	} else {
+		var req storage.Request
+		if req, err = h.Decoder.DecodeRequest(body); err == nil {
+			err = h.Core.Validate(r.Context(), caller, req)
+		}
 	}
-	out.status = http.StatusCreated
-	writeJSON(w, http.StatusCreated, rendered)
+	if err != nil {
+		h.failFor(w, out, err)
+		return
+	}
+	out.status = http.StatusOK
+	writeJSON(w, http.StatusOK, []byte("{}"))
+}
+
+// previewEntry is one entry of the files preview; Label Studio marks an
+// early stop with an entry whose fields are null, or whose key says why.
+type previewEntry struct {
+	Key          *string    `json:"key"`
+	LastModified *time.Time `json:"last_modified"`
+	Size         *int64     `json:"size"`
+}
+
+// scanTimedOut is the key of the entry that says the listing ran out of time.
+const scanTimedOut = "... storage scan timed out, the preview shows only part of the files ..."
+
+func (h *Handler) files(w http.ResponseWriter, r *http.Request, caller core.Caller, body []byte, out *outcome) {
+	patch, err := storage.DecodePatch(body)
+	if err != nil {
+		h.failFor(w, out, err)
+		return
+	}
+	id, err := bodyID(patch)
+	if err != nil {
+		h.failFor(w, out, err)
+		return
+	}
+	limit := core.DefaultPreviewLimit
+	if raw, ok := patch["limit"]; ok && string(raw) != "null" {
+		n, err := strconv.Atoi(strings.Trim(string(raw), `" `))
+		if err != nil || n < 1 || n > core.MaxPreviewLimit {
+			h.failFor(w, out, &storage.ValidationError{Fields: map[string][]string{"limit": {
+				fmt.Sprintf("Ensure this value is an integer from 1 to %d.", core.MaxPreviewLimit)}}})
+			return
+		}
+		limit = n
+	}
+	out.storageID = id
+	listing, err := h.Core.PreviewFiles(r.Context(), caller, id, patch, limit)
+	if err != nil {
+		h.failFor(w, out, err)
+		return
+	}
+	entries := make([]previewEntry, 0, len(listing.Files)+1)
+	for _, f := range listing.Files {
+		entries = append(entries, previewEntry{Key: &f.Key, LastModified: f.LastModified, Size: f.Size})
+	}
+	switch {
+	case listing.TimedOut:
+		key := scanTimedOut
+		entries = append(entries, previewEntry{Key: &key})
+	case listing.LimitReached:
+		entries = append(entries, previewEntry{})
+	}
+	h.respond(w, out, http.StatusOK, map[string]any{"files": entries}, nil)
+}
+
+func (h *Handler) list(w http.ResponseWriter, r *http.Request, caller core.Caller, out *outcome) {
+	query := r.URL.Query()
+	raw := strings.TrimSpace(query.Get("project"))
+	if raw == "" {
+		h.failFor(w, out, &storage.ValidationError{Fields: map[string][]string{"non_field_errors": {`query parameter "project" is required`}}})
+		return
+	}
+	project, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || project < 1 {
+		h.failFor(w, out, &storage.ValidationError{Fields: map[string][]string{"non_field_errors": {`query parameter "project" must be a project id`}}})
+		return
+	}
+	storages, err := h.Core.List(r.Context(), caller, project, query.Get("ordering"))
+	if storages == nil {
+		storages = []storage.Storage{}
+	}
+	h.respond(w, out, http.StatusOK, storages, err)
+}
+
+// respond answers with v as JSON, or with the error.
+func (h *Handler) respond(w http.ResponseWriter, out *outcome, status int, v any, err error) {
+	if err != nil {
+		h.failFor(w, out, err)
+		return
+	}
+	rendered, err := json.Marshal(v)
+	if err != nil {
+		out.err = err
+		h.fail(w, out, http.StatusInternalServerError, "The answer could not be rendered.", nil)
+		return
+	}
+	if s, ok := v.(storage.Storage); ok {
+		out.storageID = s.ID
+	}
+	out.status = status
+	writeJSON(w, status, rendered)
 }
 
 // readBody reads at most one byte more than the limit, so that a larger

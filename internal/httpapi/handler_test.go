@@ -49,6 +49,7 @@ type fakeWorkflow struct {
 	mu          sync.Mutex
 	createErr   error
 	validateErr error
+	getErr      error
 	replayed    bool
 	creates     []storage.Request
 	keys        []string
@@ -67,6 +68,28 @@ func (w *fakeWorkflow) Create(_ context.Context, caller core.Caller, req storage
 		Storage:  storage.Storage{ID: 7, Type: storage.StorageType, CreatedAt: createdAt, Settings: req.Settings},
 		Replayed: w.replayed,
 	}, nil
+}
+
+func (w *fakeWorkflow) ValidateExisting(context.Context, core.Caller, int64, storage.Patch) error {
+	return w.validateErr
+}
+
+func (w *fakeWorkflow) Get(_ context.Context, _ core.Caller, id int64) (storage.Storage, error) {
+	return storage.Storage{ID: id, Type: storage.StorageType, CreatedAt: createdAt}, w.getErr
+}
+
+func (w *fakeWorkflow) List(context.Context, core.Caller, int64, string) ([]storage.Storage, error) {
+	return nil, nil
+}
+
+func (w *fakeWorkflow) Update(_ context.Context, _ core.Caller, id int64, _ storage.Patch) (storage.Storage, error) {
+	return storage.Storage{ID: id, Type: storage.StorageType, CreatedAt: createdAt}, w.getErr
+}
+
+func (w *fakeWorkflow) Delete(context.Context, core.Caller, int64) error { return w.getErr }
+
+func (w *fakeWorkflow) PreviewFiles(context.Context, core.Caller, int64, storage.Patch, int) (storage.FileListing, error) {
+	return storage.FileListing{}, w.getErr
 }
 
 func (w *fakeWorkflow) Validate(_ context.Context, caller core.Caller, req storage.Request) error {
@@ -105,13 +128,17 @@ type response struct {
 }
 
 func (h *harness) do(method, path string, headers map[string]string, body string) response {
+	return h.doQuery(method, path, "", headers, body)
+}
+
+func (h *harness) doQuery(method, path, query string, headers map[string]string, body string) response {
 	if headers == nil {
 		headers = map[string]string{"content-type": "application/json"}
 	}
 	// Built by hand, as the Lambda adapter does, so that paths no client
 	// would send (empty, unescaped) reach the handler too.
 	r := (&http.Request{
-		Method: method, URL: &url.URL{Path: path}, Header: http.Header{},
+		Method: method, URL: &url.URL{Path: path, RawQuery: query}, Header: http.Header{},
 		Body: io.NopCloser(strings.NewReader(body)),
 	}).WithContext(logging.WithRequestID(context.Background(), "req-123"))
 	for k, v := range headers {
@@ -200,30 +227,45 @@ func TestRouting(t *testing.T) {
 		status       int
 		wantCreate   bool
 		wantValidate bool
+		allow        string
 	}{
-		{"POST", "/api/storages/databricks/", 201, true, false},
-		{"POST", "/api/storages/databricks", 201, true, false},
-		{"POST", "/api/storages/databricks/validate", 200, false, true},
-		{"POST", "/api/storages/databricks/validate/", 200, false, true},
-		{"GET", "/api/storages/databricks/", 405, false, false},
-		{"PUT", "/api/storages/databricks/", 405, false, false},
-		{"DELETE", "/api/storages/databricks/", 405, false, false},
-		{"PATCH", "/api/storages/databricks", 405, false, false},
-		{"GET", "/api/storages/databricks/validate", 405, false, false},
-		{"POST", "/api/storages/s3/", 404, false, false},
-		{"POST", "/api/storages/databricks/1", 404, false, false},
-		{"POST", "/api/storages/databricks/1/sync", 404, false, false},
-		{"POST", "/api/storages/databricksx", 404, false, false},
-		{"POST", "/api/storages/databricks//", 404, false, false},
-		{"POST", "/API/storages/databricks/", 404, false, false},
-		{"POST", "/", 404, false, false},
-		{"POST", "", 404, false, false},
-		{"GET", "/api/storages/s3/", 404, false, false},
+		{"POST", "/api/storages/databricks/", 201, true, false, ""},
+		{"POST", "/api/storages/databricks", 201, true, false, ""},
+		{"POST", "/api/storages/databricks/validate", 200, false, true, ""},
+		{"POST", "/api/storages/databricks/validate/", 200, false, true, ""},
+		{"GET", "/api/storages/databricks/?project=1", 200, false, false, ""},
+		{"GET", "/api/storages/databricks/", 400, false, false, ""},
+		{"GET", "/api/storages/databricks/1", 200, false, false, ""},
+		{"GET", "/api/storages/databricks/1/", 200, false, false, ""},
+		{"PATCH", "/api/storages/databricks/1", 200, false, false, ""},
+		{"PUT", "/api/storages/databricks/1", 200, false, false, ""},
+		{"DELETE", "/api/storages/databricks/1", 204, false, false, ""},
+		{"POST", "/api/storages/databricks/files", 200, false, false, ""},
+		{"PUT", "/api/storages/databricks/", 405, false, false, "GET, POST"},
+		{"DELETE", "/api/storages/databricks/", 405, false, false, "GET, POST"},
+		{"PATCH", "/api/storages/databricks", 405, false, false, "GET, POST"},
+		{"GET", "/api/storages/databricks/validate", 405, false, false, "POST"},
+		{"GET", "/api/storages/databricks/files", 405, false, false, "POST"},
+		{"POST", "/api/storages/databricks/1", 405, false, false, "GET, PATCH, PUT, DELETE"},
+		{"POST", "/api/storages/s3/", 404, false, false, ""},
+		{"GET", "/api/storages/databricks/0", 404, false, false, ""},
+		{"GET", "/api/storages/databricks/-1", 404, false, false, ""},
+		{"GET", "/api/storages/databricks/+1", 404, false, false, ""},
+		{"GET", "/api/storages/databricks/abc", 404, false, false, ""},
+		{"GET", "/api/storages/databricks/99999999999999999999", 404, false, false, ""},
+		{"POST", "/api/storages/databricks/1/sync", 404, false, false, ""},
+		{"POST", "/api/storages/databricksx", 404, false, false, ""},
+		{"POST", "/api/storages/databricks//", 404, false, false, ""},
+		{"POST", "/API/storages/databricks/", 404, false, false, ""},
+		{"POST", "/", 404, false, false, ""},
+		{"POST", "", 404, false, false, ""},
+		{"GET", "/api/storages/s3/", 404, false, false, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
 			h := newHarness()
-			resp := h.do(c.method, c.path, nil, patBody)
+			path, query, _ := strings.Cut(c.path, "?")
+			resp := h.doQuery(c.method, path, query, nil, patBody)
 			if resp.Status != c.status {
 				t.Fatalf("status = %d, want %d; body %s", resp.Status, c.status, resp.Body)
 			}
@@ -235,7 +277,7 @@ func TestRouting(t *testing.T) {
 			}
 			switch c.status {
 			case 200:
-				if string(resp.Body) != "{}" {
+				if c.wantValidate && string(resp.Body) != "{}" {
 					t.Errorf("validate body = %s, want {}", resp.Body)
 				}
 				if ct := resp.Headers["Content-Type"]; ct != "application/json" {
@@ -247,8 +289,8 @@ func TestRouting(t *testing.T) {
 				}
 			case 405:
 				b := checkError(t, resp, 405, false)
-				if resp.Headers["Allow"] != "POST" {
-					t.Errorf("Allow = %q, want POST", resp.Headers["Allow"])
+				if resp.Headers["Allow"] != c.allow {
+					t.Errorf("Allow = %q, want %q", resp.Headers["Allow"], c.allow)
 				}
 				if !strings.Contains(b.Detail, c.method) {
 					t.Errorf("detail %q does not name the method", b.Detail)
@@ -268,8 +310,8 @@ func TestContentType(t *testing.T) {
 		{map[string]string{"content-type": "Application/JSON"}, 201},
 		{map[string]string{"content-type": "application/vnd.api+json"}, 201},
 		{map[string]string{"Content-Type": "application/json"}, 201},
-		{map[string]string{}, 201},
-		{nil, 201},
+		{map[string]string{}, 415},
+		{nil, 415},
 		{map[string]string{"content-type": "text/plain"}, 415},
 		{map[string]string{"content-type": "text/plain; charset=utf-8"}, 415},
 		{map[string]string{"content-type": "application/x-www-form-urlencoded"}, 415},
@@ -628,7 +670,7 @@ func TestSummaryLogLine(t *testing.T) {
 			w.createErr = fmt.Errorf("%w: %s", core.ErrPersistence, internalText)
 		}, 500, "create", false, "ERROR"},
 		{"not found", "POST", "/api/storages/s3/", patBody, nil, 404, "none", false, "INFO"},
-		{"wrong method", "DELETE", createPath, "", nil, 405, "create", false, "INFO"},
+		{"wrong method", "DELETE", createPath, "", nil, 405, "none", false, "INFO"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
