@@ -44,6 +44,11 @@ type Options struct {
 	// RootCAs are the certificate authorities trusted for workspaces and the
 	// Azure authority; nil means the system's.
 	RootCAs *x509.CertPool
+	// CreateOnly builds the create function's service: it never reads,
+	// versions or deletes an existing secret (its role may not), so every
+	// operation that would answers 500. The manage function, the local
+	// server and the tests build the whole service.
+	CreateOnly bool
 }
 
 // New loads the AWS configuration (the standard chain, so AWS_ENDPOINT_URL
@@ -88,6 +93,7 @@ func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options
 	if checker == nil {
 		checker = databricks.New(databricks.Options{Guard: cfg.Hosts, AzureAuthority: cfg.AzureAuthority, RootCAs: opts.RootCAs})
 	}
+	decoder := storage.Decoder{Hosts: cfg.Hosts}
 	service := &core.Service{
 		Checker: checker,
 		Secrets: secrets,
@@ -95,12 +101,18 @@ func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options
 		IDs:     &dynamostore.IDBlocks{Client: db, Table: cfg.TableName, BlockSize: cfg.IDBlockSize},
 		Keys:    store,
 		KeyTTL:  cfg.IdempotencyTTL,
+		Decoder: decoder,
 		Logger:  logger,
+	}
+	if !opts.CreateOnly {
+		service.Vault = &secretstore.Vault{Client: sm, RecoveryDays: cfg.SecretRecoveryDays}
+		if lister, ok := checker.(core.FileLister); ok {
+			service.Files = lister
+		}
 	}
 	tokenStore := &tokenstore.Store{Client: db, Table: cfg.TableName}
 	authenticator := auth.NewAuthenticator(tokenStore)
 	authenticator.CacheTTL = cfg.TokenCacheTTL
-	decoder := storage.Decoder{Hosts: cfg.Hosts}
 	handler := &httpapi.Handler{
 		Core:    service,
 		Auth:    authenticator,

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,10 +21,14 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
-// Creator is the part of core.Service the event sources drive.
-type Creator interface {
+// Core is the part of core.Service the event sources drive: SQS and
+// EventBridge create; direct invocations also get, update and delete.
+type Core interface {
 	Create(ctx context.Context, caller core.Caller, req storage.Request, key string) (core.Created, error)
 	Replay(ctx context.Context, caller core.Caller, key string) (core.Created, bool, error)
+	Get(ctx context.Context, caller core.Caller, id int64) (storage.Storage, error)
+	Update(ctx context.Context, caller core.Caller, id int64, patch storage.Patch) (storage.Storage, error)
+	Delete(ctx context.Context, caller core.Caller, id int64) error
 }
 
 // Credentials is where SQS messages and EventBridge events hand over the
@@ -100,18 +105,24 @@ type keyEnvelope struct {
 func (d *Dispatcher) create(ctx context.Context, source, messageID string, body []byte) result {
 	start := time.Now()
 	res := d.createOnce(ctx, source, messageID, body)
+	d.logSummary(ctx, start, source, "create", messageID, res.created.ID, res)
+	return res
+}
+
+// logSummary logs the one summary line of an event-borne operation.
+func (d *Dispatcher) logSummary(ctx context.Context, start time.Time, source, operation, messageID string, storageID int64, res result) {
 	attrs := []slog.Attr{
 		slog.String("request_id", logging.RequestID(ctx)),
 		slog.String("source", source),
-		slog.String("route", "create"),
+		slog.String("route", operation),
 		slog.Int("status", res.status),
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 	}
 	if messageID != "" {
 		attrs = append(attrs, slog.String("message_id", messageID))
 	}
-	if res.created.ID != 0 {
-		attrs = append(attrs, slog.Int64("storage_id", res.created.ID))
+	if storageID != 0 {
+		attrs = append(attrs, slog.Int64("storage_id", storageID))
 	}
 	level := slog.LevelInfo
 	if res.err != nil {
@@ -121,7 +132,6 @@ func (d *Dispatcher) create(ctx context.Context, source, messageID string, body 
 		}
 	}
 	d.logger().LogAttrs(ctx, level, "request", attrs...)
-	return res
 }
 
 func (d *Dispatcher) createOnce(ctx context.Context, source, messageID string, body []byte) result {
@@ -263,8 +273,32 @@ func (d *Dispatcher) failed(err error) result {
 	return result{status: body.StatusCode, body: body.JSON(), transient: core.Transient(err), err: err}
 }
 
+// directEnvelope is a direct invocation: an operation on a storage, or,
+// without "operation", a create request.
+type directEnvelope struct {
+	Operation string          `json:"operation"`
+	ID        json.RawMessage `json:"id"`
+	Patch     json.RawMessage `json:"patch"`
+}
+
+// Direct operations besides create.
+const (
+	OperationCreate = "create"
+	OperationGet    = "get"
+	OperationUpdate = "update"
+	OperationDelete = "delete"
+)
+
 func (d *Dispatcher) serveDirect(ctx context.Context, payload []byte) ([]byte, error) {
-	res := d.create(ctx, SourceDirect, "", payload)
+	var env directEnvelope
+	_ = json.Unmarshal(payload, &env)
+	var res result
+	switch env.Operation {
+	case "", OperationCreate:
+		res = d.create(ctx, SourceDirect, "", payload)
+	default:
+		res = d.operate(ctx, env)
+	}
 	if res.transient {
 		return nil, &TransientError{Status: res.status, Body: res.body}
 	}
@@ -275,6 +309,51 @@ func (d *Dispatcher) serveDirect(ctx context.Context, payload []byte) ([]byte, e
 		out.Error = res.body
 	}
 	return json.Marshal(out)
+}
+
+// operate runs a direct get, update or delete, and logs one summary line.
+func (d *Dispatcher) operate(ctx context.Context, env directEnvelope) result {
+	start := time.Now()
+	caller := core.TrustedSource(SourceDirect)
+	var res result
+	id, idErr := strconv.ParseInt(strings.Trim(string(env.ID), `" `), 10, 64)
+	if idErr != nil || id < 1 {
+		res = d.failed(&storage.ValidationError{Fields: map[string][]string{"id": {"A valid integer is required."}}})
+	} else {
+		switch env.Operation {
+		case OperationGet:
+			got, err := d.Core.Get(ctx, caller, id)
+			res = d.succeeded(core.Created{Storage: got}, err)
+			res.status = statusOr(res, http.StatusOK)
+		case OperationUpdate:
+			patch, err := storage.DecodePatch(env.Patch)
+			var updated storage.Storage
+			if err == nil {
+				updated, err = d.Core.Update(ctx, caller, id, patch)
+			}
+			res = d.succeeded(core.Created{Storage: updated}, err)
+			res.status = statusOr(res, http.StatusOK)
+		case OperationDelete:
+			if err := d.Core.Delete(ctx, caller, id); err != nil {
+				res = d.failed(err)
+			} else {
+				res = result{status: http.StatusNoContent}
+			}
+		default:
+			res = d.failed(&storage.ValidationError{Fields: map[string][]string{"operation": {
+				fmt.Sprintf("%q is not a valid choice: use %s, %s, %s or %s.", env.Operation, OperationCreate, OperationGet, OperationUpdate, OperationDelete)}}})
+		}
+	}
+	d.logSummary(ctx, start, SourceDirect, env.Operation, "", max(id, 0), res)
+	return res
+}
+
+// statusOr is the status of a successful result other than a create.
+func statusOr(res result, status int) int {
+	if res.err != nil {
+		return res.status
+	}
+	return status
 }
 
 func (d *Dispatcher) serveSQS(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse {

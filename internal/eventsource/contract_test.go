@@ -40,6 +40,27 @@ type createCall struct {
 	title  string
 }
 
+func (c *scriptedCore) Get(_ context.Context, _ core.Caller, id int64) (storage.Storage, error) {
+	if id == 404 {
+		return storage.Storage{}, core.ErrNotFound
+	}
+	return storage.Storage{ID: id, Type: storage.StorageType}, nil
+}
+
+func (c *scriptedCore) Update(_ context.Context, _ core.Caller, id int64, p storage.Patch) (storage.Storage, error) {
+	if _, ok := p["volume"]; ok {
+		return storage.Storage{}, &storage.ConnectionError{Reason: storage.ReasonTimedOut, Message: "The workspace did not answer in time."}
+	}
+	return storage.Storage{ID: id, Type: storage.StorageType}, nil
+}
+
+func (c *scriptedCore) Delete(_ context.Context, _ core.Caller, id int64) error {
+	if id == 404 {
+		return core.ErrNotFound
+	}
+	return nil
+}
+
 func (c *scriptedCore) Replay(context.Context, core.Caller, string) (core.Created, bool, error) {
 	return core.Created{}, false, nil
 }
@@ -501,6 +522,53 @@ func (*replayingCore) Replay(_ context.Context, _ core.Caller, key string) (core
 	return core.Created{Storage: storage.Storage{ID: 3}, Replayed: true}, true, nil
 }
 
+// Direct invocations get, update and delete with an explicit operation.
+func TestDirectOperations(t *testing.T) {
+	for _, c := range []struct {
+		payload   string
+		status    int
+		transient bool
+	}{
+		{`{"operation": "get", "id": 7}`, 200, false},
+		{`{"operation": "get", "id": "7"}`, 200, false},
+		{`{"operation": "get", "id": 404}`, 404, false},
+		{`{"operation": "update", "id": 7, "patch": {"title": "x"}}`, 200, false},
+		{`{"operation": "update", "id": 7, "patch": {"volume": "x"}}`, 400, true},
+		{`{"operation": "update", "id": 7, "patch": [1]}`, 400, false},
+		{`{"operation": "delete", "id": 7}`, 204, false},
+		{`{"operation": "delete", "id": 404}`, 404, false},
+		{`{"operation": "delete"}`, 400, false},
+		{`{"operation": "sync", "id": 7}`, 400, false},
+	} {
+		t.Run(c.payload, func(t *testing.T) {
+			d, sc, _, _ := newContractDispatcher(contractCase{})
+			out, err := d.Invoke(context.Background(), []byte(c.payload))
+			if c.transient {
+				var te *eventsource.TransientError
+				if !errors.As(err, &te) || te.Status != c.status {
+					t.Fatalf("Invoke = %s, %v; want a TransientError %d", out, err, c.status)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res map[string]json.RawMessage
+			_ = json.Unmarshal(out, &res)
+			if string(res["status_code"]) != fmt.Sprint(c.status) {
+				t.Errorf("result %s, want status_code %d", out, c.status)
+			}
+			_, hasStorage := res["storage"]
+			if hasStorage != (c.status == 200) {
+				t.Errorf("result %s: storage present %v", out, hasStorage)
+			}
+			if len(sc.calls) != 0 {
+				t.Errorf("an operation created a storage")
+			}
+		})
+	}
+}
+
 type recordingCore struct{ seen func(storage.Request) }
 
 func (r recordingCore) Create(_ context.Context, _ core.Caller, req storage.Request, _ string) (core.Created, error) {
@@ -511,3 +579,13 @@ func (r recordingCore) Create(_ context.Context, _ core.Caller, req storage.Requ
 func (recordingCore) Replay(context.Context, core.Caller, string) (core.Created, bool, error) {
 	return core.Created{}, false, nil
 }
+
+func (recordingCore) Get(context.Context, core.Caller, int64) (storage.Storage, error) {
+	return storage.Storage{}, nil
+}
+
+func (recordingCore) Update(context.Context, core.Caller, int64, storage.Patch) (storage.Storage, error) {
+	return storage.Storage{}, nil
+}
+
+func (recordingCore) Delete(context.Context, core.Caller, int64) error { return nil }

@@ -30,8 +30,8 @@ import (
 type Dispatcher struct {
 	// HTTP serves API Gateway requests.
 	HTTP http.Handler
-	// Core creates storages for SQS, EventBridge and direct invocations.
-	Core Creator
+	// Core serves SQS, EventBridge and direct invocations.
+	Core Core
 	// Decoder validates event-borne create requests.
 	Decoder storage.Decoder
 	// Credentials holds the secrets SQS and EventBridge creates hand over.

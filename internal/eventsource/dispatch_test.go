@@ -479,6 +479,26 @@ func (fakeCore) Replay(context.Context, core.Caller, string) (core.Created, bool
 	return core.Created{}, false, nil
 }
 
+func (fakeCore) Get(context.Context, core.Caller, int64) (storage.Storage, error) {
+	return storage.Storage{}, core.ErrNotFound
+}
+
+func (fakeCore) Update(context.Context, core.Caller, int64, storage.Patch) (storage.Storage, error) {
+	return storage.Storage{}, core.ErrNotFound
+}
+
+func (fakeCore) Delete(context.Context, core.Caller, int64) error { return core.ErrNotFound }
+
+func (fakeCore) List(context.Context, core.Caller, int64, string) ([]storage.Storage, error) {
+	return nil, nil
+}
+
+func (fakeCore) ValidateExisting(context.Context, core.Caller, int64, storage.Patch) error { return nil }
+
+func (fakeCore) PreviewFiles(context.Context, core.Caller, int64, storage.Patch, int) (storage.FileListing, error) {
+	return storage.FileListing{}, nil
+}
+
 // acceptSampleToken authenticates the token the sample events carry.
 type acceptSampleToken struct{}
 
