@@ -65,7 +65,9 @@ func (v *fakeVault) ScheduleSecretDeletion(_ context.Context, arn string) error 
 	return nil
 }
 
-func (v *fakeVault) currentValues(arn string) map[string]string { return v.versions[arn][v.current[arn]] }
+func (v *fakeVault) currentValues(arn string) map[string]string {
+	return v.versions[arn][v.current[arn]]
+}
 
 type fakeLister struct {
 	conns   []storage.Connection

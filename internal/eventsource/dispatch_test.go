@@ -493,7 +493,9 @@ func (fakeCore) List(context.Context, core.Caller, int64, string) ([]storage.Sto
 	return nil, nil
 }
 
-func (fakeCore) ValidateExisting(context.Context, core.Caller, int64, storage.Patch) error { return nil }
+func (fakeCore) ValidateExisting(context.Context, core.Caller, int64, storage.Patch) error {
+	return nil
+}
 
 func (fakeCore) PreviewFiles(context.Context, core.Caller, int64, storage.Patch, int) (storage.FileListing, error) {
 	return storage.FileListing{}, nil
