@@ -63,7 +63,7 @@ func newFixture(t *testing.T, table, prefix string) *fixture {
 	fw.AddPAT(secretToken)
 	fw.AddAzureApp("tenant-1", "app-1", secretClient)
 	cfg := app.Config{
-		TableName: table, SecretNamePrefix: prefix, IDBlockSize: 5, Version: "test", TokenCacheTTL: time.Minute,
+		TableName: table, SecretNamePrefix: prefix, IDBlockSize: 5, Version: "test", TokenCacheTTL: time.Minute, SecretRecoveryDays: 7,
 		Hosts:          hostguard.Policy{AllowPrivate: true},
 		AzureAuthority: fw.URL(),
 	}
@@ -96,6 +96,18 @@ func (f *fixture) post(t *testing.T, path, body string) (int, map[string]any) {
 // send is post with extra headers, returning the response headers too.
 func (f *fixture) send(t *testing.T, path, body string, extra map[string]string) (int, map[string]string, map[string]any) {
 	t.Helper()
+	status, headers, raw := f.call(t, http.MethodPost, path, body, extra)
+	var decoded map[string]any
+	if err := json.Unmarshal([]byte(raw), &decoded); err != nil {
+		t.Fatalf("response body is not a JSON object: %q", raw)
+	}
+	return status, headers, decoded
+}
+
+// call sends any request (the path may carry a query) as an HTTP API (v2)
+// event through the Lambda handler and returns the raw answer.
+func (f *fixture) call(t *testing.T, method, path, body string, extra map[string]string) (int, map[string]string, string) {
+	t.Helper()
 	headers := map[string]string{"content-type": "application/json", "authorization": "Token " + f.token}
 	for k, v := range extra {
 		if v == "" {
@@ -104,12 +116,13 @@ func (f *fixture) send(t *testing.T, path, body string, extra map[string]string)
 		}
 		headers[k] = v
 	}
+	rawPath, query, _ := strings.Cut(path, "?")
 	ev := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: "$default", RawPath: path, Body: body,
+		Version: "2.0", RouteKey: "$default", RawPath: rawPath, RawQueryString: query, Body: body,
 		Headers: headers,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
 			RequestID: "req-" + t.Name(), Stage: "$default",
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodPost, Path: path},
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: rawPath},
 		},
 	}
 	payload, _ := json.Marshal(ev)
@@ -124,11 +137,7 @@ func (f *fixture) send(t *testing.T, path, body string, extra map[string]string)
 	if strings.Contains(string(out), secretToken) || strings.Contains(string(out), secretClient) {
 		t.Errorf("a response carries a secret value")
 	}
-	var decoded map[string]any
-	if err := json.Unmarshal([]byte(resp.Body), &decoded); err != nil {
-		t.Fatalf("response body is not a JSON object: %q", resp.Body)
-	}
-	return resp.StatusCode, resp.Headers, decoded
+	return resp.StatusCode, resp.Headers, resp.Body
 }
 
 const (
