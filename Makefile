@@ -13,7 +13,7 @@ STATICCHECK_VERSION := v0.6.1
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
-FUNCTIONS := create-storage sweep
+FUNCTIONS := create-storage manage-storage sweep
 # Fuzz targets as package:FuzzName; `make test` runs each briefly, `make fuzz` longer.
 FUZZ_TARGETS := ./internal/storage:FuzzDecodeRequest ./internal/eventsource:FuzzDispatch
 FUZZTIME  ?= 2m
@@ -23,7 +23,7 @@ export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 export AWS_LAMBDA_RIE := $(RIE)
 
 .PHONY: help venv tools build run invoke test unit lint cfn-lint fuzz fuzz-short load clean \
-	build-CreateStorageFunction build-SweepFunction
+	build-CreateStorageFunction build-ManageStorageFunction build-SweepFunction
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ build: ## linux/arm64 bootstrap per function, in build/<function>/
 # Called by `sam build` (BuildMethod: makefile) with ARTIFACTS_DIR set.
 build-CreateStorageFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/create-storage
+
+build-ManageStorageFunction:
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/manage-storage
 
 build-SweepFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sweep
