@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -20,10 +21,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/localenv"
 	"github.com/lsdbx/databricks-storage/internal/rie"
+	"github.com/lsdbx/databricks-storage/internal/secretstore"
 	"github.com/lsdbx/databricks-storage/internal/testenv"
 )
 
@@ -50,19 +53,34 @@ var expectedStatus = map[string]int{
 	"http-missing-token.json":                 401,
 }
 
-// expectedAsync is what each non-HTTP sample event (SQS, EventBridge, direct
-// invocation) must return: the exact result, or the direct result's
-// status_code; failures are the FAILURE# items it must leave in the table.
-var expectedAsync = map[string]struct {
+// asyncSamples are the non-HTTP sample events (SQS, EventBridge, direct
+// invocations), in the order they run against one table: each names the
+// function it goes to and what it must return (the exact result, or the
+// direct result's status_code); failures are the FAILURE# items it must
+// leave. The direct get, update and delete act on storage 1, which
+// direct-create.json creates first.
+var asyncSamples = []asyncSample{
+	{name: "direct-create.json", function: "create-storage", statusCode: 201},
+	{name: "direct-get.json", function: "manage-storage", statusCode: 200},
+	{name: "direct-update.json", function: "manage-storage", statusCode: 200},
+	{name: "direct-delete.json", function: "manage-storage", statusCode: 204},
+	{name: "direct-invalid.json", function: "create-storage", statusCode: 400},
+	{name: "eventbridge-create.json", function: "create-storage", result: `null`},
+	{name: "sqs-create-batch.json", function: "create-storage", result: `{"batchItemFailures":[]}`, failures: []string{
+		"FAILURE#sqs#b1d94e06-2c7a-4f8e-9053-6a1f3e7c2d84", "FAILURE#sqs#e5c0a9f2-7d41-4b3a-9c86-1f2e3d4c5b6a"}},
+}
+
+type asyncSample struct {
+	name       string
+	function   string
 	result     string
 	statusCode int
 	failures   []string
-}{
-	"sqs-create-batch.json":   {result: `{"batchItemFailures":[]}`, failures: []string{"FAILURE#sqs#b1d94e06-2c7a-4f8e-9053-6a1f3e7c2d84"}},
-	"eventbridge-create.json": {result: `null`},
-	"direct-create.json":      {statusCode: 201},
-	"direct-invalid.json":     {statusCode: 400},
 }
+
+// handedOver are the credentials secrets the SQS and EventBridge samples
+// name, under the default prefix; the test makes them under its own.
+var handedOver = []string{"incoming/sample-queued", "incoming/sample-queued-2", "incoming/sample-event"}
 
 // world is the local environment (moto, a fake workspace, a table with the
 // token the sample events carry) and the environment a function needs to
@@ -118,13 +136,14 @@ func TestEverySampleEventThroughTheRuntimeEmulator(t *testing.T) {
 	}
 	for _, f := range files {
 		_, http := expectedStatus[filepath.Base(f)]
-		_, async := expectedAsync[filepath.Base(f)]
+		async := slices.ContainsFunc(asyncSamples, func(a asyncSample) bool { return a.name == filepath.Base(f) })
 		if !http && !async {
 			t.Errorf("events/%s has no expected status in this test", filepath.Base(f))
 		}
 	}
 	w := newWorld(t)
-	fn := startFunction(t, w.env)
+	fn := startFunction(t, "create-storage", w.env)
+	manage := startFunction(t, "manage-storage", w.env)
 
 	for _, f := range files {
 		name := filepath.Base(f)
@@ -137,7 +156,12 @@ func TestEverySampleEventThroughTheRuntimeEmulator(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := fn.Invoke(context.Background(), w.pointAtFake(t, raw))
+			// POST …/validate is the manage function's route.
+			target := fn
+			if strings.Contains(name, "validate") {
+				target = manage
+			}
+			out, err := target.Invoke(context.Background(), w.pointAtFake(t, raw))
 			if err != nil {
 				t.Fatalf("invoke: %v\n%s", err, fn.Logs())
 			}
@@ -177,17 +201,31 @@ func TestEverySampleEventThroughTheRuntimeEmulator(t *testing.T) {
 
 func TestAsyncSampleEventsThroughTheRuntimeEmulator(t *testing.T) {
 	w := newWorld(t)
-	fn := startFunction(t, w.env)
+	functions := map[string]*rie.Function{
+		"create-storage": startFunction(t, "create-storage", w.env),
+		"manage-storage": startFunction(t, "manage-storage", w.env),
+	}
+	sm := secretsmanager.NewFromConfig(testenv.AWSConfig(t))
+	for _, name := range handedOver {
+		if _, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+			Name:         aws.String(w.env["SECRET_NAME_PREFIX"] + name),
+			SecretString: aws.String(`{"token": "` + fakeworkspace.DefaultPAT + `"}`),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	db := dynamodb.NewFromConfig(testenv.AWSConfig(t))
-	for _, name := range sortedKeys(expectedAsync) {
-		want := expectedAsync[name]
-		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join("..", "..", "events", name))
+	for _, want := range asyncSamples {
+		t.Run(want.name, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("..", "..", "events", want.name))
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The host appears in JSON and in JSON-in-a-string alike.
+			// The host appears in JSON and in JSON-in-a-string alike, and so
+			// does the secret prefix.
 			payload := strings.ReplaceAll(string(raw), "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com", w.fw.URL())
+			payload = strings.ReplaceAll(payload, secretstore.DefaultPrefix, w.env["SECRET_NAME_PREFIX"])
+			fn := functions[want.function]
 			out, err := fn.Invoke(context.Background(), []byte(payload))
 			if err != nil {
 				t.Fatalf("invoke: %v\n%s", err, fn.Logs())
@@ -204,7 +242,8 @@ func TestAsyncSampleEventsThroughTheRuntimeEmulator(t *testing.T) {
 				if err := json.Unmarshal(out, &res); err != nil {
 					t.Fatalf("result %s: %v", out, err)
 				}
-				if res.StatusCode != want.statusCode || (want.statusCode < 300) != (res.Storage != nil) || (want.statusCode >= 300) != (res.Error != nil) {
+				wantStorage := want.statusCode == 200 || want.statusCode == 201
+				if res.StatusCode != want.statusCode || wantStorage != (res.Storage != nil) || (want.statusCode >= 300) != (res.Error != nil) {
 					t.Errorf("result = %s, want status_code %d", out, want.statusCode)
 				}
 			}
@@ -219,6 +258,17 @@ func TestAsyncSampleEventsThroughTheRuntimeEmulator(t *testing.T) {
 			}
 		})
 	}
+	// Every handed-over secret was used once and deleted.
+	for _, name := range handedOver {
+		if _, err := sm.DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(w.env["SECRET_NAME_PREFIX"] + name)}); err == nil {
+			t.Errorf("the handed-over secret %s is still there", name)
+		}
+	}
+	for _, fn := range functions {
+		if strings.Contains(fn.Logs(), fakeworkspace.DefaultPAT) {
+			t.Errorf("a function logged the handed-over token")
+		}
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -230,14 +280,14 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-func startFunction(t *testing.T, env map[string]string) *rie.Function {
+func startFunction(t *testing.T, function string, env map[string]string) *rie.Function {
 	t.Helper()
 	wd, _ := os.Getwd()
 	rieBin, err := rie.FindBinary(wd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bootstrap, err := rie.Build(context.Background(), "../../functions/create-storage", t.TempDir())
+	bootstrap, err := rie.Build(context.Background(), "../../functions/"+function, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +299,7 @@ func startFunction(t *testing.T, env map[string]string) *rie.Function {
 	return fn
 }
 
-func TestLabelStudioSDKCreatesThroughTheLocalAPI(t *testing.T) {
+func TestLabelStudioSDKThroughTheLocalAPI(t *testing.T) {
 	wd, _ := os.Getwd()
 	python := filepath.Join(wd, "..", "..", ".venv", "bin", "python")
 	if _, err := os.Stat(python); err != nil {
@@ -278,7 +328,7 @@ func TestLabelStudioSDKCreatesThroughTheLocalAPI(t *testing.T) {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	apiURL, workspaceURL := waitForListening(t, stdout)
 
-	script := exec.Command(python, "testdata/sdk_create.py")
+	script := exec.Command(python, "testdata/sdk_lifecycle.py")
 	script.Env = append(os.Environ(),
 		"LS_BASE_URL="+apiURL, "LS_API_KEY=sdk-test-token",
 		"WORKSPACE_HOST="+workspaceURL)
@@ -287,6 +337,7 @@ func TestLabelStudioSDKCreatesThroughTheLocalAPI(t *testing.T) {
 		t.Fatalf("label-studio-sdk script failed: %v\n%s", err, out)
 	}
 	var ids []int
+	deleted := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		var row map[string]any
 		if err := json.Unmarshal([]byte(line), &row); err != nil {
@@ -295,13 +346,19 @@ func TestLabelStudioSDKCreatesThroughTheLocalAPI(t *testing.T) {
 		if id, ok := row["id"].(float64); ok {
 			ids = append(ids, int(id))
 		}
+		if id, ok := row["deleted"].(float64); ok {
+			deleted = int(id)
+		}
 	}
 	sort.Ints(ids)
 	if len(ids) != 3 || ids[0] == ids[1] || ids[1] == ids[2] {
 		t.Errorf("created ids %v, want 3 distinct", ids)
 	}
-	if names := testenv.SecretNames(t, prefix); len(names) != 3 {
-		t.Errorf("secrets in moto: %v, want 3", names)
+	// The deleted storage's secret is scheduled for deletion, which hides
+	// it from listings; the other two remain.
+	names := testenv.SecretNames(t, prefix)
+	if len(names) != 2 || slices.Contains(names, secretstore.Name(prefix, int64(deleted))) {
+		t.Errorf("secrets in moto: %v, want the two of the storages not deleted (deleted %d)", names, deleted)
 	}
 }
 

@@ -1,4 +1,5 @@
-"""Drives the local API with Label Studio's own Python client.
+"""Drives the local API with Label Studio's own Python client: create, list, get,
+update, validate(id=...) and delete.
 
 Environment: LS_BASE_URL, LS_API_KEY, WORKSPACE_HOST. Prints one JSON line per
 created storage (as the SDK parsed it) and exits non-zero on any surprise.
@@ -56,3 +57,37 @@ except ApiError as err:
     print(json.dumps({"refused": err.status_code, "detail": err.body["detail"]}))
 else:
     sys.exit("a create of a missing volume was not refused")
+
+# The rest of a storage's life, through the same client.
+pat = created[0]
+listed = client.import_storage.databricks.list(project=11, ordering="-id")
+assert [s.id for s in listed] == sorted((s.id for s in created), reverse=True), [s.id for s in listed]
+for storage in listed:
+    dumped = storage.dict() if hasattr(storage, "dict") else storage.model_dump()
+    assert "token" not in dumped and "client_secret" not in dumped, dumped
+
+got = client.import_storage.databricks.get(id=pat.id)
+assert got.id == pat.id and got.title == "PAT storage" and got.prefix == "images", got
+
+updated = client.import_storage.databricks.update(id=pat.id, title="Renamed by the SDK", recursive_scan=False)
+assert updated.id == pat.id and updated.title == "Renamed by the SDK" and updated.recursive_scan is False, updated
+assert updated.prefix == "images" and updated.request_timeout_s == 5, updated
+assert client.import_storage.databricks.get(id=pat.id).title == "Renamed by the SDK"
+
+# validate(id=...) checks the stored storage with its stored token.
+client.import_storage.databricks.validate(id=pat.id, **common)
+try:
+    client.import_storage.databricks.validate(id=pat.id, **{**common, "volume": "missing"})
+except ApiError as err:
+    assert err.status_code == 400, err.status_code
+else:
+    sys.exit("validate(id=...) of a missing volume was not refused")
+
+client.import_storage.databricks.delete(id=pat.id)
+try:
+    client.import_storage.databricks.get(id=pat.id)
+except ApiError as err:
+    assert err.status_code == 404, err.status_code
+else:
+    sys.exit("a deleted storage can still be read")
+print(json.dumps({"listed": len(listed), "updated": updated.id, "deleted": pat.id}))
