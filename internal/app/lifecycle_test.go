@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/lsdbx/databricks-storage/internal/app"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/sweep"
 	"github.com/lsdbx/databricks-storage/internal/testenv"
@@ -138,6 +140,15 @@ func TestUpdateRotatesAndRechecks(t *testing.T) {
 	}
 	if status, _, _ := f.call(t, "PATCH", path, `{"project": 34}`, nil); status != 400 {
 		t.Errorf("moving a storage to another project: %d, want 400", status)
+	}
+	// Updates pass the same host guard as creates: an instance with the
+	// deployed policy refuses these hosts before any connection.
+	strict := &fixture{app: app.NewWithAWS(f.app.AWS, app.Config{TableName: f.table, SecretNamePrefix: f.prefix, IDBlockSize: 1, SecretRecoveryDays: 7},
+		slog.New(slog.DiscardHandler), app.Options{}), fw: f.fw, token: f.token}
+	for _, host := range []string{"https://169.254.169.254", "https://localhost", "http://dbc-1.cloud.databricks.com", "https://dbc-1.cloud.databricks.com.evil.example"} {
+		if status, _, raw := strict.call(t, "PATCH", path, `{"host": "`+host+`"}`, nil); status != 400 || !strings.Contains(raw, `"host"`) {
+			t.Errorf("patch host %s: %d %s, want a 400 on host", host, status, raw)
+		}
 	}
 	assertNoSecretStored(t, f)
 }

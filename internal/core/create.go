@@ -118,7 +118,8 @@ const maxIDAttempts = 3
 // save stores the secret, then the record (with its idempotency key when
 // guard is set). On failure it removes what it stored.
 func (s *Service) save(ctx context.Context, created storage.Storage, req storage.Request, guard *IdempotencyRecord) error {
-	arn, err := s.Secrets.CreateSecret(ctx, NewSecret{StorageID: created.ID, Project: req.Project, Values: req.Secrets.Values()})
+	secrets := req.Secrets.For(req.AuthType).Values()
+	arn, err := s.Secrets.CreateSecret(ctx, NewSecret{StorageID: created.ID, Project: req.Project, Values: secrets})
 	if err != nil {
 		return fmt.Errorf("create secret: %w", err)
 	}

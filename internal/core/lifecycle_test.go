@@ -342,3 +342,33 @@ func TestPreviewFiles(t *testing.T) {
 		t.Errorf("preview of another project's volume was allowed")
 	}
 }
+
+// A key whose storage was deleted since answers 422, not a replay of
+// nothing and not a 500.
+func TestReplayOfADeletedStorage(t *testing.T) {
+	l := newLifecycle(t)
+	keys := &memKeys{repo: l.repo, keys: map[string]core.IdempotencyRecord{}}
+	l.svc.Keys = keys
+	first, err := l.svc.Create(context.Background(), owner, patRequest(t), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.svc.Delete(context.Background(), owner, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.svc.Create(context.Background(), owner, patRequest(t), "k"); !errors.Is(err, core.ErrKeyOfDeletedStorage) {
+		t.Errorf("err = %v, want ErrKeyOfDeletedStorage", err)
+	}
+}
+
+// A create keeps only the secrets its authentication mode uses.
+func TestCreateStoresOnlyTheSecretsOfItsAuthType(t *testing.T) {
+	f := newFixture()
+	req := mustDecode(t, baseFields().with("client_secret", jsonString(testClientSecret)).body())
+	if _, err := f.svc.Create(context.Background(), anyone, req, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.secrets.created[0].Values; !reflect.DeepEqual(got, map[string]string{"token": testToken}) {
+		t.Errorf("secret keys = %v, want only token", keysOf(got))
+	}
+}
