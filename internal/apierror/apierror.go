@@ -2,6 +2,7 @@
 package apierror
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,12 +18,49 @@ import (
 // Body is Label Studio's error envelope. Every API error uses it; field
 // problems go under ValidationErrors, everything else only sets Detail.
 type Body struct {
-	ID               string              `json:"id"`
-	StatusCode       int                 `json:"status_code"`
-	Version          string              `json:"version"`
-	Detail           string              `json:"detail"`
-	ExcInfo          *string             `json:"exc_info"`
-	ValidationErrors map[string][]string `json:"validation_errors,omitempty"`
+	ID               string      `json:"id"`
+	StatusCode       int         `json:"status_code"`
+	Version          string      `json:"version"`
+	Detail           string      `json:"detail"`
+	ExcInfo          *string     `json:"exc_info"`
+	ValidationErrors FieldErrors `json:"validation_errors,omitempty"`
+}
+
+// FieldErrors are the problems of a request, field name → messages. They
+// render in the order Label Studio lists them (storage.SortFieldNames),
+// not sorted; they decode as any map does.
+type FieldErrors map[string][]string
+
+// MarshalJSON renders the fields in Label Studio's order.
+func (f FieldErrors) MarshalJSON() ([]byte, error) {
+	if f == nil {
+		return []byte("null"), nil
+	}
+	names := make([]string, 0, len(f))
+	for name := range f {
+		names = append(names, name)
+	}
+	storage.SortFieldNames(names)
+	var out bytes.Buffer
+	out.WriteByte('{')
+	for i, name := range names {
+		if i > 0 {
+			out.WriteByte(',')
+		}
+		key, err := json.Marshal(name)
+		if err != nil {
+			return nil, err
+		}
+		msgs, err := json.Marshal(f[name])
+		if err != nil {
+			return nil, err
+		}
+		out.Write(key)
+		out.WriteByte(':')
+		out.Write(msgs)
+	}
+	out.WriteByte('}')
+	return out.Bytes(), nil
 }
 
 // New builds an error body with a fresh error id.

@@ -1,7 +1,9 @@
 package apierror_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -9,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/lsdbx/databricks-storage/internal/apierror"
+	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -97,5 +100,74 @@ func TestDetailIsEscapedJSON(t *testing.T) {
 	}
 	if b.Detail != detail || b.ValidationErrors["non_field_errors"][0] != detail {
 		t.Fatalf("detail did not survive: %q", b.Detail)
+	}
+}
+
+// validationErrorKeys lists the keys of validation_errors in the order the
+// body has them.
+func validationErrorKeys(t *testing.T, body []byte) []string {
+	t.Helper()
+	var outer map[string]json.RawMessage
+	if err := json.Unmarshal(body, &outer); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, body)
+	}
+	dec := json.NewDecoder(bytes.NewReader(outer["validation_errors"]))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("validation_errors = %s, want an object", outer["validation_errors"])
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, tok.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+// Label Studio lists a request's problems in its serializer's field order,
+// then the other keys, non_field_errors last; encoding/json would sort them.
+func TestValidationErrorsInSerializerOrder(t *testing.T) {
+	cases := []struct {
+		name string
+		keys []string // the wanted order
+	}{
+		{"required fields", []string{"project", "host", "catalog", "schema", "volume", "token"}},
+		{"every request field", []string{"type", "synchronizable", "presign", "last_sync", "last_sync_count",
+			"last_sync_job", "status", "traceback", "meta", "title", "description", "created_at", "project",
+			"host", "catalog", "schema", "volume", "prefix", "regex_filter", "auth_type", "token", "client_id",
+			"client_secret", "tenant_id", "recursive_scan", "use_blob_urls", "verify_tls", "request_timeout_s",
+			"stream_chunk_bytes", "presign_ttl"}},
+		{"other keys after", []string{"volume", "credentials_secret_id", "id", "limit", "non_field_errors"}},
+		{"non_field_errors alone", []string{"non_field_errors"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fields := map[string][]string{}
+			for i, k := range c.keys {
+				fields[k] = []string{fmt.Sprintf("message %d <&>", i)}
+			}
+			for _, body := range [][]byte{
+				apierror.New(400, "v", "Validation error", fields).JSON(),
+				apierror.FromError(&storage.ValidationError{Fields: fields}, "v").JSON(),
+			} {
+				if got := validationErrorKeys(t, body); !reflect.DeepEqual(got, c.keys) {
+					t.Fatalf("validation_errors keys = %v\nwant %v", got, c.keys)
+				}
+				// The body still reads back as a map, into Body itself too.
+				var b apierror.Body
+				if err := json.Unmarshal(body, &b); err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(map[string][]string(b.ValidationErrors), fields) {
+					t.Fatalf("validation_errors = %v, want %v", b.ValidationErrors, fields)
+				}
+			}
+		})
 	}
 }

@@ -4,10 +4,14 @@
 package storage
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -119,11 +123,124 @@ type Request struct {
 
 // Storage is a created storage as the API returns it: the settings plus the
 // read-only fields, never the secrets.
+//
+// Its JSON (MarshalJSON) is Label Studio's: the fields in the serializer's
+// order, times as Django REST framework renders them, and meta {} when none
+// was stored. A type that embeds Storage renders as the storage alone.
+// Settings keeps encoding/json's plain rendering (the idempotency
+// fingerprint hashes it), and the DynamoDB item mapping, which reads the
+// json tags but not MarshalJSON, keeps RFC 3339 times.
 type Storage struct {
 	ID        int64     `json:"id"`
 	Type      string    `json:"type"`
 	CreatedAt time.Time `json:"created_at"`
 	Settings
+}
+
+// fieldOrder is the order in which Label Studio's DatabricksImportStorage
+// serializer declares the fields of a request: Django REST framework
+// renders a storage, and lists the problems of a request, in this order.
+// (The read-only id comes first in a storage and is no request field.)
+var fieldOrder = []string{
+	"type", "synchronizable", "presign", "last_sync", "last_sync_count", "last_sync_job",
+	"status", "traceback", "meta", "title", "description", "created_at", "project", "host",
+	"catalog", "schema", "volume", "prefix", "regex_filter", "auth_type", "token", "client_id",
+	"client_secret", "tenant_id", "recursive_scan", "use_blob_urls", "verify_tls",
+	"request_timeout_s", "stream_chunk_bytes", "presign_ttl",
+}
+
+// nonFieldErrors is the key of the problems that belong to no single field.
+const nonFieldErrors = "non_field_errors"
+
+var fieldRanks = func() map[string]int {
+	ranks := make(map[string]int, len(fieldOrder))
+	for i, name := range fieldOrder {
+		ranks[name] = i
+	}
+	return ranks
+}()
+
+func fieldRank(name string) int {
+	if rank, ok := fieldRanks[name]; ok {
+		return rank
+	}
+	if name == nonFieldErrors {
+		return len(fieldOrder) + 1
+	}
+	return len(fieldOrder)
+}
+
+// SortFieldNames orders field names as Label Studio lists them: the
+// serializer's fields in their declared order, then any other names
+// alphabetically (id, limit …), then non_field_errors.
+func SortFieldNames(names []string) {
+	slices.SortFunc(names, func(a, b string) int {
+		if c := cmp.Compare(fieldRank(a), fieldRank(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+}
+
+// Layouts of Django REST framework's datetime rendering (Python's
+// isoformat in UTC, with Z for +00:00).
+const (
+	layoutMicroseconds = "2006-01-02T15:04:05.000000Z"
+	layoutSeconds      = "2006-01-02T15:04:05Z"
+)
+
+// MarshalJSON renders the storage as Label Studio does: the fields in the
+// serializer's order (id first), created_at with six fractional digits,
+// last_sync with six when its microseconds are not zero and none when they
+// are, and meta {} when none is stored.
+func (s Storage) MarshalJSON() ([]byte, error) {
+	type plain Storage // the fields without this method
+	view := struct {
+		plain
+		CreatedAt string          `json:"created_at"`
+		LastSync  *string         `json:"last_sync"`
+		Meta      json.RawMessage `json:"meta"`
+	}{plain: plain(s), CreatedAt: s.CreatedAt.UTC().Format(layoutMicroseconds), Meta: s.Meta}
+	if s.LastSync != nil {
+		t := s.LastSync.UTC()
+		layout := layoutSeconds
+		if t.Nanosecond()/int(time.Microsecond) != 0 {
+			layout = layoutMicroseconds
+		}
+		rendered := t.Format(layout)
+		view.LastSync = &rendered
+	}
+	if len(view.Meta) == 0 {
+		view.Meta = json.RawMessage("{}")
+	}
+	flat, err := json.Marshal(view)
+	if err != nil {
+		return nil, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(flat, &fields); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		if name != "id" {
+			names = append(names, name)
+		}
+	}
+	SortFieldNames(names)
+	var out bytes.Buffer
+	out.Grow(len(flat))
+	out.WriteString(`{"id":`)
+	out.Write(fields["id"])
+	for _, name := range names {
+		out.WriteByte(',')
+		key, _ := json.Marshal(name)
+		out.Write(key)
+		out.WriteByte(':')
+		out.Write(fields[name])
+	}
+	out.WriteByte('}')
+	return out.Bytes(), nil
 }
 
 // Record is what the repository keeps for a storage: the storage, the
