@@ -787,9 +787,7 @@ func TestDecodeRequestPrefix(t *testing.T) {
 }
 
 // The sample event with every field wrong reports the fields the events
-// README lists, with the listed messages, but volume (42, which Django REST
-// framework reads as "42") and verify_tls ("yes", a boolean's spelling): the
-// README and the event predate that.
+// README lists, with the listed messages.
 func TestDecodeRequestSampleEveryFieldWrong(t *testing.T) {
 	body, ok := eventBodies(t)["http-invalid-every-field.json"]
 	if !ok {
@@ -807,6 +805,8 @@ func TestDecodeRequestSampleEveryFieldWrong(t *testing.T) {
 		"last_sync_count":   "Ensure this value is greater than or equal to 0.",
 		"status":            `"done" is not a valid choice.`,
 		"request_timeout_s": msgInteger,
+		"volume":            "Not a valid string.",
+		"verify_tls":        "Must be a valid boolean.",
 	}
 	sameKeys(t, "validation errors", got, keysOf(want)...)
 	for field, msg := range want {

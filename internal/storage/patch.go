@@ -42,9 +42,10 @@ func (p Patch) Apply(stored Settings, secrets Secrets) []byte {
 	var fields map[string]json.RawMessage
 	_ = json.Unmarshal(base, &fields)
 	for name, value := range fields {
-		// A stored null is a field left out: some fields that may be
-		// stored empty may not be sent as null.
-		if string(value) == "null" {
+		// A stored null is a field left out (some fields that may be stored
+		// empty may not be sent as null) — but for meta, where a missing
+		// field means {}, a stored null stays null.
+		if string(value) == "null" && name != "meta" {
 			delete(fields, name)
 		}
 	}
