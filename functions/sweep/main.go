@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/lsdbx/databricks-storage/internal/logging"
+	"github.com/lsdbx/databricks-storage/internal/metrics"
 	"github.com/lsdbx/databricks-storage/internal/sweep"
 )
 
@@ -38,6 +39,9 @@ func main() {
 	lambda.Start(func(ctx context.Context) (sweep.Report, error) {
 		report, err := sweeper.Sweep(ctx)
 		attrs := []any{slog.Any("report", report)}
+		for _, a := range metrics.SweepAttrs(cfg.MetricsNamespace, report.Examined, report.Deleted, report.Skipped) {
+			attrs = append(attrs, a)
+		}
 		if err != nil {
 			logger.ErrorContext(ctx, "sweep failed", append(attrs, slog.String("error", err.Error()))...)
 			return report, err

@@ -21,6 +21,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/eventsource"
 	"github.com/lsdbx/databricks-storage/internal/httpapi"
+	"github.com/lsdbx/databricks-storage/internal/metrics"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
@@ -95,7 +96,7 @@ func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options
 	}
 	decoder := storage.Decoder{Hosts: cfg.Hosts}
 	service := &core.Service{
-		Checker: checker,
+		Checker: metrics.Checker{Inner: checker},
 		Secrets: secrets,
 		Records: store,
 		IDs:     &dynamostore.IDBlocks{Client: db, Table: cfg.TableName, BlockSize: cfg.IDBlockSize},
@@ -114,16 +115,18 @@ func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options
 	authenticator := auth.NewAuthenticator(tokenStore)
 	authenticator.CacheTTL = cfg.TokenCacheTTL
 	handler := &httpapi.Handler{
-		Core:    service,
-		Auth:    authenticator,
-		Decoder: decoder,
-		Version: cfg.Version,
-		Logger:  logger,
+		Core:             service,
+		Auth:             authenticator,
+		Decoder:          decoder,
+		Version:          cfg.Version,
+		MetricsNamespace: cfg.MetricsNamespace,
+		Logger:           logger,
 	}
 	return &App{
 		Dispatcher: &eventsource.Dispatcher{
 			HTTP: handler, Core: service, Decoder: decoder, Failures: store, Version: cfg.Version, Logger: logger,
-			Credentials: &secretstore.Incoming{Client: sm, Prefix: cfg.SecretNamePrefix},
+			MetricsNamespace: cfg.MetricsNamespace,
+			Credentials:      &secretstore.Incoming{Client: sm, Prefix: cfg.SecretNamePrefix},
 		},
 		Tokens:  tokenStore,
 		HTTP:    handler,

@@ -25,6 +25,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/faultinject"
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
+	"github.com/lsdbx/databricks-storage/internal/logging"
 	"github.com/lsdbx/databricks-storage/internal/testenv"
 )
 
@@ -54,7 +55,7 @@ func newFixture(t *testing.T, table, prefix string) *fixture {
 	awsCfg := testenv.AWSConfig(t)
 	awsCfg.HTTPClient = &http.Client{Transport: faults}
 	logs := &bytes.Buffer{}
-	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := logging.New(&lockedWriter{w: logs}, "DEBUG")
 	fw := fakeworkspace.Default()
 	if err := fw.Start(); err != nil {
 		t.Fatal(err)
@@ -64,8 +65,9 @@ func newFixture(t *testing.T, table, prefix string) *fixture {
 	fw.AddAzureApp("tenant-1", "app-1", secretClient)
 	cfg := app.Config{
 		TableName: table, SecretNamePrefix: prefix, IDBlockSize: 5, Version: "test", TokenCacheTTL: time.Minute, SecretRecoveryDays: 7,
-		Hosts:          hostguard.Policy{AllowPrivate: true},
-		AzureAuthority: fw.URL(),
+		MetricsNamespace: "Test/Storage",
+		Hosts:            hostguard.Policy{AllowPrivate: true},
+		AzureAuthority:   fw.URL(),
 	}
 	a := app.NewWithAWS(awsCfg, cfg, logger, app.Options{RootCAs: fw.CertPool()})
 	token, _, err := a.Tokens.Mint(context.Background(), tokenstore.MintInput{User: "tester-" + t.Name(), AllProjects: true})

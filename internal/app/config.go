@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
+	"github.com/lsdbx/databricks-storage/internal/metrics"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 )
 
@@ -45,6 +47,9 @@ type Config struct {
 	// restored (SECRET_RECOVERY_DAYS: 0 deletes at once, else 7 to 30;
 	// default 7).
 	SecretRecoveryDays int32
+	// MetricsNamespace is the CloudWatch namespace of the metrics in the
+	// log lines (METRICS_NAMESPACE, default metrics.DefaultNamespace).
+	MetricsNamespace string
 	// Version is reported in error bodies.
 	Version string
 }
@@ -52,6 +57,7 @@ type Config struct {
 // ConfigFromEnv reads the configuration with getenv (os.Getenv in production).
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
+		MetricsNamespace: cmp.Or(strings.TrimSpace(getenv("METRICS_NAMESPACE")), metrics.DefaultNamespace),
 		TableName:        strings.TrimSpace(getenv("TABLE_NAME")),
 		SecretNamePrefix: getenv("SECRET_NAME_PREFIX"),
 		SecretsKMSKeyID:  strings.TrimSpace(getenv("SECRETS_KMS_KEY_ID")),

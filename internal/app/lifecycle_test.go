@@ -18,6 +18,7 @@ import (
 
 	"github.com/lsdbx/databricks-storage/internal/app"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
+	"github.com/lsdbx/databricks-storage/internal/metrics/emfcheck"
 	"github.com/lsdbx/databricks-storage/internal/sweep"
 	"github.com/lsdbx/databricks-storage/internal/testenv"
 )
@@ -240,5 +241,38 @@ func TestValidateAnExistingStorage(t *testing.T) {
 	f.token = mintFor(t, f, 99)
 	if status, _, _ := f.call(t, "POST", "/api/storages/databricks/validate", fmt.Sprintf(`{"id": %d}`, id), nil); status != 403 {
 		t.Errorf("validate of a foreign storage: %d, want 403", status)
+	}
+}
+
+// Every summary line is a CloudWatch Embedded Metric Format record that
+// carries the request id.
+func TestSummaryLinesAreEmbeddedMetrics(t *testing.T) {
+	f := newFixture(t, "", "")
+	id := f.createOne(t, 38)
+	f.call(t, "GET", fmt.Sprintf("/api/storages/databricks/%d", id), "", nil)
+	f.call(t, "POST", "/api/storages/databricks/validate", strings.Replace(f.patBody(38), secretToken, "dapi-refused", 1), nil)
+	operations := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil || entry["msg"] != "request" {
+			continue
+		}
+		ms, err := emfcheck.Line([]byte(line))
+		if err != nil || len(ms) == 0 {
+			t.Errorf("summary line is not an EMF record (%v): %s", err, line)
+			continue
+		}
+		if entry["request_id"] == nil || entry["request_id"] == "" {
+			t.Errorf("summary line without request_id: %s", line)
+		}
+		operations[fmt.Sprint(entry["Operation"])] = true
+		if entry["Operation"] == "validate" && entry["Reason"] != "credentials_refused" {
+			t.Errorf("refused validate: Reason = %v", entry["Reason"])
+		}
+	}
+	for _, op := range []string{"create", "get", "validate"} {
+		if !operations[op] {
+			t.Errorf("no metrics line for %s (saw %v)", op, operations)
+		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 
 	"github.com/lsdbx/databricks-storage/internal/apierror"
 	"github.com/lsdbx/databricks-storage/internal/core"
-	"github.com/lsdbx/databricks-storage/internal/logging"
+	"github.com/lsdbx/databricks-storage/internal/metrics"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
@@ -104,6 +104,7 @@ type keyEnvelope struct {
 // creates nothing twice; the two kinds of key cannot meet.
 func (d *Dispatcher) create(ctx context.Context, source, messageID string, body []byte) result {
 	start := time.Now()
+	ctx, _ = metrics.Start(ctx)
 	res := d.createOnce(ctx, source, messageID, body)
 	d.logSummary(ctx, start, source, "create", messageID, res.created.ID, res)
 	return res
@@ -112,7 +113,6 @@ func (d *Dispatcher) create(ctx context.Context, source, messageID string, body 
 // logSummary logs the one summary line of an event-borne operation.
 func (d *Dispatcher) logSummary(ctx context.Context, start time.Time, source, operation, messageID string, storageID int64, res result) {
 	attrs := []slog.Attr{
-		slog.String("request_id", logging.RequestID(ctx)),
 		slog.String("source", source),
 		slog.String("route", operation),
 		slog.Int("status", res.status),
@@ -131,6 +131,7 @@ func (d *Dispatcher) logSummary(ctx context.Context, start time.Time, source, op
 			level = slog.LevelError
 		}
 	}
+	attrs = append(attrs, metrics.RequestAttrs(ctx, d.MetricsNamespace, operation, res.status, time.Since(start))...)
 	d.logger().LogAttrs(ctx, level, "request", attrs...)
 }
 
@@ -167,6 +168,9 @@ func (d *Dispatcher) createOnce(ctx context.Context, source, messageID string, b
 		created, err = d.Core.Create(ctx, caller, req, key)
 		if err == nil {
 			d.discardCredentials(ctx, ref)
+			if created.Replayed {
+				metrics.Replayed(ctx)
+			}
 			return d.succeeded(created, nil)
 		}
 	}
@@ -314,6 +318,7 @@ func (d *Dispatcher) serveDirect(ctx context.Context, payload []byte) ([]byte, e
 // operate runs a direct get, update or delete, and logs one summary line.
 func (d *Dispatcher) operate(ctx context.Context, env directEnvelope) result {
 	start := time.Now()
+	ctx, _ = metrics.Start(ctx)
 	caller := core.TrustedSource(SourceDirect)
 	var res result
 	id, idErr := strconv.ParseInt(strings.Trim(string(env.ID), `" `), 10, 64)

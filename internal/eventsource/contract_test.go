@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"reflect"
 	"slices"
 	"sort"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/eventsource"
+	"github.com/lsdbx/databricks-storage/internal/logging"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
@@ -198,7 +198,7 @@ func newContractDispatcher(c contractCase) (*eventsource.Dispatcher, *scriptedCo
 	logs := &bytes.Buffer{}
 	return &eventsource.Dispatcher{
 		Core: sc, Decoder: storage.Decoder{}, Failures: fl, Version: "contract", Credentials: newHandOvers(ids...),
-		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		Logger: logging.New(logs, "DEBUG"),
 	}, sc, fl, logs
 }
 

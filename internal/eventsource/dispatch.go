@@ -19,7 +19,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/logging"
@@ -40,7 +39,10 @@ type Dispatcher struct {
 	Failures core.FailureRecorder
 	// Version is reported in error bodies.
 	Version string
-	Logger  *slog.Logger
+	// MetricsNamespace is the CloudWatch namespace of the metrics each
+	// summary line carries; none when empty.
+	MetricsNamespace string
+	Logger           *slog.Logger
 }
 
 // ErrUnsupportedEvent is returned for payloads of no known event shape.
@@ -98,9 +100,6 @@ func Classify(payload []byte) Kind {
 
 // Invoke handles one Lambda invocation.
 func (d *Dispatcher) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		ctx = logging.WithRequestID(ctx, lc.AwsRequestID)
-	}
 	switch kind := Classify(payload); kind {
 	case KindHTTPv2:
 		var ev events.APIGatewayV2HTTPRequest

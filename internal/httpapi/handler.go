@@ -22,7 +22,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/apierror"
 	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/core"
-	"github.com/lsdbx/databricks-storage/internal/logging"
+	"github.com/lsdbx/databricks-storage/internal/metrics"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
@@ -60,7 +60,12 @@ type Handler struct {
 	Decoder storage.Decoder
 	// Version is reported in every error body.
 	Version string
-	Logger  *slog.Logger
+	// MetricsNamespace is the CloudWatch namespace of the metrics each
+	// summary line carries (Embedded Metric Format); none when empty.
+	MetricsNamespace string
+	// Logger receives one summary line per request; its context's request
+	// and trace ids are added by a logging.New logger.
+	Logger *slog.Logger
 }
 
 type route int
@@ -138,10 +143,11 @@ type outcome struct {
 // ServeHTTP answers one request and logs one summary line for it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	ctx, _ := metrics.Start(r.Context())
+	r = r.WithContext(ctx)
 	out := outcome{operation: "none"}
 	h.serve(w, r, &out)
 	attrs := []slog.Attr{
-		slog.String("request_id", logging.RequestID(r.Context())),
 		slog.String("method", r.Method),
 		slog.String("route", out.operation),
 		slog.Int("status", out.status),
@@ -160,7 +166,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			level = slog.LevelError
 		}
 	}
-	h.logger().LogAttrs(r.Context(), level, "request", attrs...)
+	attrs = append(attrs, metrics.RequestAttrs(ctx, h.MetricsNamespace, out.operation, out.status, time.Since(start))...)
+	h.logger().LogAttrs(ctx, level, "request", attrs...)
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
@@ -255,6 +262,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, caller core.Cal
 	created, err := h.Core.Create(r.Context(), caller, req, key)
 	if err == nil && created.Replayed {
 		w.Header().Set(HeaderReplayed, "true")
+		metrics.Replayed(r.Context())
 	}
 	h.respond(w, out, http.StatusCreated, created.Storage, err)
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -115,7 +114,7 @@ func newHarness() *harness {
 			Core:    wf,
 			Decoder: storage.Decoder{},
 			Version: testVersion,
-			Logger:  slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Logger:  logging.New(logs, "DEBUG"),
 		},
 	}
 }

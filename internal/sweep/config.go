@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
+	"github.com/lsdbx/databricks-storage/internal/metrics"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 )
 
@@ -33,12 +35,16 @@ type Config struct {
 	// Grace is how old a secret must be before it can be an orphan
 	// (SWEEP_GRACE_MINUTES, default 15).
 	Grace time.Duration
+	// MetricsNamespace is the CloudWatch namespace of the figures each run
+	// logs (METRICS_NAMESPACE, default metrics.DefaultNamespace).
+	MetricsNamespace string
 }
 
 // ConfigFromEnv reads the configuration with getenv (os.Getenv in
 // production) and reports every problem at once.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
+		MetricsNamespace: cmp.Or(strings.TrimSpace(getenv("METRICS_NAMESPACE")), metrics.DefaultNamespace),
 		TableName:        strings.TrimSpace(getenv("TABLE_NAME")),
 		SecretNamePrefix: getenv("SECRET_NAME_PREFIX"),
 		Grace:            DefaultGrace,
