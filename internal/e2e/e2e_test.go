@@ -271,15 +271,6 @@ func TestAsyncSampleEventsThroughTheRuntimeEmulator(t *testing.T) {
 	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func startFunction(t *testing.T, function string, env map[string]string) *rie.Function {
 	t.Helper()
 	wd, _ := os.Getwd()
