@@ -143,8 +143,9 @@ func TestTemplateGuards(t *testing.T) {
 func TestTemplateSetsTheVariablesTheFunctionsRead(t *testing.T) {
 	tpl := loadTemplate(t)
 	for fn, want := range map[string][]string{
-		"CreateStorageFunction": {"TABLE_NAME", "SECRET_NAME_PREFIX", "SECRETS_KMS_KEY_ID", "DATABRICKS_ALLOWED_HOST_SUFFIXES", "TOKEN_CACHE_SECONDS", "IDEMPOTENCY_TTL_HOURS"},
-		"ManageStorageFunction": {"TABLE_NAME", "SECRET_NAME_PREFIX", "SECRET_RECOVERY_DAYS", "DATABRICKS_ALLOWED_HOST_SUFFIXES", "TOKEN_CACHE_SECONDS"},
+		"CreateStorageFunction": {"TABLE_NAME", "SECRET_NAME_PREFIX", "SECRETS_KMS_KEY_ID", "DATABRICKS_ALLOWED_HOST_SUFFIXES", "TOKEN_CACHE_SECONDS", "IDEMPOTENCY_TTL_HOURS", "METRICS_NAMESPACE"},
+		"ManageStorageFunction": {"TABLE_NAME", "SECRET_NAME_PREFIX", "SECRET_RECOVERY_DAYS", "DATABRICKS_ALLOWED_HOST_SUFFIXES", "TOKEN_CACHE_SECONDS", "METRICS_NAMESPACE"},
+		"SweepFunction":         {"TABLE_NAME", "SECRET_NAME_PREFIX", "SWEEP_GRACE_MINUTES", "METRICS_NAMESPACE"},
 	} {
 		vars := tpl.get("Resources", fn, "Properties", "Environment", "Variables")
 		var got []string
@@ -155,6 +156,40 @@ func TestTemplateSetsTheVariablesTheFunctionsRead(t *testing.T) {
 		slices.Sort(want)
 		if !slices.Equal(got, want) {
 			t.Errorf("%s sets %v, want %v", fn, got, want)
+		}
+	}
+}
+
+// Operating the stack: every function traces, and the alarms the service
+// needs exist and notify the optional topic.
+func TestTemplateAlarmsAndTracing(t *testing.T) {
+	tpl := loadTemplate(t)
+	for _, fn := range []string{"CreateStorageFunction", "ManageStorageFunction", "SweepFunction"} {
+		if got := tpl.get("Resources", fn, "Properties", "Tracing").Value; got != "Active" {
+			t.Errorf("%s Tracing = %q, want Active", fn, got)
+		}
+	}
+	want := map[string]string{ // alarm → the metric it watches
+		"ProvisioningDeadLetterAlarm":       "ApproximateNumberOfMessagesVisible",
+		"ProvisioningEventsDeadLetterAlarm": "ApproximateNumberOfMessagesVisible",
+		"CreateStorageFunctionErrorsAlarm":  "Errors", "CreateStorageFunctionThrottlesAlarm": "Throttles",
+		"ManageStorageFunctionErrorsAlarm": "Errors", "ManageStorageFunctionThrottlesAlarm": "Throttles",
+		"SweepFunctionErrorsAlarm": "Errors", "SweepFunctionThrottlesAlarm": "Throttles",
+		"HttpApi5xxAlarm":              "5xx",
+		"SweepDeletedSecretsAlarm":     "SecretsDeleted",
+		"ConnectionCheckFailuresAlarm": "ConnectionCheckFailures",
+	}
+	for name, metric := range want {
+		props := tpl.get("Resources", name, "Properties")
+		if props.Node == nil {
+			t.Errorf("alarm %s is missing", name)
+			continue
+		}
+		if got := props.get("MetricName").Value; got != metric {
+			t.Errorf("%s watches %q, want %q", name, got, metric)
+		}
+		if actions := props.get("AlarmActions"); actions.Tag != "!If" || !slices.Contains(actions.strings(), "HasAlarmTopic") {
+			t.Errorf("%s does not notify the optional AlarmTopicArn", name)
 		}
 	}
 }
