@@ -1,14 +1,17 @@
 // Package databricks checks that a Databricks workspace accepts a storage's
-// credentials and that its Unity Catalog volume (and prefix) is a directory.
-// Checker implements storage.ConnectionChecker with the Files API of the
+// credentials and that its Unity Catalog volume (and prefix) is a directory,
+// and lists the files under it for the files preview. Checker implements
+// core.ConnectionChecker and core.FileLister with the Files API of the
 // Databricks Go SDK.
 //
 // Only the SDK's client, config and service/files packages (and the
 // httpclient, apierr and config/credentials packages they are built on) are
 // used, never the all-services WorkspaceClient. The SDK's configuration
-// loading (environment variables, ~/.databrickscfg), host metadata discovery,
-// retries and rate limiting are switched off: every check makes exactly the
-// requests described on CheckConnection, within Connection.Timeout.
+// loading (environment variables, ~/.databrickscfg), host metadata discovery
+// and retries are switched off: every check makes exactly the requests
+// described on CheckConnection, within Connection.Timeout, and a listing
+// the ones described on ListFiles. The SDK's rate limit, 100 requests a
+// second after a burst of 100, concerns long listings only.
 package databricks
 
 import (
@@ -123,9 +126,9 @@ func (c *Checker) CloseIdleConnections() {
 	c.insecure.t.CloseIdleConnections()
 }
 
-// errCheckTimedOut is the cause of the context of a check whose
+// errTimedOut is the cause of the context of a check or listing whose
 // Connection.Timeout elapsed.
-var errCheckTimedOut = errors.New("connection check timed out")
+var errTimedOut = errors.New("request_timeout_s elapsed")
 
 // CheckConnection confirms that conn's workspace accepts its credentials and
 // that /Volumes/<catalog>/<schema>/<volume>[/<prefix>] is a directory, all
@@ -144,71 +147,89 @@ var errCheckTimedOut = errors.New("connection check timed out")
 // token or client secret that a server echoes. A cancelled ctx or an
 // invalid conn (which the request decoder rules out) gives a plain error.
 func (c *Checker) CheckConnection(ctx context.Context, conn storage.Connection) error {
-	base, err := workspaceURL(conn.Host)
+	ck, api, cancel, err := c.begin(ctx, conn, "connection check")
 	if err != nil {
-		return fmt.Errorf("databricks: %w", err)
+		return err
 	}
-	volume, target, err := volumePaths(conn)
-	if err != nil {
-		return fmt.Errorf("databricks: %w", err)
-	}
-	timeout := conn.Timeout
-	if timeout <= 0 {
-		timeout = storage.DefaultRequestTimeoutS * time.Second
-	}
-	parent := ctx
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errCheckTimedOut)
 	defer cancel()
 
-	ck := &check{
-		conn:    conn,
-		host:    base.Host,
-		volume:  volume,
-		target:  target,
-		timeout: timeout,
-		parent:  parent,
-		ctx:     ctx,
-	}
-	api, err := c.filesAPI(conn, base, timeout)
-	if errors.Is(err, errInvalidTenant) {
-		return &storage.ConnectionError{
-			Reason:  ReasonCredentialsRefused,
-			Message: fmt.Sprintf("The tenant_id %q is not a valid Azure AD tenant: use the tenant's GUID or its domain name.", truncate(conn.TenantID, 80)),
-			Err:     err,
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("databricks: set up client: %w", err)
-	}
-
-	err = api.GetDirectoryMetadataByDirectoryPath(ctx, target)
+	err = api.GetDirectoryMetadataByDirectoryPath(ck.ctx, ck.target)
 	if err == nil {
 		return nil
 	}
 	if !isNotFound(err) {
 		return ck.fail(err)
 	}
-	if target == volume {
+	return ck.notFound(api, err)
+}
+
+// begin validates conn and sets up one check or listing, op: its state,
+// whose context carries the deadline of conn.Timeout (cancel releases it),
+// and its Files API client. Its error is plain for an invalid conn, a
+// *storage.ConnectionError for a tenant_id that is no tenant.
+func (c *Checker) begin(ctx context.Context, conn storage.Connection, op string) (*check, *files.FilesAPI, context.CancelFunc, error) {
+	base, err := workspaceURL(conn.Host)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("databricks: %w", err)
+	}
+	volume, target, err := volumePaths(conn)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("databricks: %w", err)
+	}
+	timeout := conn.Timeout
+	if timeout <= 0 {
+		timeout = storage.DefaultRequestTimeoutS * time.Second
+	}
+	api, err := c.filesAPI(conn, base, timeout)
+	if errors.Is(err, errInvalidTenant) {
+		return nil, nil, nil, &storage.ConnectionError{
+			Reason:  ReasonCredentialsRefused,
+			Message: fmt.Sprintf("The tenant_id %q is not a valid Azure AD tenant: use the tenant's GUID or its domain name.", truncate(conn.TenantID, 80)),
+			Err:     err,
+		}
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("databricks: set up client: %w", err)
+	}
+	budget, cancel := context.WithTimeoutCause(ctx, timeout, errTimedOut)
+	return &check{
+		op:      op,
+		conn:    conn,
+		host:    base.Host,
+		volume:  volume,
+		target:  target,
+		timeout: timeout,
+		parent:  ctx,
+		ctx:     budget,
+	}, api, cancel, nil
+}
+
+// notFound tells apart why the Files API answered 404 (err) for the
+// directory ck.target: a missing volume, a missing prefix, or a prefix that
+// names a file. It asks for the volume's directory metadata and then for
+// the prefix's file metadata.
+func (ck *check) notFound(api *files.FilesAPI, err error) error {
+	if ck.target == ck.volume {
 		return ck.volumeNotFound(err)
 	}
-	if err := api.GetDirectoryMetadataByDirectoryPath(ctx, volume); err != nil {
+	if err := api.GetDirectoryMetadataByDirectoryPath(ck.ctx, ck.volume); err != nil {
 		if isNotFound(err) {
 			return ck.volumeNotFound(err)
 		}
 		return ck.fail(err)
 	}
-	_, err = api.GetMetadataByFilePath(ctx, target)
+	_, err = api.GetMetadataByFilePath(ck.ctx, ck.target)
 	switch {
 	case err == nil:
 		return &storage.ConnectionError{
 			Reason:  ReasonNotADirectory,
-			Message: fmt.Sprintf("The prefix %q names a file, not a directory: %s in workspace %s is a file.", strings.Trim(conn.Prefix, "/"), target, ck.host),
-			Err:     fmt.Errorf("HEAD %s: %w", target, errIsFile),
+			Message: fmt.Sprintf("The prefix %q names a file, not a directory: %s in workspace %s is a file.", strings.Trim(ck.conn.Prefix, "/"), ck.target, ck.host),
+			Err:     fmt.Errorf("HEAD %s: %w", ck.target, errIsFile),
 		}
 	case isNotFound(err):
 		return &storage.ConnectionError{
 			Reason:  ReasonPrefixNotFound,
-			Message: fmt.Sprintf("The prefix %q was not found: volume %s in workspace %s has no directory %s.", strings.Trim(conn.Prefix, "/"), volume, ck.host, target),
+			Message: fmt.Sprintf("The prefix %q was not found: volume %s in workspace %s has no directory %s.", strings.Trim(ck.conn.Prefix, "/"), ck.volume, ck.host, ck.target),
 			Err:     ck.apiResponse(err),
 		}
 	default:

@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/databricks/databricks-sdk-go/apierr"
+	"github.com/databricks/databricks-sdk-go/httpclient"
 
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
 	"github.com/lsdbx/databricks-storage/internal/storage"
@@ -81,16 +82,30 @@ type RequestError struct {
 
 func (e *RequestError) Error() string { return e.Request + ": " + e.Problem }
 
-// check is the state of one CheckConnection call, for turning failures into
-// connection errors.
+// check is the state of one CheckConnection or ListFiles call, for turning
+// failures into connection errors.
 type check struct {
+	op      string // "connection check" or "files listing", for plain errors
 	conn    storage.Connection
 	host    string // the workspace's host[:port]
 	volume  string
-	target  string
+	target  string // the directory checked or listed, as messages name it
 	timeout time.Duration
 	parent  context.Context // the caller's context
 	ctx     context.Context // the check's context, with its deadline
+	// req names the request under way, for failures that do not name it
+	// ("GET https://host/api/…"); empty when unknown.
+	req string
+	// hide, when not nil, rewrites the requests and texts an error keeps,
+	// to take out paths the workspace chose (the names of subdirectories).
+	hide func(string) string
+}
+
+func (ck *check) hidden(s string) string {
+	if ck.hide == nil {
+		return s
+	}
+	return ck.hide(s)
 }
 
 func (ck *check) volumeNotFound(err error) error {
@@ -118,7 +133,7 @@ func (ck *check) principal() string {
 // fields of a *ResponseError hold, never from an error's text.
 func (ck *check) fail(err error) error {
 	if perr := ck.parent.Err(); errors.Is(perr, context.Canceled) {
-		return fmt.Errorf("databricks: connection check abandoned: %w", perr)
+		return fmt.Errorf("databricks: %s abandoned: %w", ck.op, perr)
 	}
 	where, azure := ck.where(err)
 	noun := "the workspace " + where
@@ -126,7 +141,7 @@ func (ck *check) fail(err error) error {
 		noun = "the Azure AD authority " + where
 	}
 	subject := strings.ToUpper(noun[:1]) + noun[1:]
-	request := ck.request(err)
+	request := ck.hidden(ck.request(err))
 	connErr := func(reason, problem, format string, args ...any) error {
 		return &storage.ConnectionError{Reason: reason, Message: fmt.Sprintf(format, args...), Err: &RequestError{Request: request, Problem: problem}}
 	}
@@ -197,9 +212,28 @@ func (ck *check) fail(err error) error {
 	case errors.As(err, &tokenErr):
 		// oauth2 got a success answer it could not read a token from.
 		return connErr(ReasonWorkspaceError, "no access token in the answer", "%s answered without a usable access token: try again later.", tokenEndpoint(where, azure))
+	case unreadableAnswer(err):
+		// An answer whose body the SDK could not read, or not as the Files
+		// API's JSON (only a listing reads one); the SDK's error can quote
+		// it.
+		return connErr(ReasonWorkspaceUnreachable, "the answer was not a Files API answer",
+			"%s answered the Files API request with something that is not a Files API answer (an HTML page, malformed JSON or an unreadable body): check that the workspace URL is the workspace's own.", subject)
 	default:
-		return fmt.Errorf("databricks: check %s in %s: %w", ck.target, ck.host, &RequestError{Request: request, Problem: truncate(ck.redact(err.Error()), 500)})
+		return fmt.Errorf("databricks: %s of %s in %s: %w", ck.op, ck.target, ck.host, &RequestError{Request: request, Problem: truncate(ck.hidden(ck.redact(err.Error())), 500)})
 	}
+}
+
+// unreadableAnswer reports whether err is the SDK's failure to read an
+// answer's body ("response body: …", e.g. a broken gzip encoding) or a
+// success answer's body as JSON ("failed to unmarshal response body: …").
+// fail asks only after the error kinds that can carry an answer's text.
+func unreadableAnswer(err error) bool {
+	var (
+		syntaxErr *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
+	)
+	return errors.Is(err, httpclient.ErrHTMLContent) || errors.As(err, &syntaxErr) || errors.As(err, &typeErr) ||
+		strings.Contains(err.Error(), "response body: ")
 }
 
 // where returns the host[:port] the failed request went to, the workspace
@@ -243,6 +277,9 @@ func (ck *check) request(err error) string {
 	if errors.As(err, &tokenErr) {
 		return "POST " + tokenErr.url
 	}
+	if ck.req != "" {
+		return ck.req
+	}
 	return "https://" + ck.host
 }
 
@@ -252,12 +289,29 @@ func withoutQuery(u *url.URL) string {
 	return c.String()
 }
 
+// timedOut reports whether err came of running out of time: the deadline
+// passed (its timer may not have fired yet), a timeout of the network, or
+// the SDK's rate limiter refusing to wait for a request the deadline would
+// cut short, which it reports in an error of its own text only.
 func (ck *check) timedOut(err error) bool {
-	if errors.Is(context.Cause(ck.ctx), errCheckTimedOut) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(context.Cause(ck.ctx), errTimedOut) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
-	var netErr net.Error
-	return errors.As(err, &netErr) && netErr.Timeout()
+	if d, ok := ck.ctx.Deadline(); ok && !time.Now().Before(d) {
+		return true
+	}
+	var (
+		netErr net.Error
+		apiErr *apierr.APIError
+	)
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return true
+	}
+	// The SDK wraps the limiter's error as "failed in rate limiter: …"
+	// before any request is sent, so no answer's text is involved; an
+	// answer's text, which could say the same, comes as an APIError or
+	// an unreadable answer.
+	return !errors.As(err, &apiErr) && !unreadableAnswer(err) && strings.Contains(err.Error(), "failed in rate limiter: ")
 }
 
 // apiResponse reduces the SDK's error answer in err, which keeps the request
@@ -277,10 +331,11 @@ func (ck *check) apiResponse(err error) *ResponseError {
 }
 
 // vetted returns a copy of e without a code or redirect host that holds, or
-// is a piece of, a secret of the check. Those fields passed a syntax filter
+// is a piece of, a secret of the check, and with its request hidden. Those fields passed a syntax filter
 // where the answer was read, but a secret can match that syntax too.
 func (ck *check) vetted(e *ResponseError) *ResponseError {
 	v := *e
+	v.Request = ck.hidden(v.Request)
 	if ck.mentionsSecret(v.Code) {
 		v.Code = ""
 	}

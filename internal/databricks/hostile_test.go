@@ -93,6 +93,15 @@ func (e *echoServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRaw(w, http.StatusOK, "OK", map[string]any{"error": cred, "error_description": echo})
 	case "not-json": // an unparseable answer echoing
 		writeRaw(w, http.StatusOK, "OK", "<"+echo)
+	case "garbage": // unparseable JSON, not HTML, echoing
+		writeRaw(w, http.StatusOK, "OK", "{"+echo)
+	case "bad-gzip": // a body that is not the gzip it claims to be, echoing
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(echo))
+	case "wrong-type": // JSON of the wrong shape, echoing
+		writeRaw(w, http.StatusOK, "OK", map[string]any{"contents": echo, "next_page_token": []string{cred}})
 	case "malformed": // an answer net/http cannot parse, quoting the echo in its error
 		writeRaw(w, 0, strings.Join(strings.Fields(echo), "_"), nil)
 	case "redirect": // the credential as the host of a redirect

@@ -1,10 +1,12 @@
 // Package fakeworkspace is a fake Databricks workspace over HTTPS, for tests
 // and for the local development server. It serves what the connection check
-// calls:
+// and the files preview call:
 //
 //   - the Files API: HEAD and GET of /api/2.0/fs/directories/<path> (directory
-//     metadata and listing) and of /api/2.0/fs/files/<path> (file metadata
-//     and download), for bearer tokens it knows;
+//     metadata and listing, paginated by page_size, page_token and
+//     next_page_token as the real API is; see SetPageSize) and of
+//     /api/2.0/fs/files/<path> (file metadata and download), for bearer
+//     tokens it knows;
 //   - Databricks OAuth M2M: POST /oidc/v1/token (client credentials, client
 //     authentication by HTTP Basic or form fields, scope all-apis) and the
 //     discovery document /oidc/.well-known/oauth-authorization-server;
@@ -29,6 +31,7 @@ package fakeworkspace
 import (
 	"context"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -92,6 +95,10 @@ func WithAddr(addr string) Option { return func(s *Server) { s.addr = addr } }
 // WithDelay delays every answer by d (see SetDelay).
 func WithDelay(d time.Duration) Option { return func(s *Server) { s.delay = d } }
 
+// WithPageSize makes a directory listing page hold at most n entries (see
+// SetPageSize).
+func WithPageSize(n int) Option { return func(s *Server) { s.pageSize = n } }
+
 // WithErrorLog sends the HTTP server's own errors (e.g. failed TLS
 // handshakes) to l; they are discarded by default.
 func WithErrorLog(l *log.Logger) Option { return func(s *Server) { s.errorLog = l } }
@@ -114,28 +121,36 @@ type Server struct {
 	done     chan struct{}
 	close    sync.Once
 
-	mu       sync.Mutex
-	started  bool
-	delay    time.Duration
-	tokens   map[string]bool                 // bearer tokens the Files API accepts
-	sps      map[string]principal            // client id → secret, token
-	azure    map[string]map[string]principal // tenant → client id → secret, token
-	dirs     map[string]bool
-	files    map[string]file
-	status   map[string]int
-	requests []Request
+	mu        sync.Mutex
+	started   bool
+	delay     time.Duration
+	pathDelay map[string]time.Duration // Files API path → extra delay
+	pageSize  int
+	tokens    map[string]bool                 // bearer tokens the Files API accepts
+	sps       map[string]principal            // client id → secret, token
+	azure     map[string]map[string]principal // tenant → client id → secret, token
+	dirs      map[string]bool
+	files     map[string]file
+	status    map[string]int
+	requests  []Request
 }
+
+// MaxPageSize is the largest directory listing page, the real API's default
+// and maximum.
+const MaxPageSize = 1000
 
 // New returns an empty, unstarted server.
 func New(opts ...Option) *Server {
 	s := &Server{
-		done:   make(chan struct{}),
-		tokens: map[string]bool{},
-		sps:    map[string]principal{},
-		azure:  map[string]map[string]principal{},
-		dirs:   map[string]bool{},
-		files:  map[string]file{},
-		status: map[string]int{},
+		done:      make(chan struct{}),
+		pathDelay: map[string]time.Duration{},
+		pageSize:  MaxPageSize,
+		tokens:    map[string]bool{},
+		sps:       map[string]principal{},
+		azure:     map[string]map[string]principal{},
+		dirs:      map[string]bool{},
+		files:     map[string]file{},
+		status:    map[string]int{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -278,13 +293,21 @@ func (s *Server) addDirLocked(p string) {
 	}
 }
 
-// AddFile creates the file p with content, and its parent directories.
+// AddFile creates the file p with content, and its parent directories. Its
+// modification time is now, to the second.
 func (s *Server) AddFile(p string, content []byte) {
+	s.AddFileAt(p, content, time.Now().Truncate(time.Second))
+}
+
+// AddFileAt creates the file p with content and modification time modified
+// (kept to the millisecond, as the Files API reports it), and its parent
+// directories.
+func (s *Server) AddFileAt(p string, content []byte, modified time.Time) {
 	p = cleanPath(p)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.addDirLocked(path.Dir(p))
-	s.files[p] = file{content: slices.Clone(content), modified: time.Now().UTC().Truncate(time.Second)}
+	s.files[p] = file{content: slices.Clone(content), modified: modified.UTC().Truncate(time.Millisecond)}
 }
 
 // SetStatus makes every Files API request for p answer status (e.g. 403 or
@@ -305,6 +328,28 @@ func (s *Server) SetDelay(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.delay = d
+}
+
+// SetPathDelay delays every Files API answer for p (its directory listing
+// pages and metadata) by d, on top of SetDelay's delay; 0 removes it.
+func (s *Server) SetPathDelay(p string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d <= 0 {
+		delete(s.pathDelay, cleanPath(p))
+		return
+	}
+	s.pathDelay[cleanPath(p)] = d
+}
+
+// SetPageSize makes a directory listing page hold at most n entries, fewer
+// when the request's page_size asks so; n outside 1..MaxPageSize means
+// MaxPageSize. A listing with more entries ends its page with a
+// next_page_token.
+func (s *Server) SetPageSize(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pageSize = n
 }
 
 // Requests returns a copy of the requests recorded so far, oldest first.
@@ -345,9 +390,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		rec.Form = cloneValues(r.PostForm)
 	}
+	const (
+		dirsPrefix  = "/api/2.0/fs/directories"
+		filesPrefix = "/api/2.0/fs/files"
+	)
+	p := r.URL.Path
+	target, isDirs, isFiles := "", strings.HasPrefix(p, dirsPrefix+"/"), strings.HasPrefix(p, filesPrefix+"/")
+	switch {
+	case isDirs:
+		target = cleanPath(strings.TrimPrefix(p, dirsPrefix))
+	case isFiles:
+		target = cleanPath(strings.TrimPrefix(p, filesPrefix))
+	}
 	s.mu.Lock()
 	s.requests = append(s.requests, rec)
 	delay := s.delay
+	if target != "" {
+		delay += s.pathDelay[target]
+	}
 	s.mu.Unlock()
 
 	if delay > 0 {
@@ -363,11 +423,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	const (
-		dirsPrefix  = "/api/2.0/fs/directories"
-		filesPrefix = "/api/2.0/fs/files"
-	)
-	p := r.URL.Path
 	switch {
 	case p == "/oidc/v1/token":
 		s.databricksToken(w, r)
@@ -375,10 +430,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.discovery(w, r)
 	case strings.HasSuffix(p, "/oauth2/v2.0/token") && strings.Count(p, "/") == 4:
 		s.azureToken(w, r, strings.Split(p, "/")[1])
-	case strings.HasPrefix(p, dirsPrefix+"/"):
-		s.filesAPI(w, r, cleanPath(strings.TrimPrefix(p, dirsPrefix)), true)
-	case strings.HasPrefix(p, filesPrefix+"/"):
-		s.filesAPI(w, r, cleanPath(strings.TrimPrefix(p, filesPrefix)), false)
+	case isDirs:
+		s.filesAPI(w, r, target, true)
+	case isFiles:
+		s.filesAPI(w, r, target, false)
 	default:
 		apiError(w, http.StatusNotFound, "ENDPOINT_NOT_FOUND", fmt.Sprintf("No API found for '%s %s'", r.Method, p))
 	}
@@ -517,6 +572,7 @@ func (s *Server) filesAPI(w http.ResponseWriter, r *http.Request, p string, dire
 	if directory && isDir && r.Method == http.MethodGet {
 		children = s.childrenLocked(p)
 	}
+	pageSize := s.pageSize
 	s.mu.Unlock()
 
 	switch {
@@ -531,7 +587,7 @@ func (s *Server) filesAPI(w http.ResponseWriter, r *http.Request, p string, dire
 			w.WriteHeader(http.StatusOK)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"contents": children})
+		s.listPage(w, r, children, pageSize)
 	case directory && isFile:
 		apiError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("The directory being accessed is not found: %s is a file.", p))
 	case directory:
@@ -549,6 +605,47 @@ func (s *Server) filesAPI(w http.ResponseWriter, r *http.Request, p string, dire
 	}
 }
 
+// listPage writes the page of a directory listing that the request's
+// page_token and page_size ask for. A page token is the path of the last
+// entry of the previous page, base64url-encoded, so the next page starts
+// after it even when entries were added or removed in between.
+func (s *Server) listPage(w http.ResponseWriter, r *http.Request, children []dirEntry, pageSize int) {
+	if pageSize < 1 || pageSize > MaxPageSize {
+		pageSize = MaxPageSize
+	}
+	q := r.URL.Query()
+	if raw := q.Get("page_size"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 {
+			apiError(w, http.StatusBadRequest, "INVALID_PARAMETER_VALUE", "page_size must be a non-negative integer.")
+			return
+		}
+		if n > 0 && n < pageSize {
+			pageSize = n
+		}
+	}
+	start := 0
+	if tok := q.Get("page_token"); tok != "" {
+		last, err := base64.RawURLEncoding.DecodeString(tok)
+		if err != nil || len(last) == 0 {
+			apiError(w, http.StatusBadRequest, "INVALID_PARAMETER_VALUE", "Invalid page token.")
+			return
+		}
+		start, _ = slices.BinarySearchFunc(children, string(last), func(e dirEntry, t string) int { return strings.Compare(e.Path, t) })
+		if start < len(children) && children[start].Path == string(last) {
+			start++
+		}
+	}
+	page := children[start:min(start+pageSize, len(children))]
+	body := map[string]any{"contents": page}
+	if start+len(page) < len(children) {
+		body["next_page_token"] = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].Path))
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// childrenLocked returns the entries of dir in path order; a directory's
+// path ends with a slash, as the Files API's do.
 func (s *Server) childrenLocked(dir string) []dirEntry {
 	out := []dirEntry{}
 	for d := range s.dirs {
@@ -567,6 +664,8 @@ func (s *Server) childrenLocked(dir string) []dirEntry {
 
 func statusCode(status int) string {
 	switch status {
+	case http.StatusUnauthorized:
+		return "UNAUTHENTICATED"
 	case http.StatusForbidden:
 		return "PERMISSION_DENIED"
 	case http.StatusNotFound:

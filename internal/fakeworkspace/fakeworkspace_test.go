@@ -319,3 +319,193 @@ func TestListenAndServe(t *testing.T) {
 		t.Errorf("ListenAndServe: %v", err)
 	}
 }
+
+type listingPage struct {
+	Contents []struct {
+		Path         string `json:"path"`
+		IsDirectory  bool   `json:"is_directory"`
+		FileSize     int64  `json:"file_size"`
+		LastModified int64  `json:"last_modified"`
+		Name         string `json:"name"`
+	} `json:"contents"`
+	NextPageToken string `json:"next_page_token"`
+}
+
+func getPage(t *testing.T, fw *fakeworkspace.Server, dir, query string) (int, listingPage) {
+	t.Helper()
+	u := fw.URL() + "/api/2.0/fs/directories" + dir
+	if query != "" {
+		u += "?" + query
+	}
+	status, _, body := do(t, fw.Client(), "GET", u, "Bearer "+fakeworkspace.DefaultPAT, nil)
+	var page listingPage
+	if status == http.StatusOK {
+		if err := json.Unmarshal([]byte(body), &page); err != nil {
+			t.Fatalf("GET %s: %v in %s", u, err, body)
+		}
+	}
+	return status, page
+}
+
+// listAll follows next_page_token through a directory and returns the
+// names it listed and the number of pages.
+func listAll(t *testing.T, fw *fakeworkspace.Server, dir, extra string) ([]string, int) {
+	t.Helper()
+	var names []string
+	token, pages := "", 0
+	for {
+		q := url.Values{}
+		if token != "" {
+			q.Set("page_token", token)
+		}
+		query := q.Encode()
+		if extra != "" {
+			query = strings.TrimPrefix(query+"&"+extra, "&")
+		}
+		status, page := getPage(t, fw, dir, query)
+		if status != http.StatusOK {
+			t.Fatalf("page %d: status %d", pages, status)
+		}
+		pages++
+		for _, e := range page.Contents {
+			names = append(names, e.Name)
+		}
+		if page.NextPageToken == "" {
+			return names, pages
+		}
+		if pages > 100 {
+			t.Fatal("the listing does not end")
+		}
+		token = page.NextPageToken
+	}
+}
+
+func TestDirectoryListingPagination(t *testing.T) {
+	vol := fakeworkspace.DefaultVolumePath
+	all := []string{"a.txt", "b", "c.txt", "images", "readme.txt"}
+	tests := []struct {
+		name      string
+		pageSize  int // 0: the default
+		query     string
+		wantPages int
+	}{
+		{"default page size", 0, "", 1},
+		{"one entry a page", 1, "", 5},
+		{"two entries a page", 2, "", 3},
+		{"page_size asks for fewer", 0, "page_size=2", 3},
+		{"page_size cannot ask for more", 2, "page_size=4", 3},
+		{"page size of the listing's length", 5, "", 1},
+		{"page size beyond the maximum", fakeworkspace.MaxPageSize + 1, "", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var opts []fakeworkspace.Option
+			if tt.pageSize != 0 {
+				opts = append(opts, fakeworkspace.WithPageSize(tt.pageSize))
+			}
+			fw := start(t, opts...)
+			fw.AddFile(vol+"/c.txt", nil)
+			fw.AddFile(vol+"/a.txt", nil)
+			fw.AddDirectory(vol + "/b")
+			names, pages := listAll(t, fw, vol, tt.query)
+			if strings.Join(names, ",") != strings.Join(all, ",") || pages != tt.wantPages {
+				t.Errorf("listed %v in %d pages, want %v in %d", names, pages, all, tt.wantPages)
+			}
+			for _, r := range fw.Requests()[1:] {
+				if !strings.Contains(r.RawQuery, "page_token=") {
+					t.Errorf("a later page was asked without a token: %q", r.RawQuery)
+				}
+			}
+		})
+	}
+}
+
+func TestSetPageSize(t *testing.T) {
+	fw := start(t)
+	fw.SetPageSize(1)
+	if names, pages := listAll(t, fw, fakeworkspace.DefaultVolumePath, ""); len(names) != 2 || pages != 2 {
+		t.Errorf("listed %v in %d pages, want 2 in 2", names, pages)
+	}
+	fw.SetPageSize(0)
+	if names, pages := listAll(t, fw, fakeworkspace.DefaultVolumePath, ""); len(names) != 2 || pages != 1 {
+		t.Errorf("listed %v in %d pages, want 2 in 1", names, pages)
+	}
+}
+
+func TestDirectoryListingEntries(t *testing.T) {
+	fw := start(t, fakeworkspace.WithPageSize(2))
+	vol := fakeworkspace.DefaultVolumePath
+	when := time.Date(2025, 3, 4, 5, 6, 7, 891_234_567, time.FixedZone("X", 3600))
+	fw.AddFileAt(vol+"/images/2025/a.jpg", []byte("12345"), when)
+	fw.AddFile(vol+"/images/empty", nil)
+	_, page := getPage(t, fw, vol+"/images", "")
+	if len(page.Contents) != 2 || page.NextPageToken == "" {
+		t.Fatalf("first page = %+v", page)
+	}
+	d := page.Contents[0]
+	if d.Path != vol+"/images/2025/" || !d.IsDirectory || d.Name != "2025" || d.FileSize != 0 || d.LastModified != 0 {
+		t.Errorf("directory entry = %+v", d)
+	}
+	if f := page.Contents[1]; f.Path != vol+"/images/cat.jpg" || f.IsDirectory || f.Name != "cat.jpg" || f.FileSize == 0 || f.LastModified == 0 {
+		t.Errorf("file entry = %+v", f)
+	}
+	_, page = getPage(t, fw, vol+"/images", "page_token="+url.QueryEscape(page.NextPageToken))
+	if len(page.Contents) != 1 || page.Contents[0].Name != "empty" || page.Contents[0].FileSize != 0 || page.NextPageToken != "" {
+		t.Errorf("last page = %+v", page)
+	}
+	_, page = getPage(t, fw, vol+"/images/2025", "")
+	if len(page.Contents) != 1 {
+		t.Fatalf("2025 = %+v", page)
+	}
+	if f := page.Contents[0]; f.FileSize != 5 || f.LastModified != when.UnixMilli() || f.LastModified%1000 != 891 {
+		t.Errorf("file entry = %+v, want size 5 and last_modified %d", f, when.UnixMilli())
+	}
+
+	// A token stays valid when entries change between pages: the next page
+	// starts after the last entry listed.
+	_, first := getPage(t, fw, vol+"/images", "")
+	fw.AddFile(vol+"/images/aaa.jpg", nil) // before the token: not listed
+	fw.AddFile(vol+"/images/zzz.jpg", nil) // after it: listed
+	_, next := getPage(t, fw, vol+"/images", "page_token="+url.QueryEscape(first.NextPageToken))
+	var names []string
+	for _, e := range next.Contents {
+		names = append(names, e.Name)
+	}
+	if strings.Join(names, ",") != "empty,zzz.jpg" {
+		t.Errorf("after changes, the next page lists %v", names)
+	}
+
+	for _, q := range []string{"page_token=%21%21", "page_token=", "page_size=-1", "page_size=x"} {
+		status, _, body := do(t, fw.Client(), "GET", fw.URL()+"/api/2.0/fs/directories"+vol+"?"+q, "Bearer "+fakeworkspace.DefaultPAT, nil)
+		if q == "page_token=" {
+			if status != http.StatusOK {
+				t.Errorf("%s: status %d, want 200 (an empty token is no token)", q, status)
+			}
+			continue
+		}
+		if status != http.StatusBadRequest || !strings.Contains(body, "INVALID_PARAMETER_VALUE") {
+			t.Errorf("%s: %d %s, want 400 INVALID_PARAMETER_VALUE", q, status, body)
+		}
+	}
+}
+
+func TestPathDelay(t *testing.T) {
+	fw := start(t)
+	vol := fakeworkspace.DefaultVolumePath
+	fw.SetPathDelay(vol+"/images/", 300*time.Millisecond)
+	timed := func(p string) time.Duration {
+		begin := time.Now()
+		getPage(t, fw, p, "")
+		return time.Since(begin)
+	}
+	if d := timed(vol + "/images"); d < 300*time.Millisecond {
+		t.Errorf("the delayed directory answered after %s", d)
+	}
+	if d := timed(vol); d >= 300*time.Millisecond {
+		t.Errorf("its parent answered after %s, delayed too", d)
+	}
+	fw.SetPathDelay(vol+"/images", 0)
+	if d := timed(vol + "/images"); d >= 300*time.Millisecond {
+		t.Errorf("the delay was not removed: %s", d)
+	}
+}
