@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lsdbx/databricks-storage/internal/metrics"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 	"github.com/lsdbx/databricks-storage/internal/sweep"
 )
@@ -17,15 +18,15 @@ func TestConfigFromEnv(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", map[string]string{"TABLE_NAME": "t"},
-			sweep.Config{TableName: "t", SecretNamePrefix: secretstore.DefaultPrefix, Grace: 15 * time.Minute}, ""},
-		{"everything set", map[string]string{"TABLE_NAME": " t ", "SECRET_NAME_PREFIX": "p/", "SWEEP_GRACE_MINUTES": "60"},
-			sweep.Config{TableName: "t", SecretNamePrefix: "p/", Grace: time.Hour}, ""},
+			sweep.Config{TableName: "t", SecretNamePrefix: secretstore.DefaultPrefix, Grace: 15 * time.Minute, MetricsNamespace: metrics.DefaultNamespace}, ""},
+		{"everything set", map[string]string{"TABLE_NAME": " t ", "SECRET_NAME_PREFIX": "p/", "SWEEP_GRACE_MINUTES": "60", "METRICS_NAMESPACE": "Team/Storage"},
+			sweep.Config{TableName: "t", SecretNamePrefix: "p/", Grace: time.Hour, MetricsNamespace: "Team/Storage"}, ""},
 		{"no table", map[string]string{},
-			sweep.Config{SecretNamePrefix: secretstore.DefaultPrefix, Grace: 15 * time.Minute}, "TABLE_NAME is required"},
+			sweep.Config{SecretNamePrefix: secretstore.DefaultPrefix, Grace: 15 * time.Minute, MetricsNamespace: metrics.DefaultNamespace}, "TABLE_NAME is required"},
 		{"grace too short", map[string]string{"TABLE_NAME": "t", "SWEEP_GRACE_MINUTES": "1"},
-			sweep.Config{TableName: "t", SecretNamePrefix: secretstore.DefaultPrefix, Grace: 15 * time.Minute}, "SWEEP_GRACE_MINUTES must be"},
+			sweep.Config{TableName: "t", SecretNamePrefix: secretstore.DefaultPrefix, Grace: 15 * time.Minute, MetricsNamespace: metrics.DefaultNamespace}, "SWEEP_GRACE_MINUTES must be"},
 		{"grace not a number", map[string]string{"TABLE_NAME": "t", "SWEEP_GRACE_MINUTES": "15m"},
-			sweep.Config{TableName: "t", SecretNamePrefix: secretstore.DefaultPrefix, Grace: 15 * time.Minute}, "SWEEP_GRACE_MINUTES must be"},
+			sweep.Config{TableName: "t", SecretNamePrefix: secretstore.DefaultPrefix, Grace: 15 * time.Minute, MetricsNamespace: metrics.DefaultNamespace}, "SWEEP_GRACE_MINUTES must be"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
