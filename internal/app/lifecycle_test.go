@@ -276,3 +276,45 @@ func TestSummaryLinesAreEmbeddedMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestFilesPreviewAgainstTheWorkspace(t *testing.T) {
+	f := newFixture(t, "", "")
+	for _, name := range []string{"a.jpg", "b.png", "c.jpg"} {
+		f.fw.AddFile("/Volumes/main/default/landing/images/"+name, []byte("x"))
+	}
+	f.fw.AddFile("/Volumes/main/default/landing/images/2025/d.jpg", []byte("xy"))
+	id := f.createOne(t, 39)
+	files := func(body string) (int, []map[string]any) {
+		status, _, raw := f.call(t, "POST", "/api/storages/databricks/files", body, nil)
+		if status != 200 {
+			return status, nil
+		}
+		return status, decodeJSON[struct {
+			Files []map[string]any `json:"files"`
+		}](t, raw).Files
+	}
+	keys := func(entries []map[string]any) []any {
+		var out []any
+		for _, e := range entries {
+			out = append(out, e["key"])
+		}
+		return out
+	}
+	status, got := files(fmt.Sprintf(`{"id": %d, "regex_filter": ".*\\.jpg", "recursive_scan": true}`, id))
+	// The fake workspace's images/ also holds cat.jpg; listing is depth-first.
+	if want := "[images/2025/d.jpg images/a.jpg images/c.jpg images/cat.jpg]"; status != 200 || fmt.Sprint(keys(got)) != want {
+		t.Errorf("recursive jpg preview: %d %v, want %s", status, keys(got), want)
+	}
+	status, got = files(fmt.Sprintf(`{"id": %d, "limit": 1}`, id))
+	if status != 200 || len(got) != 2 || got[1]["key"] != nil {
+		t.Errorf("limit 1: %d %v, want one file and the null entry", status, got)
+	}
+	if status, _ := files(fmt.Sprintf(`{"id": %d, "regex_filter": "(?<=a)b"}`, id)); status != 400 {
+		t.Errorf("a pattern Go cannot run: %d, want 400", status)
+	}
+	// Without an id the body is a whole request, credentials included.
+	status, got = files(f.patBody(39))
+	if want := "[images/a.jpg images/b.png images/c.jpg images/cat.jpg]"; status != 200 || fmt.Sprint(keys(got)) != want {
+		t.Errorf("preview of a request: %d %v, want %s", status, keys(got), want)
+	}
+}
