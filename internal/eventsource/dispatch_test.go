@@ -630,7 +630,7 @@ func FuzzDispatch(f *testing.F) {
 		`{"httpMethod":"POST","path":"/api/storages/databricks","requestContext":{},"body":"{}","isBase64Encoded":true}`} {
 		f.Add([]byte(seed))
 	}
-	d := &eventsource.Dispatcher{HTTP: realHandler(io.Discard), Core: fakeCore{}}
+	d := &eventsource.Dispatcher{HTTP: realHandler(io.Discard), Core: fakeCore{}, Logger: slog.New(slog.DiscardHandler)}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		kind := eventsource.Classify(payload)
 		out, err := d.Invoke(context.Background(), payload)
