@@ -28,8 +28,17 @@ export AWS_LAMBDA_RIE := $(RIE)
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-dev.txt
+$(VENV)/bin/pip:
 	$(PYTHON) -m venv $(VENV)
+
+# The local commands need moto only; the test tools come on top of it.
+$(VENV)/.moto: requirements-run.txt | $(VENV)/bin/pip
+	@echo "Installing moto (the local AWS emulator) into $(VENV); the first time takes a minute or two."
+	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar on -r requirements-run.txt
+	touch $@
+
+$(VENV)/.installed: requirements-dev.txt $(VENV)/.moto
+	@echo "Installing the test tools (cfn-lint, label-studio-sdk) into $(VENV)."
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
@@ -59,10 +68,10 @@ build-ManageStorageFunction:
 build-SweepFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sweep
 
-run: venv ## the service on a local AWS emulator, on 127.0.0.1:PORT (default 8080)
+run: $(VENV)/.moto ## the service on a local AWS emulator, on 127.0.0.1:PORT (default 8080)
 	$(GO) run ./cmd/localapi
 
-invoke: venv $(RIE) ## run events/<file>.json through the real bootstrap under the Lambda RIE: make invoke EVENT=events/http-create-pat.json
+invoke: $(VENV)/.moto $(RIE) ## run events/<file>.json through the real bootstrap under the Lambda RIE: make invoke EVENT=events/http-create-pat.json
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json"; exit 2; }
 	$(GO) run ./cmd/invoke -event $(EVENT)
 
@@ -93,7 +102,7 @@ fuzz: ## run every fuzz target for FUZZTIME (default 2m)
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)
 
-load: venv ## 5,000 creates at concurrency 32 against the local API; prints errors, unique ids, secrets, records
+load: $(VENV)/.moto ## 5,000 creates at concurrency 32 against the local API; prints errors, unique ids, secrets, records
 	$(GO) run ./cmd/load -n $${N:-5000} -c $${C:-32}
 
 test: tools lint cfn-lint unit fuzz-short ## the whole suite
