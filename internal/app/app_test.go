@@ -262,9 +262,9 @@ func TestRecordWriteFailureLeavesNoSecret(t *testing.T) {
 
 func TestEveryFieldWrongAtOnce(t *testing.T) {
 	f := newFixture(t, "", "")
-	body := `{"schema": "", "volume": 5, "host": "http://x", "project": -3, "auth_type": "basic",
+	body := `{"schema": "", "volume": true, "host": "http://x", "project": -3, "auth_type": "basic",
 		"title": "` + strings.Repeat("t", 300) + `", "last_sync": "yesterday", "last_sync_count": -1,
-		"status": "done", "verify_tls": "yes", "request_timeout_s": "ten", "token": "x"}`
+		"status": "done", "verify_tls": "maybe", "request_timeout_s": "ten", "token": "x"}`
 	status, resp := f.post(t, "/api/storages/databricks/", body)
 	if status != http.StatusBadRequest {
 		t.Fatalf("status = %d", status)
