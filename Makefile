@@ -22,7 +22,7 @@ TEST_FUZZTIME ?= 10s
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 export AWS_LAMBDA_RIE := $(RIE)
 
-.PHONY: help venv tools build run invoke test unit lint cfn-lint fuzz fuzz-short load clean \
+.PHONY: help venv tools build run invoke test unit contract lint cfn-lint fuzz fuzz-short load clean \
 	build-CreateStorageFunction build-ManageStorageFunction build-SweepFunction
 
 help: ## list the targets
@@ -93,6 +93,9 @@ unit: tools ## the Go test suite: unit tests with -race (Go alone), then moto, R
 	set -o pipefail; $(GO) test -tags integration -count=1 -timeout 20m -run '^TestRandomisedFaults$$' -v ./internal/app \
 		| grep -E '^(randomised faults|=== RUN|--- |PASS|FAIL|ok|\s+random_test)'
 
+contract: venv ## schemathesis against the local API and openapi/openapi.yaml: fails on a 5xx, an answer off the document, a secret in an answer
+	CONTRACT_TEST=1 $(GO) test -tags integration -count=1 -timeout 10m -run '^TestContractWithSchemathesis$$' -v ./internal/e2e
+
 fuzz: ## run every fuzz target for FUZZTIME (default 2m)
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
@@ -105,7 +108,7 @@ fuzz-short:
 load: $(VENV)/.moto ## 5,000 creates at concurrency 32 against the local API; prints errors, unique ids, secrets, records
 	$(GO) run ./cmd/load -n $${N:-5000} -c $${C:-32}
 
-test: tools lint cfn-lint unit fuzz-short ## the whole suite
+test: tools lint cfn-lint unit fuzz-short contract ## the whole suite
 	@echo "make test: all checks passed"
 
 clean: ## remove build outputs and installed tools

@@ -24,6 +24,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/metrics"
 	"github.com/lsdbx/databricks-storage/internal/storage"
+	"github.com/lsdbx/databricks-storage/openapi"
 )
 
 // Core is the part of core.Service the API drives.
@@ -76,6 +77,7 @@ const (
 	routeValidate
 	routeFiles
 	routeItem
+	routeOpenAPI
 )
 
 // methods are the methods each route answers, in its Allow header's order.
@@ -84,6 +86,38 @@ var methods = map[route][]string{
 	routeValidate:   {http.MethodPost},
 	routeFiles:      {http.MethodPost},
 	routeItem:       {http.MethodGet, http.MethodPatch, http.MethodPut, http.MethodDelete},
+	routeOpenAPI:    {http.MethodGet},
+}
+
+// OpenAPIPath serves the API's OpenAPI document (package openapi), without
+// authentication.
+const OpenAPIPath = "/api/storages/databricks-openapi.yaml"
+
+// paths are the routes' paths as the OpenAPI document writes them.
+var paths = map[route]string{
+	routeCollection: BasePath + "/",
+	routeValidate:   BasePath + "/validate",
+	routeFiles:      BasePath + "/files",
+	routeItem:       BasePath + "/{id}",
+	routeOpenAPI:    OpenAPIPath,
+}
+
+// Route is a path the handler serves, written as in the OpenAPI document
+// ({id} for an item's id), and the methods it answers there.
+type Route struct {
+	Path    string
+	Methods []string
+}
+
+// Routes lists every route and its methods: the table the handler answers
+// 405 from. TestOpenAPIDocumentsEveryRoute holds the OpenAPI document to it.
+func Routes() []Route {
+	out := make([]Route, 0, len(methods))
+	for rt, ms := range methods {
+		out = append(out, Route{Path: paths[rt], Methods: slices.Clone(ms)})
+	}
+	slices.SortFunc(out, func(a, b Route) int { return strings.Compare(a.Path, b.Path) })
+	return out
 }
 
 // BasePath is where the storage API lives.
@@ -92,6 +126,9 @@ const BasePath = "/api/storages/databricks"
 // match routes a path, with or without its trailing slash. An item's id is
 // a positive integer, as Django's <int:pk>; anything else is not found.
 func match(path string) (route, int64) {
+	if strings.TrimSuffix(path, "/") == OpenAPIPath {
+		return routeOpenAPI, 0
+	}
 	rest, ok := strings.CutPrefix(strings.TrimSuffix(path, "/"), BasePath)
 	switch {
 	case !ok:
@@ -127,6 +164,8 @@ func operation(rt route, method string) string {
 		return "delete"
 	case rt == routeItem:
 		return "update"
+	case rt == routeOpenAPI:
+		return "openapi"
 	}
 	return "none"
 }
@@ -179,6 +218,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 	}
 	out.operation = operation(rt, r.Method)
 	out.storageID = id
+	if rt == routeOpenAPI {
+		h.document(w, r, out)
+		return
+	}
 	caller := core.TrustedSource("unauthenticated")
 	if h.Auth != nil {
 		p, err := h.Auth.Authenticate(ctx, r.Header.Get("Authorization"))
@@ -246,6 +289,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 	case "files":
 		h.files(w, r, caller, body, out)
 	}
+}
+
+// document serves the OpenAPI document, to anyone.
+func (h *Handler) document(w http.ResponseWriter, r *http.Request, out *outcome) {
+	if !slices.Contains(methods[routeOpenAPI], r.Method) {
+		out.operation = "none"
+		w.Header().Set("Allow", strings.Join(methods[routeOpenAPI], ", "))
+		h.fail(w, out, http.StatusMethodNotAllowed, fmt.Sprintf("Method %q not allowed.", r.Method), nil)
+		return
+	}
+	out.status = http.StatusOK
+	w.Header().Set("Content-Type", openapi.ContentType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(openapi.Document)
 }
 
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, caller core.Caller, body []byte, out *outcome) {
