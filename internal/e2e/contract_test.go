@@ -19,8 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lsdbx/databricks-storage/internal/core"
-	"github.com/lsdbx/databricks-storage/internal/databricks"
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/httpapi"
 	"github.com/lsdbx/databricks-storage/internal/testenv"
@@ -126,17 +124,6 @@ func TestContractWithSchemathesis(t *testing.T) {
 	apiURL, workspaceURL := waitForListening(t, stdout)
 	t.Logf("localapi at %s, fake workspace at %s (started in %s)", apiURL, workspaceURL, time.Since(start).Round(time.Second))
 
-	// While the Databricks checker cannot list files, every files preview
-	// that gets past validation is a 500 ("no file lister configured").
-	// That finding is reported, not hidden: the hooks drop it from
-	// schemathesis's failures only in this case, and the logs are checked
-	// below for any other 5xx. With a lister, every 5xx fails the run.
-	_, hasLister := any(&databricks.Checker{}).(core.FileLister)
-	if !hasLister {
-		t.Log("KNOWN FINDING: the Databricks checker has no ListFiles, so POST /api/storages/databricks/files answers 500 " +
-			"(\"no file lister configured\") for every request that passes validation; tolerated until it has one")
-	}
-
 	workspace, _ := json.Marshal(map[string]string{
 		"host": workspaceURL, "catalog": fakeworkspace.DefaultCatalog, "schema": fakeworkspace.DefaultSchema,
 		"volume": fakeworkspace.DefaultVolume, "prefix": fakeworkspace.DefaultPrefix, "pat": fakeworkspace.DefaultPAT,
@@ -178,9 +165,6 @@ func TestContractWithSchemathesis(t *testing.T) {
 		"CONTRACT_DOCUMENT="+filepath.Join(wd, "..", "..", "openapi", "openapi.yaml"),
 		"CONTRACT_SECRETS_FILE="+secretsFile,
 	)
-	if !hasLister {
-		run.Env = append(run.Env, "CONTRACT_KNOWN_FILES_500=1")
-	}
 	runStart := time.Now()
 	out, runErr := run.CombinedOutput()
 	elapsed := time.Since(runStart)
@@ -202,7 +186,7 @@ func TestContractWithSchemathesis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counts := checkServiceLogs(t, raw, hasLister)
+	counts := checkServiceLogs(t, raw)
 	t.Logf("the service's answers, by operation and status:\n%s", counts)
 	if !strings.Contains(counts, "create 201") {
 		t.Errorf("no create succeeded: the run never reached the success paths")
@@ -243,10 +227,9 @@ func summary(report string) string {
 	return strings.Join(keep, "\n")
 }
 
-// checkServiceLogs reads the service's request lines: every 5xx must be the
-// known files-preview one (and only while there is no file lister). It
+// checkServiceLogs reads the service's request lines: none may be a 5xx. It
 // returns the count of each operation and status, one per line.
-func checkServiceLogs(t *testing.T, raw []byte, hasLister bool) string {
+func checkServiceLogs(t *testing.T, raw []byte) string {
 	t.Helper()
 	counts := map[string]int{}
 	scanner := bufio.NewScanner(bytes.NewReader(raw))
@@ -264,10 +247,7 @@ func checkServiceLogs(t *testing.T, raw []byte, hasLister bool) string {
 		}
 		counts[fmt.Sprintf("%s %d", line.Route, line.Status)]++
 		if line.Status >= 500 {
-			known := !hasLister && line.Route == "files" && strings.Contains(line.Error, "no file lister configured")
-			if !known {
-				t.Errorf("the service answered %d to %s (%s): %s", line.Status, line.Method, line.Route, line.Error)
-			}
+			t.Errorf("the service answered %d to %s (%s): %s", line.Status, line.Method, line.Route, line.Error)
 		}
 	}
 	keys := make([]string, 0, len(counts))

@@ -32,11 +32,7 @@ prefix and the credentials it accepts). The hooks
     negative header, query or path, still fails the run;
   * `negative_data_rejection` for a body that matches the document as it is:
     schemathesis's coverage phase labels some bodies negative for a property
-    the document does not define (the bodies allow other properties);
-  * with CONTRACT_KNOWN_FILES_500=1, the 500 that the files preview answers
-    while the service has no file lister. The Go test sets it only while the
-    Databricks checker has no ListFiles, and then checks the local API's
-    logs: every 5xx it logged must be that one.
+    the document does not define (the bodies allow other properties).
 """
 
 import atexit
@@ -54,9 +50,7 @@ from schemathesis import GenerationMode
 
 PLACEHOLDER_HOST = "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com"
 WORKSPACE = json.loads(os.environ.get("CONTRACT_WORKSPACE", "{}"))
-KNOWN_FILES_500 = os.environ.get("CONTRACT_KNOWN_FILES_500") == "1"
 DOCUMENT_PATH = "/api/storages/databricks-openapi.yaml"
-FILES_PATH = "/api/storages/databricks/files"
 
 SECRET_FIELDS = ("token", "client_secret")
 MIN_SECRET_LENGTH = 8
@@ -75,8 +69,7 @@ _lock = threading.Lock()
 _secrets = set()  # the secret values requests carried
 _plain = set()  # every other text requests carried
 _candidates = set()  # the secrets that are non-trivial and part of no plain value
-_stats = {"responses": 0, "placeholder": 0, "connected": 0, "drf_coercions": 0, "mislabelled_negative": 0,
-          "known_files_500": 0}
+_stats = {"responses": 0, "placeholder": 0, "connected": 0, "drf_coercions": 0, "mislabelled_negative": 0}
 
 
 def _texts(value):
@@ -248,9 +241,7 @@ def _body_accepted(case):
 @schemathesis.hook
 def filter_failure(context, failure, case, response):
     """Keeps every failure but the kinds the module's doc names."""
-    if KNOWN_FILES_500 and response.status_code == 500 and case.method.upper() == "POST" and case.path == FILES_PATH:
-        key = "known_files_500"
-    elif getattr(failure, "code", "") == "ST201" and (why := _body_accepted(case)):
+    if getattr(failure, "code", "") == "ST201" and (why := _body_accepted(case)):
         key = {"drf": "drf_coercions", "matches": "mislabelled_negative"}[why]
     else:
         return True
@@ -310,7 +301,6 @@ def _summary():
         f"{len(_candidates)} non-trivial secret values ({len(_secrets)} sent); pointed at the fake workspace: "
         f"{_stats['placeholder']} example bodies, {_stats['connected']} generated ones; failures dropped: "
         f"negative_data_rejection: {_stats['drf_coercions']} of values DRF's parsing accepts, "
-        f"{_stats['mislabelled_negative']} of bodies that match the document; "
-        f"{_stats['known_files_500']} known files-preview 500s",
+        f"{_stats['mislabelled_negative']} of bodies that match the document",
         file=sys.stderr,
     )
