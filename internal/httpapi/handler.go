@@ -324,27 +324,26 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, caller core.Cal
 	h.respond(w, out, http.StatusCreated, created.Storage, err)
 }
 
-// bodyID reads the optional "id" of a validate or files body: the stored
-// storage to apply the body over.
-func bodyID(patch storage.Patch) (int64, error) {
+// patchWithID decodes a validate or files body and its optional "id": the
+// stored storage to apply the body over (0 when there is none).
+func patchWithID(body []byte) (storage.Patch, int64, error) {
+	patch, err := storage.DecodePatch(body)
+	if err != nil {
+		return nil, 0, err
+	}
 	raw, ok := patch["id"]
 	if !ok || string(raw) == "null" {
-		return 0, nil
+		return patch, 0, nil
 	}
 	id, err := strconv.ParseInt(strings.Trim(string(raw), `" `), 10, 64)
 	if err != nil || id < 1 {
-		return 0, &storage.ValidationError{Fields: map[string][]string{"id": {"A valid integer is required."}}}
+		return nil, 0, &storage.ValidationError{Fields: map[string][]string{"id": {"A valid integer is required."}}}
 	}
-	return id, nil
+	return patch, id, nil
 }
 
 func (h *Handler) validate(w http.ResponseWriter, r *http.Request, caller core.Caller, body []byte, out *outcome) {
-	patch, err := storage.DecodePatch(body)
-	if err != nil {
-		h.failFor(w, out, err)
-		return
-	}
-	id, err := bodyID(patch)
+	patch, id, err := patchWithID(body)
 	if err != nil {
 		h.failFor(w, out, err)
 		return
@@ -378,12 +377,7 @@ type previewEntry struct {
 const scanTimedOut = "... storage scan timed out, the preview shows only part of the files ..."
 
 func (h *Handler) files(w http.ResponseWriter, r *http.Request, caller core.Caller, body []byte, out *outcome) {
-	patch, err := storage.DecodePatch(body)
-	if err != nil {
-		h.failFor(w, out, err)
-		return
-	}
-	id, err := bodyID(patch)
+	patch, id, err := patchWithID(body)
 	if err != nil {
 		h.failFor(w, out, err)
 		return
