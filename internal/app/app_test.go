@@ -93,6 +93,13 @@ func (f *fixture) post(t *testing.T, path, body string) (int, map[string]any) {
 // send is post with extra headers, returning the response headers too.
 func (f *fixture) send(t *testing.T, path, body string, extra map[string]string) (int, map[string]string, map[string]any) {
 	t.Helper()
+	return f.sendContext(context.Background(), t, path, body, extra)
+}
+
+// sendContext is send with the invocation's context, which the AWS calls the
+// request makes inherit (faultinject.WithCallID labels them).
+func (f *fixture) sendContext(ctx context.Context, t *testing.T, path, body string, extra map[string]string) (int, map[string]string, map[string]any) {
+	t.Helper()
 	headers := map[string]string{"content-type": "application/json", "authorization": "Token " + f.token}
 	for k, v := range extra {
 		if v == "" {
@@ -110,7 +117,7 @@ func (f *fixture) send(t *testing.T, path, body string, extra map[string]string)
 		},
 	}
 	payload, _ := json.Marshal(ev)
-	out, err := f.app.Dispatcher.Invoke(context.Background(), payload)
+	out, err := f.app.Dispatcher.Invoke(ctx, payload)
 	if err != nil {
 		t.Fatalf("invoke: %v", err)
 	}
