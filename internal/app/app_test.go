@@ -98,7 +98,14 @@ func (f *fixture) post(t *testing.T, path, body string) (int, map[string]any) {
 // send is post with extra headers, returning the response headers too.
 func (f *fixture) send(t *testing.T, path, body string, extra map[string]string) (int, map[string]string, map[string]any) {
 	t.Helper()
-	status, headers, raw := f.call(t, http.MethodPost, path, body, extra)
+	return f.sendContext(context.Background(), t, path, body, extra)
+}
+
+// sendContext is send with the invocation's context, which the AWS calls the
+// request makes inherit (faultinject.WithCallID labels them).
+func (f *fixture) sendContext(ctx context.Context, t *testing.T, path, body string, extra map[string]string) (int, map[string]string, map[string]any) {
+	t.Helper()
+	status, headers, raw := f.callContext(ctx, t, http.MethodPost, path, body, extra)
 	var decoded map[string]any
 	if err := json.Unmarshal([]byte(raw), &decoded); err != nil {
 		t.Fatalf("response body is not a JSON object: %q", raw)
@@ -109,6 +116,12 @@ func (f *fixture) send(t *testing.T, path, body string, extra map[string]string)
 // call sends any request (the path may carry a query) as an HTTP API (v2)
 // event through the Lambda handler and returns the raw answer.
 func (f *fixture) call(t *testing.T, method, path, body string, extra map[string]string) (int, map[string]string, string) {
+	t.Helper()
+	return f.callContext(context.Background(), t, method, path, body, extra)
+}
+
+// callContext is call with the invocation's context.
+func (f *fixture) callContext(ctx context.Context, t *testing.T, method, path, body string, extra map[string]string) (int, map[string]string, string) {
 	t.Helper()
 	headers := map[string]string{"content-type": "application/json", "authorization": "Token " + f.token}
 	for k, v := range extra {
@@ -128,7 +141,7 @@ func (f *fixture) call(t *testing.T, method, path, body string, extra map[string
 		},
 	}
 	payload, _ := json.Marshal(ev)
-	out, err := f.app.Dispatcher.Invoke(context.Background(), payload)
+	out, err := f.app.Dispatcher.Invoke(ctx, payload)
 	if err != nil {
 		t.Fatalf("invoke: %v", err)
 	}

@@ -1,15 +1,23 @@
 // Package faultinject is an HTTP transport for AWS SDK clients that injects
 // faults into chosen API operations: throttling, server errors, timeouts and
 // connection resets. Tests use it to prove the workflow leaves nothing behind.
+//
+// Faults come from rules (the next n calls of an operation) or from a Plan,
+// which decides every call from a seed and the call's identity alone, so a
+// randomised run can be replayed from its seed however its goroutines
+// interleave.
 package faultinject
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand"
 	"net/http"
+	"strconv"
 	"sync"
 	"syscall"
 )
@@ -67,17 +75,19 @@ type Rule struct {
 	Times     int
 }
 
-// Transport wraps Base and applies the rules.
+// Transport wraps Base and applies the rules, then the plan.
 type Transport struct {
 	Base http.RoundTripper
 
-	mu          sync.Mutex
-	rules       []*Rule
-	calls       map[string]int
-	random      *rand.Rand // non-nil: inject random faults
-	probability float64
-	crashed     chan struct{} // closed by Release; nil until a Crash fault fires
-	hung        chan struct{} // receives once per request that hangs after a crash
+	mu         sync.Mutex
+	rules      []*Rule
+	calls      map[string]int
+	plan       *Plan              // non-nil: decide faults by plan
+	attempts   map[attemptKey]int // attempts seen per call id and kind
+	decisions  []Decision         // every call the plan decided, in arrival order
+	unlabelled int                // calls without a call id while a plan was set
+	crashed    chan struct{}      // closed by Release; nil until a Crash fault fires
+	hung       chan struct{}      // receives once per request that hangs after a crash
 }
 
 // ErrCrashed is what requests after a Crash fault fail with once released.
@@ -134,21 +144,13 @@ func (t *Transport) Add(r Rule) {
 	t.rules = append(t.rules, &r)
 }
 
-// Clear removes every rule and stops random faults.
+// Clear removes every rule and the plan. What the plan decided stays
+// readable with Decisions.
 func (t *Transport) Clear() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rules = nil
-	t.random = nil
-}
-
-// Randomly injects, into every request, one of Faults with probability p,
-// drawn from a generator seeded with seed (so a failing run can be replayed).
-func (t *Transport) Randomly(seed int64, p float64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.random = rand.New(rand.NewSource(seed))
-	t.probability = p
+	t.plan = nil
 }
 
 // Calls returns how many requests each operation received (faulted or not).
@@ -162,9 +164,11 @@ func (t *Transport) Calls() map[string]int {
 	return out
 }
 
-func (t *Transport) take(op string) Fault {
+// take counts the call and decides its fault: the first rule of the
+// operation with calls left, else the plan, else none. body returns the
+// request's body; it is called only when a plan needs it.
+func (t *Transport) take(ctx context.Context, op string, body func() []byte) Fault {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.calls == nil {
 		t.calls = map[string]int{}
 	}
@@ -172,13 +176,40 @@ func (t *Transport) take(op string) Fault {
 	for _, r := range t.rules {
 		if r.Operation == op && r.Times > 0 {
 			r.Times--
+			t.mu.Unlock()
 			return r.Fault
 		}
 	}
-	if t.random != nil && t.random.Float64() < t.probability {
-		return Faults[t.random.Intn(len(Faults))]
+	plan := t.plan
+	id := CallID(ctx)
+	if plan != nil && id == "" {
+		t.unlabelled++
 	}
-	return None
+	t.mu.Unlock()
+	if plan == nil || id == "" {
+		return None
+	}
+	kind, p := op, plan.Probability
+	if plan.Classify != nil {
+		kind, p = plan.Classify(op, body())
+	}
+	if p <= 0 {
+		return None
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.plan != plan {
+		return None // the plan was replaced meanwhile
+	}
+	key := attemptKey{id, kind}
+	if t.attempts == nil {
+		t.attempts = map[attemptKey]int{}
+	}
+	attempt := t.attempts[key]
+	t.attempts[key]++
+	fault := plan.Decide(id, kind, attempt, p)
+	t.decisions = append(t.decisions, Decision{ID: id, Kind: kind, Attempt: attempt, Fault: fault})
+	return fault
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -191,7 +222,25 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ErrCrashed
 	}
 	op := req.Header.Get("X-Amz-Target")
-	switch fault := t.take(op); fault {
+	var bodyErr error
+	body := func() []byte {
+		// A RoundTripper must not change the caller's request: the body is
+		// read once and a copy of the request carries the bytes on.
+		if req.Body == nil || req.Body == http.NoBody {
+			return nil
+		}
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		bodyErr = err
+		req = req.Clone(req.Context())
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		return b
+	}
+	fault := t.take(req.Context(), op, body)
+	if bodyErr != nil {
+		return nil, fmt.Errorf("faultinject: read request body: %w", bodyErr)
+	}
+	switch fault {
 	case Crash:
 		resp, err := base.RoundTrip(req)
 		t.mu.Lock()
@@ -228,4 +277,106 @@ func errorResponse(req *http.Request, status int, code, msg string) *http.Respon
 		ContentLength: int64(len(body)),
 		Request:       req,
 	}
+}
+
+// Plan decides faults as a pure function of a seed and each call's identity,
+// never of the order in which calls arrive: an attempt fails when a hash of
+// (Seed, call id, kind, attempt) falls under the kind's probability, and the
+// same hash picks which of Faults it gets. The call id comes from the
+// request's context (WithCallID); kind is the operation unless Classify names
+// it otherwise; attempt counts the earlier attempts of the same id and kind
+// on the transport, so the SDK's retries of one call, and a workflow's
+// successive calls of one operation, are told apart.
+//
+// The same seed thus fails the same calls as long as each call id's own
+// calls happen in the same order, whatever other goroutines do meanwhile.
+// Calls whose context carries no id are never faulted (see Unlabelled).
+type Plan struct {
+	Seed int64
+	// Probability is the chance that an attempt fails, for calls Classify
+	// does not decide.
+	Probability float64
+	// Classify, when set, names the kind of a call from its operation (the
+	// X-Amz-Target) and body and gives its own probability of failing: a
+	// test may split an operation (a transaction that deletes from one
+	// that puts) or fail undo calls more often. A call given probability 0
+	// or less is spared and does not count as an attempt, so calls that do
+	// not happen reproducibly (a lookup after a cache expiry) can be left
+	// out without shifting the others' attempt numbers.
+	Classify func(op string, body []byte) (kind string, probability float64)
+}
+
+// Decide is the fault the plan gives the attempt-th attempt (from 0) of the
+// call id's calls of the given kind, which fail with the given probability.
+func (p Plan) Decide(id, kind string, attempt int, probability float64) Fault {
+	h := sha256.New()
+	var seed [8]byte
+	binary.BigEndian.PutUint64(seed[:], uint64(p.Seed))
+	h.Write(seed[:])
+	// Lengths first, so that no two (id, kind) pairs hash alike.
+	for _, part := range []string{id, kind} {
+		h.Write([]byte(strconv.Itoa(len(part)) + ":" + part))
+	}
+	h.Write([]byte(strconv.Itoa(attempt)))
+	sum := h.Sum(nil)
+	u := float64(binary.BigEndian.Uint64(sum[:8])>>11) / (1 << 53) // uniform in [0, 1)
+	if u >= probability {
+		return None
+	}
+	return Faults[binary.BigEndian.Uint64(sum[8:16])%uint64(len(Faults))]
+}
+
+// Decision is what a plan decided for one attempt.
+type Decision struct {
+	ID      string // the call id of the request's context
+	Kind    string // the operation, or the kind Classify named
+	Attempt int    // earlier attempts of the same ID and Kind on the transport
+	Fault   Fault  // None when the attempt went through
+}
+
+type attemptKey struct{ id, kind string }
+
+type callIDKey struct{}
+
+// WithCallID labels the AWS calls made with ctx (and contexts derived from
+// it) as belonging to one logical operation, e.g. one create request, for a
+// Plan. Give every logical operation its own id: an id shared by concurrent
+// operations makes their attempt numbers depend on the interleaving.
+func WithCallID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, callIDKey{}, id)
+}
+
+// CallID returns the call id WithCallID put into ctx, or "".
+func CallID(ctx context.Context) string {
+	id, _ := ctx.Value(callIDKey{}).(string)
+	return id
+}
+
+// SetPlan decides, from now on, every call that no rule claims by plan (nil
+// stops it), and forgets the attempts counted under the previous plan.
+func (t *Transport) SetPlan(p *Plan) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p != nil {
+		copied := *p
+		p = &copied
+	}
+	t.plan = p
+	t.attempts = nil
+}
+
+// Decisions returns every decision a plan made on this transport, faulted
+// or not, in the order the calls arrived.
+func (t *Transport) Decisions() []Decision {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]Decision(nil), t.decisions...)
+}
+
+// Unlabelled returns how many calls arrived without a call id while a plan
+// was set; a plan cannot fault them.
+func (t *Transport) Unlabelled() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.unlabelled
 }
