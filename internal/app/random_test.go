@@ -107,16 +107,20 @@ var faultedKinds = []string{
 
 // faultWorkload is the shape of a randomised fault run.
 type faultWorkload struct {
-	seed    int64
-	creates int // requests sent while AWS fails, keyless ones included
-	keys    int // distinct idempotency keys; each is sent at least once
-	keyless int // creates without an idempotency key
-	workers int // instances, each serving one request at a time
+	seed      int64
+	creates   int // requests sent while AWS fails, keyless ones included
+	keys      int // distinct idempotency keys; each is sent at least once
+	keyless   int // creates without an idempotency key
+	instances int // service instances sharing the table; each key, and each keyless create, belongs to one
+	// serial sends the creates one at a time in the workload's order, else
+	// each instance sends its own in that order, all instances at once.
+	serial bool
 }
 
 // faultOutcome is what a run did and left behind. Every field is a function
-// of the workload (seed included) alone: two runs of one workload must
-// produce equal outcomes.
+// of the workload (seed included) alone, provided the service's clean-ups
+// finish within their deadlines (see deadlineMargin): two runs of one
+// workload must produce equal outcomes.
 type faultOutcome struct {
 	// Under the faults.
 	OK, Replays, Failed int
@@ -135,31 +139,73 @@ type faultOutcome struct {
 	NoSecret       int // records whose secret is gone
 }
 
+// faultRun is a run's outcome, with what the fault plans decided and how
+// close the service's clean-ups came to their deadlines.
+type faultRun struct {
+	faultOutcome
+	decisions []faultinject.Decision // every attempt decided, sorted
+	slack     time.Duration          // least time left before a clean-up's deadline (negative: past it)
+	slackID   string                 // the create whose clean-up had it
+	cleanups  bool                   // some clean-up ran under a deadline
+}
+
+// deadlineMargin is the least slack (see faultinject.Transport.Slack) that
+// leaves a clean-up room for the SDK's longest backoff and one more call.
+// Below it, a slow emulator may have cut a clean-up short: the service's
+// rollback and discard each have 5 s, and moto's TransactWriteItems
+// deep-copies the table and pauses for seconds in garbage collection once
+// the table holds a thousand items or so. A run that came this close may
+// not repeat its counts: a clean-up cut short makes fewer attempts than its
+// retries allow (seen: one DeleteSecret fewer, one more orphan for the
+// sweep), so it is reported with the counts.
+const deadlineMargin = time.Second
+
+// timing describes the run's slack, for logs and failure messages.
+func (r faultRun) timing() string {
+	switch {
+	case !r.cleanups:
+		return "no clean-up ran under a deadline"
+	case r.slack < 0:
+		return fmt.Sprintf("the clean-up of %s overran its deadline by %v: the emulator was slow, and the counts may depend on it", r.slackID, -r.slack.Round(time.Millisecond))
+	case r.slack < deadlineMargin:
+		return fmt.Sprintf("the clean-up of %s came within %v of its deadline: the emulator was slow, and the counts may depend on it", r.slackID, r.slack.Round(time.Millisecond))
+	}
+	return fmt.Sprintf("every clean-up finished at least %v before its deadline (closest: %s)", r.slack.Round(time.Millisecond), r.slackID)
+}
+
 // line is the run's one-line summary; `make unit` shows it.
 func (o faultOutcome) line(w faultWorkload) string {
 	return fmt.Sprintf("randomised faults: seed=%d creates=%d keys=%d keyless=%d ok=%d replays=%d 5xx=%d faults=%d swept=%d storages=%d records=%d keyless_kept=%d secrets=%d orphans=%d records_without_secret=%d",
 		w.seed, w.creates, w.keys, w.keyless, o.OK, o.Replays, o.Failed, o.Faults, o.Swept, o.Storages, o.Records, o.KeylessKept, o.Secrets, o.Orphans, o.NoSecret)
 }
 
-// TestRandomisedFaults runs 1,000 creates (700 idempotency keys, some sent
-// again, and 100 creates without a key) through eight instances while every
-// AWS call a create makes, its undo included, fails now and then
-// (throttling, 500s, lost responses, resets). Then every caller retries its
-// key with AWS well again, and the sweep runs. Whatever happened, AWS must
-// then hold exactly one complete storage per key, no orphan secret and no
-// record without its secret.
+// TestRandomisedFaults runs 1,000 creates (500 idempotency keys, each sent
+// once, 400 repeats of random ones of them, and 100 creates without a key)
+// through two instances sharing one table, while every AWS call a create makes, its undo
+// included, fails now and then (throttling, 500s, lost responses, resets).
+// Then every caller retries its key with AWS well again, and the sweep runs.
+// Whatever happened, AWS must then hold exactly one complete storage per
+// key, no orphan secret and no record without its secret.
 //
 // Which calls fail is a function of the seed (FAULT_SEED, see faultSeed) and
-// of each call's identity, not of timing, and each instance serves one
-// request at a time, as a Lambda instance does: a seed replays its run, and
-// TestRandomisedFaultsReplay proves it.
+// of each call's identity, not of timing or interleaving (which
+// TestRandomisedFaultsReplay checks with instances running at once), so a
+// seed replays its run. The creates go one at a time, in the seed's order:
+// the service gives each clean-up 5 s, and moto, which serves one request at
+// a time, slows down as the table grows (it deep-copies the table for every
+// transaction and pauses for seconds to collect the garbage), so creates in
+// parallel would make a clean-up wait behind the others' calls and, now and
+// then, run out of time and take another path (see deadlineMargin). For the
+// same reason there are 500 keys, not more: moto's cost per transaction
+// grows with the table, and the run's with its square.
 func TestRandomisedFaults(t *testing.T) {
-	w := faultWorkload{seed: faultSeed(t), creates: 1000, keys: 700, keyless: 100, workers: 8}
+	w := faultWorkload{seed: faultSeed(t), creates: 1000, keys: 500, keyless: 100, instances: 2, serial: true}
 	t.Logf("seed %d (FAULT_SEED=%d replays this run)", w.seed, w.seed)
-	o, decisions := runFaults(t, w)
+	run := runFaults(t, w)
+	o, decisions := run.faultOutcome, run.decisions
 	fmt.Println(o.line(w))
-	t.Logf("statuses under the faults: %s; faults by kind (faulted/decided): %s; after retries and sweep: storages %d, records %d (of keyless creates %d), key items %d, secrets %d",
-		o.Statuses, o.FaultsByKind, o.Storages, o.Records, o.KeylessRecords, o.KeyItems, o.Secrets)
+	t.Logf("statuses under the faults: %s; faults by kind (faulted/decided): %s; after retries and sweep: storages %d, records %d (of keyless creates %d), key items %d, secrets %d; %s",
+		o.Statuses, o.FaultsByKind, o.Storages, o.Records, o.KeylessRecords, o.KeyItems, o.Secrets, run.timing())
 	if o.Failed == 0 {
 		t.Error("no create failed: the faults did not bite")
 	}
@@ -180,32 +226,32 @@ func TestRandomisedFaults(t *testing.T) {
 // the same seed, at once, and requires the same outcome from both: the same
 // decision for every attempt, and the same counts.
 func TestRandomisedFaultsReplay(t *testing.T) {
-	w := faultWorkload{seed: faultSeed(t), creates: 160, keys: 100, keyless: 30, workers: 4}
+	w := faultWorkload{seed: faultSeed(t), creates: 160, keys: 100, keyless: 30, instances: 2}
 	t.Logf("seed %d", w.seed)
-	var outcomes [2]faultOutcome
-	var decisions [2][]faultinject.Decision
+	var runs [2]faultRun
 	t.Run("runs", func(t *testing.T) {
-		for i := range outcomes {
+		for i := range runs {
 			t.Run(fmt.Sprint(i), func(t *testing.T) {
 				t.Parallel()
-				outcomes[i], decisions[i] = runFaults(t, w)
+				runs[i] = runFaults(t, w)
 			})
 		}
 	})
 	if t.Failed() {
 		return
 	}
-	a, b := outcomes[0], outcomes[1]
-	t.Logf("first:  %s", a.line(w))
-	t.Logf("second: %s", b.line(w))
+	a, b := runs[0], runs[1]
+	t.Logf("first:  %s; %s", a.line(w), a.timing())
+	t.Logf("second: %s; %s", b.line(w), b.timing())
 	if a.Faults == 0 {
 		t.Error("no fault was injected")
 	}
-	if !slices.Equal(decisions[0], decisions[1]) {
-		t.Errorf("the runs decided %d and %d attempts, differently; first difference: %s", len(decisions[0]), len(decisions[1]), firstDifference(decisions[0], decisions[1]))
+	if !slices.Equal(a.decisions, b.decisions) {
+		t.Errorf("the runs decided %d and %d attempts, differently; first difference: %s (first run: %s; second: %s)",
+			len(a.decisions), len(b.decisions), firstDifference(a.decisions, b.decisions), a.timing(), b.timing())
 	}
-	if a != b {
-		t.Errorf("the same seed gave different outcomes:\n%+v\n%+v", a, b)
+	if a.faultOutcome != b.faultOutcome {
+		t.Errorf("the same seed gave different outcomes:\n%+v\n%+v\n(first run: %s; second: %s)", a.faultOutcome, b.faultOutcome, a.timing(), b.timing())
 	}
 }
 
@@ -220,31 +266,33 @@ func firstDifference(a, b []faultinject.Decision) string {
 
 // work is one create of a run.
 type work struct {
-	key   int    // the idempotency key's number; -1 for a keyless create
-	n     int    // a keyless create's number
-	label string // the create's call id: its key and how often the key was sent before, or its keyless number
+	key      int    // the idempotency key's number; -1 for a keyless create
+	n        int    // a keyless create's number
+	instance int    // the instance that serves it
+	label    string // the create's call id: its key and how often the key was sent before, or its keyless number
 	// What the create got.
 	status   int
 	replayed bool
 	id       any
 }
 
-// runFaults runs the workload and checks what AWS holds afterwards. It
-// returns the outcome and every attempt the fault plans decided, sorted.
-func runFaults(t *testing.T, w faultWorkload) (faultOutcome, []faultinject.Decision) {
+// runFaults runs the workload and checks what AWS holds afterwards.
+func runFaults(t *testing.T, w faultWorkload) faultRun {
 	t.Helper()
 	table, prefix := testenv.NewTable(t), testenv.NewSecretPrefix(t)
-	instances := make([]*fixture, w.workers)
+	instances := make([]*fixture, w.instances)
 	for i := range instances {
 		instances[i] = newFixture(t, table, prefix)
 		if status, _ := instances[i].post(t, "/api/storages/databricks/validate", instances[i].patBody(1)); status != http.StatusOK {
 			t.Fatalf("warm-up: %d", status)
 		}
 	}
-	// Bodies name the project, the title (the key, which finds the record
-	// again) and the workspace of the instance that serves the key.
+	// Bodies name the project (one of a few, listed at the end), the title
+	// (the key, which finds the record again) and the workspace of the
+	// instance that serves the key.
+	const firstProject, projects = 100, 4
 	body := func(inst *fixture, title string, n int) string {
-		return strings.Replace(inst.patBody(100+n%50), `"Images"`, strconv.Quote(title), 1)
+		return strings.Replace(inst.patBody(firstProject+n%projects), `"Images"`, strconv.Quote(title), 1)
 	}
 	keyTitle := func(key int) string { return fmt.Sprint("key ", key) }
 	keylessTitle := func(n int) string { return fmt.Sprint("keyless ", n) }
@@ -256,7 +304,9 @@ func runFaults(t *testing.T, w faultWorkload) (faultOutcome, []faultinject.Decis
 	// keyless ones, shuffled. Each key, and each keyless create, belongs to
 	// one instance, which sends its creates in order: concurrent requests
 	// with one key would race, and which of them replays and which fails
-	// would then depend on timing.
+	// would then depend on timing. An instance serves one request at a time,
+	// as a Lambda instance does, so which of its creates refills its block
+	// of ids does not depend on timing either.
 	rng := rand.New(rand.NewSource(w.seed))
 	order := make([]int, 0, w.creates)
 	for key := 0; key < w.keys; key++ {
@@ -270,22 +320,28 @@ func runFaults(t *testing.T, w faultWorkload) (faultOutcome, []faultinject.Decis
 	}
 	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 	creates := make([]work, len(order))
-	queues := make([][]int, w.workers) // indexes into creates, per instance
+	queues := make([][]int, w.instances) // indexes into creates, per instance
 	sent, keyless := map[int]int{}, 0
 	for i, key := range order {
 		c := work{key: key}
-		worker := 0
 		if key >= 0 {
 			c.label = fmt.Sprintf("key-%d/%d", key, sent[key])
 			sent[key]++
-			worker = key % w.workers
+			c.instance = key % w.instances
 		} else {
 			c.n, c.label = keyless, fmt.Sprintf("keyless-%d", keyless)
-			worker = keyless % w.workers
+			c.instance = keyless % w.instances
 			keyless++
 		}
 		creates[i] = c
-		queues[worker] = append(queues[worker], i)
+		queues[c.instance] = append(queues[c.instance], i)
+	}
+	if w.serial {
+		all := make([]int, len(creates))
+		for i := range all {
+			all[i] = i
+		}
+		queues = [][]int{all}
 	}
 
 	plan := &faultinject.Plan{Seed: w.seed, Classify: classifyCall}
@@ -293,13 +349,13 @@ func runFaults(t *testing.T, w faultWorkload) (faultOutcome, []faultinject.Decis
 		inst.faults.SetPlan(plan)
 	}
 	var wg sync.WaitGroup
-	for worker, queue := range queues {
+	for _, queue := range queues {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			inst := instances[worker]
 			for _, i := range queue {
 				c := &creates[i]
+				inst := instances[c.instance]
 				title, n, header := keylessTitle(c.n), c.n, map[string]string(nil)
 				if c.key >= 0 {
 					title, n, header = keyTitle(c.key), c.key, idemKey(c.key)
@@ -317,12 +373,18 @@ func runFaults(t *testing.T, w faultWorkload) (faultOutcome, []faultinject.Decis
 
 	var o faultOutcome
 	var decisions []faultinject.Decision
+	var slack time.Duration
+	var slackID string
+	cleanups := false
 	for _, inst := range instances {
 		inst.faults.Clear()
 		if n := inst.faults.Unlabelled(); n != 0 {
 			t.Errorf("%d AWS calls carried no call id: the request's context did not reach them, so no fault could", n)
 		}
 		decisions = append(decisions, inst.faults.Decisions()...)
+		if s, id, ok := inst.faults.Slack(); ok && (!cleanups || s < slack) {
+			slack, slackID, cleanups = s, id, true
+		}
 	}
 	slices.SortFunc(decisions, func(a, b faultinject.Decision) int {
 		return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Attempt, b.Attempt))
@@ -364,14 +426,15 @@ func runFaults(t *testing.T, w faultWorkload) (faultOutcome, []faultinject.Decis
 	o.Statuses = strings.Join(parts, " ")
 
 	// AWS is well again; every caller retries its key until it has its
-	// storage: once is enough now.
+	// storage: once is enough now. Without faults the order no longer
+	// matters: the keys are retried four at a time.
 	idOfKey := make([]any, w.keys)
-	for worker := range instances {
+	for worker := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			inst := instances[worker]
-			for key := worker; key < w.keys; key += w.workers {
+			for key := worker; key < w.keys; key += 4 {
+				inst := instances[key%w.instances]
 				status, _, resp := inst.send(t, "/api/storages/databricks/", body(inst, keyTitle(key), key), idemKey(key))
 				if status != http.StatusCreated {
 					t.Errorf("key %d after the faults: status %d: %v", key, status, resp)
@@ -414,7 +477,7 @@ func runFaults(t *testing.T, w faultWorkload) (faultOutcome, []faultinject.Decis
 	o.KeyItems = len(keyItems)
 	referenced := map[string]int64{} // secret ARN -> record id
 	recordsOfTitle := map[string][]int64{}
-	for project := int64(100); project < 150; project++ {
+	for project := int64(firstProject); project < firstProject+projects; project++ {
 		list, err := instances[0].app.Store.ListProject(context.Background(), project)
 		if err != nil {
 			t.Fatal(err)
@@ -479,7 +542,7 @@ func runFaults(t *testing.T, w faultWorkload) (faultOutcome, []faultinject.Decis
 	if o.Records != w.keys+o.KeylessRecords || o.Secrets != o.Records {
 		t.Errorf("records %d (of keys %d, keyless %d), secrets %d: want a record per key and per keyless storage, and a secret per record", o.Records, w.keys, o.KeylessRecords, o.Secrets)
 	}
-	return o, decisions
+	return faultRun{faultOutcome: o, decisions: decisions, slack: slack, slackID: slackID, cleanups: cleanups}
 }
 
 // logsOf returns the service's log lines that name storage id, for a

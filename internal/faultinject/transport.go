@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Fault is what to do to a matching request.
@@ -86,6 +87,9 @@ type Transport struct {
 	attempts   map[attemptKey]int // attempts seen per call id and kind
 	decisions  []Decision         // every call the plan decided, in arrival order
 	unlabelled int                // calls without a call id while a plan was set
+	slack      time.Duration      // least time left before a labelled call's deadline
+	slackID    string             // the call id that had it
+	hasSlack   bool               // slack has been measured
 	crashed    chan struct{}      // closed by Release; nil until a Crash fault fires
 	hung       chan struct{}      // receives once per request that hangs after a crash
 }
@@ -222,6 +226,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ErrCrashed
 	}
 	op := req.Header.Get("X-Amz-Target")
+	defer t.measureSlack(req.Context())
 	var bodyErr error
 	body := func() []byte {
 		// A RoundTripper must not change the caller's request: the body is
@@ -371,6 +376,34 @@ func (t *Transport) Decisions() []Decision {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return append([]Decision(nil), t.decisions...)
+}
+
+// measureSlack notes how much time a labelled call under a deadline has
+// left as one of its attempts ends.
+func (t *Transport) measureSlack(ctx context.Context) {
+	deadline, ok := ctx.Deadline()
+	if !ok || CallID(ctx) == "" {
+		return
+	}
+	left := time.Until(deadline)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.hasSlack || left < t.slack {
+		t.slack, t.slackID, t.hasSlack = left, CallID(ctx), true
+	}
+}
+
+// Slack returns the least time that was left before its context's deadline
+// when an attempt of a labelled call ended, over the calls made under a
+// deadline (a workflow's clean-up typically runs under one), and the call id
+// of that attempt; ok is false when there were none. A plan makes the same decisions whatever the
+// timing, but a call whose deadline passes makes fewer attempts than its
+// retries allow, and its workflow takes another path: a slack near zero
+// means a run's outcome depended on how fast the service answered.
+func (t *Transport) Slack() (slack time.Duration, id string, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.slack, t.slackID, t.hasSlack
 }
 
 // Unlabelled returns how many calls arrived without a call id while a plan

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lsdbx/databricks-storage/internal/faultinject"
 )
@@ -466,5 +467,37 @@ func TestPlanSparesUnlabelledCallsAndYieldsToRules(t *testing.T) {
 	}
 	if n := len(tr.Decisions()); n != 1 {
 		t.Errorf("%d decisions, want the one made while the plan ran", n)
+	}
+}
+
+// TestSlack: the transport notes how close to their deadline labelled calls
+// came; calls without a deadline or without a call id do not count.
+func TestSlack(t *testing.T) {
+	srv := newServer(t)
+	tr := &faultinject.Transport{Base: srv.Client().Transport}
+	if _, _, ok := tr.Slack(); ok {
+		t.Fatal("Slack() is measured before any call")
+	}
+	labelled := faultinject.WithCallID(context.Background(), "create-1")
+	if _, err := callWith(t, labelled, tr, srv.URL, opPut, `{}`); err != nil {
+		t.Fatal(err)
+	}
+	unlabelled, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := callWith(t, unlabelled, tr, srv.URL, opPut, `{}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := tr.Slack(); ok {
+		t.Fatal("Slack() counts calls without a deadline or without a call id")
+	}
+	for _, limit := range []time.Duration{time.Hour, time.Minute} {
+		ctx, cancel := context.WithTimeout(labelled, limit)
+		if _, err := callWith(t, ctx, tr, srv.URL, opPut, `{}`); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	if slack, id, ok := tr.Slack(); !ok || slack > time.Minute || slack < 50*time.Second || id != "create-1" {
+		t.Errorf("Slack() = %v, %q, %v; want just under a minute, create-1", slack, id, ok)
 	}
 }
