@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -52,6 +53,9 @@ var contractExcludedChecks = map[string]string{
 	// status_code_conformance holds them to the document.
 	"positive_data_acceptance": "schema-valid requests may fail the connection check, cross-field rules or idempotency by design",
 }
+
+// contractSeed is the seed make test runs schemathesis with.
+const contractSeed = "20261128"
 
 // TestContractWithSchemathesis runs schemathesis against the local API
 // (cmd/localapi on a free port, with a fake workspace, against this test
@@ -150,7 +154,12 @@ func TestContractWithSchemathesis(t *testing.T) {
 		"--workers", "2",
 		"--generation-database", "none",
 	}
-	if seed := os.Getenv("CONTRACT_SEED"); seed != "" {
+	// A fixed seed by default, so that make test explores the same cases
+	// each run (the time bound still varies how far it gets);
+	// CONTRACT_SEED=random explores new ones, any number replays a run.
+	switch seed := cmp.Or(os.Getenv("CONTRACT_SEED"), contractSeed); seed {
+	case "random":
+	default:
 		args = append(args, "--seed", seed)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), contractHardLimit)
