@@ -154,27 +154,7 @@ func TestHostileServersCannotEchoSecrets(t *testing.T) {
 	for _, behavior := range behaviors {
 		for _, mode := range modes {
 			t.Run(behavior+"/"+string(mode), func(t *testing.T) {
-				e := startEcho(t, behavior)
-				pool := x509.NewCertPool()
-				pool.AddCert(e.ts.Certificate())
-				checker := newChecker(t, databricks.Options{
-					Guard:          hostguard.Policy{AllowPrivate: true},
-					AzureAuthority: e.ts.URL,
-					RootCAs:        pool,
-				})
-				conn := storage.Connection{
-					Host: e.ts.URL, AuthType: mode, Catalog: "main", Schema: "default", Volume: "landing",
-					VerifyTLS: true, Timeout: 5 * time.Second,
-				}
-				secret := ""
-				switch mode {
-				case storage.AuthPAT:
-					conn.Secrets.Token, secret = hostilePAT, hostilePAT
-				case storage.AuthDatabricksSP:
-					conn.ClientID, conn.Secrets.ClientSecret, secret = "hostile-sp", hostileSPSecret, hostileSPSecret
-				case storage.AuthAzureADSP:
-					conn.TenantID, conn.ClientID, conn.Secrets.ClientSecret, secret = "hostile-tenant", "hostile-app", hostileAzureSecret, hostileAzureSecret
-				}
+				e, checker, conn, secret := hostileTarget(t, behavior, mode)
 
 				err := checker.CheckConnection(context.Background(), conn)
 				if !e.sawSecret(secret) {
@@ -345,4 +325,33 @@ func TestRedirectHostIsSanitised(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hostileTarget starts an echoing server of the given behaviour and returns
+// it, a checker that trusts it, a connection to it in the given auth mode,
+// and the secret that connection carries.
+func hostileTarget(t *testing.T, behavior string, mode storage.AuthType) (*echoServer, *databricks.Checker, storage.Connection, string) {
+	t.Helper()
+	e := startEcho(t, behavior)
+	pool := x509.NewCertPool()
+	pool.AddCert(e.ts.Certificate())
+	checker := newChecker(t, databricks.Options{
+		Guard:          hostguard.Policy{AllowPrivate: true},
+		AzureAuthority: e.ts.URL,
+		RootCAs:        pool,
+	})
+	conn := storage.Connection{
+		Host: e.ts.URL, AuthType: mode, Catalog: "main", Schema: "default", Volume: "landing",
+		VerifyTLS: true, Timeout: 5 * time.Second,
+	}
+	secret := ""
+	switch mode {
+	case storage.AuthPAT:
+		conn.Secrets.Token, secret = hostilePAT, hostilePAT
+	case storage.AuthDatabricksSP:
+		conn.ClientID, conn.Secrets.ClientSecret, secret = "hostile-sp", hostileSPSecret, hostileSPSecret
+	case storage.AuthAzureADSP:
+		conn.TenantID, conn.ClientID, conn.Secrets.ClientSecret, secret = "hostile-tenant", "hostile-app", hostileAzureSecret, hostileAzureSecret
+	}
+	return e, checker, conn, secret
 }

@@ -27,27 +27,7 @@ func TestHostileServersCannotEchoSecretsIntoListings(t *testing.T) {
 	for _, behavior := range behaviors {
 		for _, mode := range modes {
 			t.Run(behavior+"/"+string(mode), func(t *testing.T) {
-				e := startEcho(t, behavior)
-				pool := x509.NewCertPool()
-				pool.AddCert(e.ts.Certificate())
-				checker := newChecker(t, databricks.Options{
-					Guard:          hostguard.Policy{AllowPrivate: true},
-					AzureAuthority: e.ts.URL,
-					RootCAs:        pool,
-				})
-				conn := storage.Connection{
-					Host: e.ts.URL, AuthType: mode, Catalog: "main", Schema: "default", Volume: "landing",
-					VerifyTLS: true, Timeout: 5 * time.Second,
-				}
-				secret := ""
-				switch mode {
-				case storage.AuthPAT:
-					conn.Secrets.Token, secret = hostilePAT, hostilePAT
-				case storage.AuthDatabricksSP:
-					conn.ClientID, conn.Secrets.ClientSecret, secret = "hostile-sp", hostileSPSecret, hostileSPSecret
-				case storage.AuthAzureADSP:
-					conn.TenantID, conn.ClientID, conn.Secrets.ClientSecret, secret = "hostile-tenant", "hostile-app", hostileAzureSecret, hostileAzureSecret
-				}
+				e, checker, conn, secret := hostileTarget(t, behavior, mode)
 
 				got, err := checker.ListFiles(context.Background(), conn, true, nil, 100)
 				if !e.sawSecret(secret) {
