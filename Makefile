@@ -12,7 +12,7 @@ RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 STATICCHECK_VERSION := v0.6.1
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
+GOFLAGS_LAMBDA := -tags lambda.norpc,grpcnotrace -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 FUNCTIONS := create-storage manage-storage sweep
 # Fuzz targets as package:FuzzName; `make test` runs each briefly, `make fuzz` longer.
 FUZZ_TARGETS := ./internal/storage:FuzzDecodeRequest ./internal/eventsource:FuzzDispatch

@@ -22,7 +22,7 @@ BENCH_FLAGS ?=
 # The report and the bootstraps it runs under the emulator are compiled with
 # the same flags (those of the Lambda build), so that on a cold build cache
 # the dependencies compile once for this machine.
-BENCH_GOFLAGS := -trimpath -tags=lambda.norpc
+BENCH_GOFLAGS := -trimpath -tags=lambda.norpc,grpcnotrace
 
 .PHONY: bench
 

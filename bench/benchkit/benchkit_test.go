@@ -31,6 +31,10 @@ func TestInitDuration(t *testing.T) {
 	if _, err := WaitForInit(func() string { return "REPORT RequestId: x\tInit Duration: 7.5 ms\t" }, 0); err == nil {
 		t.Error("WaitForInit read the REPORT line")
 	}
+	logs := rieLogs + "REPORT RequestId: 2\tDuration: 3.25 ms\tBilled Duration: 4 ms\n"
+	if d, err := WaitForReports(func() string { return logs }, 2, 0); err != nil || len(d) != 2 || d[0] != 19.84 || d[1] != 3.25 {
+		t.Errorf("WaitForReports = %v, %v; want [19.84 3.25]", d, err)
+	}
 }
 
 func TestSequentialDepth(t *testing.T) {
@@ -55,7 +59,7 @@ func TestSequentialDepth(t *testing.T) {
 
 func TestSummarize(t *testing.T) {
 	s := Summarize([]float64{4, 1, 3, 2})
-	if s.N != 4 || s.Min != 1 || s.Max != 4 || s.Median != 2.5 || s.P99 != 4 {
+	if s.N != 4 || s.Min != 1 || s.Max != 4 || s.Median != 2.5 || s.P95 != 4 || s.P99 != 4 || s.Mean != 2.5 {
 		t.Errorf("Summarize = %+v", s)
 	}
 	if s := Summarize([]float64{5, 1, 3}); s.Median != 3 {
@@ -148,7 +152,7 @@ func TestLatencyProxy(t *testing.T) {
 	}
 	defer p.Close()
 	const latency = 20 * time.Millisecond
-	p.SetDelay(latency)
+	p.SetDelays(map[string]time.Duration{"DynamoDB_20120810": latency})
 	get := func(c *http.Client) time.Duration {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodPost, p.URL(), strings.NewReader("{}"))
@@ -171,7 +175,7 @@ func TestLatencyProxy(t *testing.T) {
 		}
 	}
 	calls := p.Calls()
-	if len(calls) != 2 || calls[1].Operation != "DynamoDB_20120810.GetItem" || calls[1].Status != 200 || calls[1].End.Sub(calls[1].Start) < latency {
+	if len(calls) != 2 || calls[1].Service != "DynamoDB_20120810" || calls[1].Operation != "GetItem" || calls[1].Status != 200 || calls[1].End.Sub(calls[1].Start) < latency {
 		t.Errorf("calls %+v", calls)
 	}
 	p.Reset()

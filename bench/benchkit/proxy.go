@@ -7,14 +7,17 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
 
 // Call is one AWS API call that went through a LatencyProxy.
 type Call struct {
-	// Operation is the X-Amz-Target header, e.g. "DynamoDB_20120810.PutItem".
-	Operation string
+	// Service and Operation split the X-Amz-Target header, e.g.
+	// "DynamoDB_20120810" and "PutItem", or "secretsmanager" and
+	// "CreateSecret".
+	Service, Operation string
 	// Start is when the call reached the proxy, End when the upstream's
 	// answer came back, before the proxy passes it on: the injected latency
 	// lies between them, and the client cannot send its next call before End.
@@ -24,16 +27,17 @@ type Call struct {
 }
 
 // LatencyProxy is a reverse proxy in front of an AWS endpoint (moto) that
-// waits a latency before forwarding each call, the network distance to AWS,
+// waits a latency before forwarding each call, the network distance to
+// and the service time of the AWS service the call's X-Amz-Target names,
 // and records every call before the client gets its answer. It keeps client
 // connections alive (moto closes its own after each answer). New
 // connections cost nothing extra: a warm instance reuses its own.
 type LatencyProxy struct {
 	server *httptest.Server
 
-	mu    sync.Mutex
-	delay time.Duration
-	calls []Call
+	mu     sync.Mutex
+	delays map[string]time.Duration
+	calls  []Call
 }
 
 type startKey struct{}
@@ -54,14 +58,16 @@ func NewLatencyProxy(target string) (*LatencyProxy, error) {
 			start, _ := resp.Request.Context().Value(startKey{}).(time.Time)
 			p.mu.Lock()
 			defer p.mu.Unlock()
-			p.calls = append(p.calls, Call{Operation: resp.Request.Header.Get("X-Amz-Target"), Start: start, End: time.Now(), Status: resp.StatusCode})
+			svc, op, _ := strings.Cut(resp.Request.Header.Get("X-Amz-Target"), ".")
+			p.calls = append(p.calls, Call{Service: svc, Operation: op, Start: start, End: time.Now(), Status: resp.StatusCode})
 			return nil
 		},
 	}
 	p.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		svc, _, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
 		p.mu.Lock()
-		d := p.delay
+		d := p.delays[svc]
 		p.mu.Unlock()
 		select {
 		case <-time.After(d):
@@ -75,11 +81,12 @@ func NewLatencyProxy(target string) (*LatencyProxy, error) {
 // URL is the endpoint to give AWS_ENDPOINT_URL.
 func (p *LatencyProxy) URL() string { return p.server.URL }
 
-// SetDelay sets the latency added to each call.
-func (p *LatencyProxy) SetDelay(latency time.Duration) {
+// SetDelays sets the latency added to each call by service (the part of
+// X-Amz-Target before the dot); other services get none.
+func (p *LatencyProxy) SetDelays(byService map[string]time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.delay = latency
+	p.delays = byService
 }
 
 // Calls returns the calls recorded since the last Reset, oldest first.

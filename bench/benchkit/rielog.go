@@ -24,3 +24,23 @@ func WaitForInit(logs func() string, timeout time.Duration) (float64, error) {
 		}
 	}
 }
+
+var reportRE = regexp.MustCompile(`(?m)^REPORT RequestId: .*\tDuration: ([0-9.]+) ms`)
+
+// WaitForReports returns the Duration, in milliseconds, of the emulator's
+// first n "REPORT RequestId: …" lines (one per invoke), polling logs for up
+// to timeout.
+func WaitForReports(logs func() string, n int, timeout time.Duration) ([]float64, error) {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(5 * time.Millisecond) {
+		if m := reportRE.FindAllStringSubmatch(logs(), -1); len(m) >= n {
+			ds := make([]float64, n)
+			for i := range ds {
+				ds[i], _ = strconv.ParseFloat(m[i][1], 64)
+			}
+			return ds, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("fewer than %d REPORT lines in the emulator's logs:\n%s", n, Truncate(logs(), 4000))
+		}
+	}
+}

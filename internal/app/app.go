@@ -86,8 +86,8 @@ func retryer() aws.Retryer {
 // NewWithAWS builds the service on an already loaded AWS configuration.
 func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options) *App {
 	awsCfg.Retryer = retryer
-	db := dynamodb.NewFromConfig(awsCfg)
-	sm := secretsmanager.NewFromConfig(awsCfg)
+	db := newDynamoDB(dynamodb.NewFromConfig(awsCfg))
+	sm := newSecretsManager(secretsmanager.NewFromConfig(awsCfg))
 	store := &dynamostore.Store{Client: db, Table: cfg.TableName}
 	secrets := &secretstore.Store{Client: sm, Prefix: cfg.SecretNamePrefix, KMSKeyID: cfg.SecretsKMSKeyID}
 	checker := opts.Checker

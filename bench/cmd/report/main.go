@@ -1,9 +1,12 @@
 // Command report measures the create-storage Lambda beside a reference
 // Lambda (bench/reference) and writes BENCHMARKS.md; `make bench` runs it
-// from the module root. Sections: 1. deployment zip size; 2. cold start (the
-// emulator's INIT duration over fresh starts); 3. the critical path of a warm
-// create in-process against moto behind a latency proxy; 4. CPU and memory
-// per create under the emulator. AWS, the fake workspace, the table and the
+// from the module root. Sections: 1. deployment zip size and what it is
+// made of; 2. cold start (the emulator's INIT duration over fresh starts);
+// 3. the critical path of a warm create in-process against moto behind a
+// per-service latency proxy, per auth mode, beside today's design; 4. CPU
+// and memory per create under the emulator beside a reference making the
+// same AWS calls; 5. Lambda's CPU share per memory size (cgroup quotas):
+// INIT, warm creates and cost. AWS, the fake workspace, the table and the
 // token come from package localenv.
 //
 // A section that cannot be measured says so in the report, which is still
@@ -27,23 +30,25 @@ import (
 )
 
 type options struct {
-	out                 string
-	starts, creates     int
-	cpuCreates          int
-	awsLatency, wsDelay time.Duration
+	out                            string
+	starts, creates                int
+	cpuCreates, quotaCreates       int
+	ddbLatency, smLatency, wsDelay time.Duration
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "the report to write")
-	flag.IntVar(&o.starts, "starts", 20, "fresh starts per function for the cold start")
-	flag.IntVar(&o.creates, "creates", 200, "sequential creates measured for the critical path, with latency and without")
+	flag.IntVar(&o.starts, "starts", 15, "fresh starts per function for the cold start")
+	flag.IntVar(&o.creates, "creates", 60, "sequential creates measured for the critical path, per auth mode and design")
 	flag.IntVar(&o.cpuCreates, "cpu-creates", 1000, "creates (and reference invokes) for CPU and memory per create")
-	flag.DurationVar(&o.awsLatency, "aws-latency", 20*time.Millisecond, "latency L the proxy adds to every AWS call")
-	flag.DurationVar(&o.wsDelay, "workspace-delay", 30*time.Millisecond, "delay V the fake workspace adds to every request")
+	flag.IntVar(&o.quotaCreates, "quota-creates", 30, "warm creates per memory size under its CPU quota")
+	flag.DurationVar(&o.ddbLatency, "dynamodb-latency", 10*time.Millisecond, "latency the proxy adds to every DynamoDB call")
+	flag.DurationVar(&o.smLatency, "secrets-latency", 40*time.Millisecond, "latency the proxy adds to every Secrets Manager call")
+	flag.DurationVar(&o.wsDelay, "workspace-delay", 30*time.Millisecond, "delay the fake workspace adds to every request")
 	flag.Parse()
-	if o.starts < 1 || o.creates < 1 || o.cpuCreates < 1 {
-		fmt.Fprintln(os.Stderr, "report: -starts, -creates and -cpu-creates must be positive")
+	if o.starts < 1 || o.creates < 1 || o.cpuCreates < 1 || o.quotaCreates < 1 {
+		fmt.Fprintln(os.Stderr, "report: -starts, -creates, -cpu-creates and -quota-creates must be positive")
 		os.Exit(2)
 	}
 	if err := run(o); err != nil {
@@ -74,7 +79,10 @@ func run(o options) error {
 	if l.env, l.envErr = localenv.Start(ctx, localenv.Options{Table: "bench", SecretPrefix: "bench/", OwnAWS: true}); l.envErr == nil {
 		defer l.env.Close()
 		l.env.Export()
-		l.evs, l.envErr = benchkit.LoadCreateEvents(filepath.Join(root, "events", "http-create-pat.json"), l.env.WorkspaceURL(), l.env.Token)
+		for _, mode := range authModes {
+			ev, err := benchkit.LoadCreateEvents(filepath.Join(root, "events", "http-create-"+mode+".json"), l.env.WorkspaceURL(), l.env.Token)
+			l.evs, l.envErr = append(l.evs, ev), errors.Join(l.envErr, err)
+		}
 	}
 
 	r := &report{began: began, opts: o, header: describeMachine(ctx, root)}
@@ -87,6 +95,7 @@ func run(o options) error {
 		{"2. Cold start", measureColdStart},
 		{"3. Critical path of a warm create", measureCriticalPath},
 		{"4. CPU and memory per create", measurePerCreate},
+		{"5. Lambda's CPU share by memory size", measureQuotas},
 	} {
 		logf("%s …", s.title)
 		sec, err := s.run(l)
@@ -114,8 +123,16 @@ func run(o options) error {
 
 // Functions measured, by main package.
 const (
-	fnReal      = "./functions/create-storage"
-	fnReference = "./bench/reference"
+	fnReal         = "./functions/create-storage"
+	fnReference    = "./bench/reference"
+	fnReferenceDBX = "./bench/reference/dbx"
+)
+
+var (
+	functions = []string{fnReal, fnReference, fnReferenceDBX}
+	names     = map[string]string{fnReal: "create-storage", fnReference: "reference (AWS clients)", fnReferenceDBX: "reference (AWS clients + Databricks SDK)"}
+	// authModes name the events events/http-create-<mode>.json.
+	authModes = []string{"pat", "dbx-sp", "azure-ad-sp"}
 )
 
 // lab is what the sections share: the builds (each made on first use) and
@@ -127,8 +144,9 @@ type lab struct {
 	builds     map[string]string
 
 	env    *localenv.Env
-	evs    *benchkit.CreateEvents // PAT creates (events/http-create-pat.json) for env
+	evs    []*benchkit.CreateEvents // creates for env, by auth mode (authModes)
 	envErr error
+	seq    int // the last request id sent
 }
 
 // build compiles pkg as the Lambda is built, for linux/goarch, once.
@@ -137,7 +155,7 @@ func (l *lab) build(pkg, goarch string) (string, error) {
 	if out, ok := l.builds[key]; ok {
 		return out, nil
 	}
-	out := filepath.Join(l.work, goarch, filepath.Base(pkg), "bootstrap")
+	out := filepath.Join(l.work, goarch, strings.ReplaceAll(strings.TrimPrefix(pkg, "./"), "/", "-"), "bootstrap")
 	logf("go build %s for linux/%s", pkg, goarch)
 	if err := benchkit.Build(l.ctx, l.root, pkg, out, goarch); err != nil {
 		return "", err
