@@ -4,7 +4,6 @@
 package storage
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -192,15 +191,18 @@ const (
 // MarshalJSON renders the storage as Label Studio does: the fields in the
 // serializer's order (id first), created_at with six fractional digits,
 // last_sync with six when its microseconds are not zero and none when they
-// are, and meta {} when none is stored.
+// are, and meta {} when none is stored. One encoding of wire, whose fields
+// are in that order.
 func (s Storage) MarshalJSON() ([]byte, error) {
-	type plain Storage // the fields without this method
-	view := struct {
-		plain
-		CreatedAt string          `json:"created_at"`
-		LastSync  *string         `json:"last_sync"`
-		Meta      json.RawMessage `json:"meta"`
-	}{plain: plain(s), CreatedAt: s.CreatedAt.UTC().Format(layoutMicroseconds), Meta: s.Meta}
+	w := wire{
+		ID: s.ID, Type: s.Type, Synchronizable: s.Synchronizable, Presign: s.Presign,
+		LastSyncCount: s.LastSyncCount, LastSyncJob: s.LastSyncJob, Status: s.Status, Traceback: s.Traceback,
+		Meta: s.Meta, Title: s.Title, Description: s.Description, CreatedAt: s.CreatedAt.UTC().Format(layoutMicroseconds),
+		Project: s.Project, Host: s.Host, Catalog: s.Catalog, Schema: s.Schema, Volume: s.Volume, Prefix: s.Prefix,
+		RegexFilter: s.RegexFilter, AuthType: s.AuthType, ClientID: s.ClientID, TenantID: s.TenantID,
+		RecursiveScan: s.RecursiveScan, UseBlobURLs: s.UseBlobURLs, VerifyTLS: s.VerifyTLS,
+		RequestTimeoutS: s.RequestTimeoutS, StreamChunkBytes: s.StreamChunkBytes, PresignTTL: s.PresignTTL,
+	}
 	if s.LastSync != nil {
 		t := s.LastSync.UTC()
 		layout := layoutSeconds
@@ -208,39 +210,48 @@ func (s Storage) MarshalJSON() ([]byte, error) {
 			layout = layoutMicroseconds
 		}
 		rendered := t.Format(layout)
-		view.LastSync = &rendered
+		w.LastSync = &rendered
 	}
-	if len(view.Meta) == 0 {
-		view.Meta = json.RawMessage("{}")
+	if len(w.Meta) == 0 {
+		w.Meta = json.RawMessage("{}")
 	}
-	flat, err := json.Marshal(view)
-	if err != nil {
-		return nil, err
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(flat, &fields); err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(fields))
-	for name := range fields {
-		if name != "id" {
-			names = append(names, name)
-		}
-	}
-	SortFieldNames(names)
-	var out bytes.Buffer
-	out.Grow(len(flat))
-	out.WriteString(`{"id":`)
-	out.Write(fields["id"])
-	for _, name := range names {
-		out.WriteByte(',')
-		key, _ := json.Marshal(name)
-		out.Write(key)
-		out.WriteByte(':')
-		out.Write(fields[name])
-	}
-	out.WriteByte('}')
-	return out.Bytes(), nil
+	return json.Marshal(w)
+}
+
+// wire is a Storage as MarshalJSON renders it: every field of Storage
+// under its json name, in the order of fieldOrder (id first), times as
+// text. TestWireHasEveryStorageFieldInSerializerOrder keeps it in step
+// with Storage and fieldOrder.
+type wire struct {
+	ID               int64           `json:"id"`
+	Type             string          `json:"type"`
+	Synchronizable   bool            `json:"synchronizable"`
+	Presign          bool            `json:"presign"`
+	LastSync         *string         `json:"last_sync"`
+	LastSyncCount    *int64          `json:"last_sync_count"`
+	LastSyncJob      *string         `json:"last_sync_job"`
+	Status           string          `json:"status"`
+	Traceback        *string         `json:"traceback"`
+	Meta             json.RawMessage `json:"meta"`
+	Title            *string         `json:"title"`
+	Description      *string         `json:"description"`
+	CreatedAt        string          `json:"created_at"`
+	Project          int64           `json:"project"`
+	Host             string          `json:"host"`
+	Catalog          string          `json:"catalog"`
+	Schema           string          `json:"schema"`
+	Volume           string          `json:"volume"`
+	Prefix           *string         `json:"prefix"`
+	RegexFilter      *string         `json:"regex_filter"`
+	AuthType         AuthType        `json:"auth_type"`
+	ClientID         *string         `json:"client_id"`
+	TenantID         *string         `json:"tenant_id"`
+	RecursiveScan    bool            `json:"recursive_scan"`
+	UseBlobURLs      bool            `json:"use_blob_urls"`
+	VerifyTLS        bool            `json:"verify_tls"`
+	RequestTimeoutS  int64           `json:"request_timeout_s"`
+	StreamChunkBytes int64           `json:"stream_chunk_bytes"`
+	PresignTTL       int64           `json:"presign_ttl"`
 }
 
 // Record is what the repository keeps for a storage: the storage, the

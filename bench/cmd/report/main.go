@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,7 +31,7 @@ import (
 )
 
 type options struct {
-	out                            string
+	out, only                      string
 	starts, creates                int
 	cpuCreates, quotaCreates       int
 	ddbLatency, smLatency, wsDelay time.Duration
@@ -39,6 +40,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "the report to write")
+	flag.StringVar(&o.only, "only", "", "measure only these sections, e.g. 3,4 (while developing)")
 	flag.IntVar(&o.starts, "starts", 15, "fresh starts per function for the cold start")
 	flag.IntVar(&o.creates, "creates", 60, "sequential creates measured for the critical path, per auth mode and design")
 	flag.IntVar(&o.cpuCreates, "cpu-creates", 1000, "creates (and reference invokes) for CPU and memory per create")
@@ -97,6 +99,9 @@ func run(o options) error {
 		{"4. CPU and memory per create", measurePerCreate},
 		{"5. Lambda's CPU share by memory size", measureQuotas},
 	} {
+		if o.only != "" && !slices.Contains(strings.Split(o.only, ","), s.title[:1]) {
+			continue
+		}
 		logf("%s …", s.title)
 		sec, err := s.run(l)
 		if sec == nil {

@@ -3,12 +3,16 @@
 // the AWS configuration and builds the DynamoDB and Secrets Manager clients
 // as internal/app does (same HTTP timeout and retryer). An invoke answers a
 // fixed body; with REFERENCE_CALLS=1 it first makes the AWS calls of a
-// create (CreateSecret, PutItem, and an id-block UpdateItem every
+// create, with requests of the same shape (CreateSecret with a
+// description, three tags and a request token; PutItem of an item of a
+// storage record's 33 attributes; an id-block UpdateItem every
 // ID_BLOCK_SIZE invokes), and nothing else: the CPU floor of a create.
 package refkit
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -24,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
 
 // Body is what every invoke answers.
@@ -73,23 +78,50 @@ func Main(extra func(context.Context) error) {
 				return nil, err
 			}
 		}
+		var token [16]byte
+		_, _ = rand.Read(token[:])
 		out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-			Name:         aws.String(prefix + "reference-" + id),
-			SecretString: aws.String(`{"token":"dapi-reference"}`),
+			Name:               aws.String(prefix + "reference-" + id),
+			SecretString:       aws.String(`{"token":"dapi-reference-token"}`),
+			ClientRequestToken: aws.String(hex.EncodeToString(token[:])),
+			Description:        aws.String("Databricks credentials of Label Studio import storage " + id),
+			Tags: []smtypes.Tag{
+				{Key: aws.String("label-studio:project"), Value: aws.String("1")},
+				{Key: aws.String("label-studio:storage-id"), Value: aws.String(id)},
+				{Key: aws.String("managed-by"), Value: aws.String("label-studio-databricks-storage")},
+			},
 		})
 		if err != nil {
 			return nil, err
 		}
 		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: aws.String(table),
-			Item: map[string]types.AttributeValue{
-				"pk":         &types.AttributeValueMemberS{Value: "REF#" + id},
-				"secret_arn": &types.AttributeValueMemberS{Value: aws.ToString(out.ARN)},
-			},
-			ConditionExpression: aws.String("attribute_not_exists(pk)"),
+			TableName:                           aws.String(table),
+			Item:                                item(id, aws.ToString(out.ARN)),
+			ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}); err != nil {
 			return nil, err
 		}
 		return Body, nil
 	})
+}
+
+// item is an item of a storage record's shape: 33 attributes.
+func item(id, arn string) map[string]types.AttributeValue {
+	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	num := func(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
+	boolean := func(v bool) types.AttributeValue { return &types.AttributeValueMemberBOOL{Value: v} }
+	null := &types.AttributeValueMemberNULL{Value: true}
+	return map[string]types.AttributeValue{
+		"pk": str("REF#" + id), "kind": str("reference"), "secret_arn": str(arn), "revision": num("1"),
+		"id": num("1"), "type": str("databricks"), "created_at": str(time.Now().UTC().Format(time.RFC3339Nano)),
+		"project": num("1"), "host": str("https://dbc-a1b2c3d4-e5f6.cloud.databricks.com"), "catalog": str("main"),
+		"schema": str("default"), "volume": str("landing"), "prefix": str("images"), "regex_filter": null,
+		"auth_type": str("pat"), "client_id": null, "tenant_id": null, "recursive_scan": boolean(false),
+		"use_blob_urls": boolean(false), "verify_tls": boolean(true), "request_timeout_s": num("30"),
+		"stream_chunk_bytes": num("8388608"), "presign": boolean(true), "presign_ttl": num("1"),
+		"synchronizable": boolean(true), "status": str("initialized"), "title": str("Landing images"),
+		"description": null, "last_sync": null, "last_sync_count": null, "last_sync_job": null, "meta": null,
+		"traceback": null,
+	}
 }

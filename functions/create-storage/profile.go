@@ -1,0 +1,29 @@
+//go:build benchprofile
+
+// Built only with -tags benchprofile, to profile the bootstrap under the
+// Lambda emulator while make bench's load runs: with BENCH_CPUPROFILE=<file>
+// it writes a CPU profile of its first BENCH_CPUPROFILE_SECONDS (default 20).
+package main
+
+import (
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"time"
+)
+
+func init() {
+	path := os.Getenv("BENCH_CPUPROFILE")
+	if path == "" {
+		return
+	}
+	secs, err := strconv.Atoi(os.Getenv("BENCH_CPUPROFILE_SECONDS"))
+	if err != nil || secs <= 0 {
+		secs = 20
+	}
+	f, err := os.Create(path)
+	if err != nil || pprof.StartCPUProfile(f) != nil {
+		return
+	}
+	time.AfterFunc(time.Duration(secs)*time.Second, func() { pprof.StopCPUProfile(); f.Close() })
+}
