@@ -183,3 +183,19 @@ func TestLatencyProxy(t *testing.T) {
 		t.Error("Reset kept calls")
 	}
 }
+
+func TestSymbolPackage(t *testing.T) {
+	for name, want := range map[string]string{
+		"github.com/aws/aws-sdk-go-v2/service/dynamodb.(*Client).PutItem":    "github.com/aws/aws-sdk-go-v2/service/dynamodb",
+		"type:*github.com/lsdbx/databricks-storage/internal/storage.Storage": "github.com/lsdbx/databricks-storage/internal/storage",
+		"runtime.mallocgc": "runtime",
+		"go:func.*":        "go:func.*",
+	} {
+		if got := SymbolPackage(name); got != want {
+			t.Errorf("SymbolPackage(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if Module("go:func.*") != Module("runtime") || Module("github.com/lsdbx/databricks-storage/internal/app") != "this service" {
+		t.Error("Module groups wrongly")
+	}
+}

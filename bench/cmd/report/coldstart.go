@@ -78,7 +78,7 @@ func measureColdStart(l *lab) (*section, error) {
 	}
 	real, dbx, aws := sum[fnReal], sum[fnReferenceDBX], sum[fnReference]
 	s.printf("Each start is a new emulator (`aws-lambda-rie`) running the bootstrap built for this machine with the Lambda flags; its `INIT REPORT(durationMs: …)` covers exec, the Go runtime and `main` up to the first `/next` (for create-storage: configuration and `app.New`). The three take turns (the order rotates and reverses each round) after one discarded start each, in the same environment; the first invoke is a PAT create (the references answer a fixed body).\n\n")
-	s.printf("| INIT duration | n | median | min | max | median vs create-storage |\n|---|---:|---:|---:|---:|---:|\n")
+	s.printf("| INIT duration | n | median | min | max | create-storage ÷ this |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, pkg := range functions {
 		x := sum[pkg]
 		s.printf("| %s | %d | %s | %s | %s | %.2f× |\n", names[pkg], x.N, ms(x.Median), ms(x.Min), ms(x.Max), real.Median/x.Median)

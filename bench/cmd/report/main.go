@@ -41,10 +41,10 @@ func main() {
 	var o options
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "the report to write")
 	flag.StringVar(&o.only, "only", "", "measure only these sections, e.g. 3,4 (while developing)")
-	flag.IntVar(&o.starts, "starts", 15, "fresh starts per function for the cold start")
-	flag.IntVar(&o.creates, "creates", 60, "sequential creates measured for the critical path, per auth mode and design")
+	flag.IntVar(&o.starts, "starts", 20, "fresh starts per function for the cold start")
+	flag.IntVar(&o.creates, "creates", 100, "sequential creates measured for the critical path, per auth mode and design")
 	flag.IntVar(&o.cpuCreates, "cpu-creates", 1000, "creates (and reference invokes) for CPU and memory per create")
-	flag.IntVar(&o.quotaCreates, "quota-creates", 30, "warm creates per memory size under its CPU quota")
+	flag.IntVar(&o.quotaCreates, "quota-creates", 45, "warm creates per memory size under its CPU quota")
 	flag.DurationVar(&o.ddbLatency, "dynamodb-latency", 10*time.Millisecond, "latency the proxy adds to every DynamoDB call")
 	flag.DurationVar(&o.smLatency, "secrets-latency", 40*time.Millisecond, "latency the proxy adds to every Secrets Manager call")
 	flag.DurationVar(&o.wsDelay, "workspace-delay", 30*time.Millisecond, "delay the fake workspace adds to every request")
