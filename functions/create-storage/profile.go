@@ -1,8 +1,10 @@
 //go:build benchprofile
 
-// Built only with -tags benchprofile, to profile the bootstrap under the
-// Lambda emulator while make bench's load runs: with BENCH_CPUPROFILE=<file>
-// it writes a CPU profile of its first BENCH_CPUPROFILE_SECONDS (default 20).
+// Built only with -tags benchprofile, to profile the bootstrap where it
+// runs, under the Lambda emulator (internal/rie passes the environment
+// on): with BENCH_CPUPROFILE=<file> it writes a CPU profile of its first
+// BENCH_CPUPROFILE_SECONDS (default 20), for `go tool pprof`. This is how
+// the CPU per create in BENCHMARKS.md was taken apart.
 package main
 
 import (
