@@ -343,11 +343,7 @@ func newTransport(guard hostguard.Policy, tlsConfig *tls.Config) *guardedTranspo
 		Proxy:           nil,
 		DialContext:     guard.DialContext(dialer),
 		TLSClientConfig: tlsConfig,
-		// HTTP/1.1 with keep-alive: a check is one or two requests in a
-		// row, and Go's HTTP/2 client costs a create about 0.3 ms more CPU
-		// (its per-request and read-loop goroutines, framing), measured
-		// by make bench. A listing's requests are sequential too.
-		ForceAttemptHTTP2:     false,
+		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          64,
 		MaxIdleConnsPerHost:   4,
 		IdleConnTimeout:       90 * time.Second,
