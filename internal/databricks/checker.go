@@ -340,9 +340,9 @@ type guardedTransport struct {
 func newTransport(guard hostguard.Policy, tlsConfig *tls.Config) *guardedTransport {
 	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	return &guardedTransport{t: &http.Transport{
-		Proxy:           nil,
-		DialContext:     guard.DialContext(dialer),
-		TLSClientConfig: tlsConfig,
+		Proxy:                 nil,
+		DialContext:           guard.DialContext(dialer),
+		TLSClientConfig:       tlsConfig,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          64,
 		MaxIdleConnsPerHost:   4,
