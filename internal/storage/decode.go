@@ -946,6 +946,13 @@ func pyText(v json.RawMessage) string {
 	v = bytes.TrimSpace(v)
 	switch kindOf(v) {
 	case pyStr:
+		// v is a string of a document already parsed: without escapes and
+		// with valid UTF-8 (which Unmarshal would replace), it is its text.
+		if len(v) >= 2 && v[len(v)-1] == '"' {
+			if inner := v[1 : len(v)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+				return string(inner)
+			}
+		}
 		var s string
 		_ = json.Unmarshal(v, &s)
 		return s
