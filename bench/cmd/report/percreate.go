@@ -102,7 +102,7 @@ func measurePerCreate(l *lab) (*section, error) {
 		s.printf("| %s | %.0f µs | %s |\n", in.name, perInvoke(in), mibs(in.peak))
 	}
 	r := perInvoke(real) / perInvoke(ref)
-	s.printf("\nBeyond the AWS calls, a create decodes the event, authenticates the caller, validates the request, checks the workspace through the Databricks SDK over TLS (HTTP/2), runs the check, the secret and the id beside one another, logs and answers: %.0f µs, %.2f× the reference. create-storage runs with GOGC 400 (`app.RunLambda`), the reference with Go's default.\n", perInvoke(real)-perInvoke(ref), r)
+	s.printf("\nBeyond the AWS calls, a create decodes the event, authenticates the caller, validates the request, checks the workspace through the Databricks SDK over TLS (HTTP/2), runs the check, the secret and the id beside one another, logs and answers: %.0f µs, %.2f× the reference. Both run with Go's default GOGC.\n", perInvoke(real)-perInvoke(ref), r)
 	s.target("CPU per create vs the reference making the same AWS calls", fmt.Sprintf("%.2f× (%.0f µs vs %.0f µs)", r, perInvoke(real), perInvoke(ref)), "≤ 1.2×", r <= cpuTarget)
 	s.target(fmt.Sprintf("Peak RSS after %d creates (linux/%s)", n+1, runtime.GOARCH), fmt.Sprintf("%s (reference %s)", mibs(real.peak), mibs(ref.peak)), "≤ 64 MiB", real.peak <= rssTarget)
 	return s, nil
