@@ -68,12 +68,19 @@ build-ManageStorageFunction:
 build-SweepFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sweep
 
-run: $(VENV)/.moto ## the service on a local AWS emulator, on 127.0.0.1:PORT (default 8080)
-	$(GO) run ./cmd/localapi
+# The local commands are built, then run (not `go run`, which exits 1 when
+# Ctrl+C reaches it, whatever the program does): Ctrl+C ends `make run`
+# with status 0 once the server has shut down cleanly.
+LOCALBIN := build/local
 
-invoke: $(VENV)/.moto $(RIE) ## run events/<file>.json through the real bootstrap under the Lambda RIE: make invoke EVENT=events/http-create-pat.json
-	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json"; exit 2; }
-	$(GO) run ./cmd/invoke -event $(EVENT)
+run: $(VENV)/.moto ## the service on a local AWS emulator, on 127.0.0.1:PORT (default 8080)
+	@$(GO) build -o $(LOCALBIN)/localapi ./cmd/localapi
+	$(LOCALBIN)/localapi
+
+invoke: $(VENV)/.moto $(RIE) ## run events/<file>.json through the function's bootstrap under the Lambda RIE: make invoke EVENT=events/http-create-pat.json [REPEAT=2]
+	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json [REPEAT=n]"; exit 2; }
+	@$(GO) build -o $(LOCALBIN)/invoke ./cmd/invoke
+	$(LOCALBIN)/invoke -event $(EVENT) -version $(VERSION) -repeat $(or $(REPEAT),1)
 
 lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
