@@ -18,6 +18,7 @@ type Function struct {
 	MemorySize int
 	// Timeout in seconds.
 	Timeout      int
+	Runtime      string
 	Architecture string
 	// Env holds the environment variables the template sets; those whose
 	// value is a !Ref to a resource (TABLE_NAME: !Ref StoragesTable) are
@@ -87,6 +88,11 @@ func Parse(raw []byte, logicalID string) (Function, error) {
 		if *dst, err = strconv.Atoi(v); err != nil {
 			return Function{}, fmt.Errorf("%s %s: %w", logicalID, key, err)
 		}
+	}
+	if r, _, err := scalar("Runtime"); err != nil {
+		return Function{}, err
+	} else {
+		f.Runtime = r
 	}
 	if a := get(props, "Architectures"); a != nil && len(a.Content) > 0 {
 		f.Architecture = a.Content[0].Value

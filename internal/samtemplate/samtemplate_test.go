@@ -15,7 +15,7 @@ func TestTheTemplatesFunctions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f.MemorySize != want.mem || f.Timeout != want.timeout || f.Architecture != "arm64" || f.LogLevel != "INFO" {
+		if f.MemorySize != want.mem || f.Timeout != want.timeout || f.Runtime != "provided.al2023" || f.Architecture != "arm64" || f.LogLevel != "INFO" {
 			t.Errorf("%s: %+v", id, f)
 		}
 		if !slices.Contains(f.FromResources, "TABLE_NAME") || f.Env["SECRET_NAME_PREFIX"] != "label-studio/databricks-storage/" {
