@@ -74,11 +74,13 @@ build-SweepFunction:
 LOCALBIN := build/local
 
 run: $(VENV)/.moto ## the service on a local AWS emulator, on 127.0.0.1:PORT (default 8080)
+	@echo "Building $(LOCALBIN)/localapi (a minute or two the first time: Go compiles the AWS and Databricks SDKs)."
 	@$(GO) build -o $(LOCALBIN)/localapi ./cmd/localapi
 	$(LOCALBIN)/localapi
 
 invoke: $(VENV)/.moto $(RIE) ## run events/<file>.json through the function's bootstrap under the Lambda RIE: make invoke EVENT=events/http-create-pat.json [REPEAT=2]
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json [REPEAT=n]"; exit 2; }
+	@echo "Building $(LOCALBIN)/invoke."
 	@$(GO) build -o $(LOCALBIN)/invoke ./cmd/invoke
 	$(LOCALBIN)/invoke -event $(EVENT) -version $(VERSION) -repeat $(or $(REPEAT),1)
 
@@ -100,6 +102,7 @@ sam-local-packages:
 	@missing=""; 	command -v dockerd >/dev/null && command -v docker >/dev/null || missing="$$missing docker.io"; 	command -v update-binfmts >/dev/null && ls /usr/libexec/qemu-binfmt/ 2>/dev/null | grep -q . || missing="$$missing qemu-user-static binfmt-support"; 	if [ -n "$$missing" ]; then 		echo "Installing Debian packages:$$missing"; 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; 	fi
 
 sam-local: $(VENV)/.moto $(SAM_VENV)/.installed sam-local-packages ## sam build, every events/ file through sam local invoke and three calls through sam local start-api, against moto (opt-in; root)
+	@echo "Building $(LOCALBIN)/samlocal."
 	@$(GO) build -o $(LOCALBIN)/samlocal ./cmd/samlocal
 	$(LOCALBIN)/samlocal
 

@@ -1,6 +1,7 @@
 // Package rie runs a Lambda bootstrap under the AWS Lambda Runtime Interface
-// Emulator, as `sam local invoke` does inside its container: the real binary
-// behind the real Lambda Runtime API.
+// Emulator, as `sam local invoke` does inside its container: the function's
+// own code behind the real Lambda Runtime API, built for this machine's
+// architecture (BuildLambda) since the emulator runs it natively.
 package rie
 
 import (
