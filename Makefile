@@ -101,10 +101,10 @@ sam-local-packages:
 	@test "$$(id -u)" = 0 || { echo "make sam-local needs root (Docker engine, binfmt_misc, apt-get)"; exit 1; }
 	@missing=""; 	command -v dockerd >/dev/null && command -v docker >/dev/null || missing="$$missing docker.io"; 	command -v update-binfmts >/dev/null && ls /usr/libexec/qemu-binfmt/ 2>/dev/null | grep -q . || missing="$$missing qemu-user-static binfmt-support"; 	if [ -n "$$missing" ]; then 		echo "Installing Debian packages:$$missing"; 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; 	fi
 
-sam-local: $(VENV)/.moto $(SAM_VENV)/.installed sam-local-packages ## sam build, every events/ file through sam local invoke and three calls through sam local start-api, against moto (opt-in; root)
+sam-local: $(VENV)/.moto $(SAM_VENV)/.installed sam-local-packages ## sam build, every events/ file through sam local invoke and three calls through sam local start-api, against moto (opt-in; root; HOLD=1 keeps it up)
 	@echo "Building $(LOCALBIN)/samlocal."
 	@$(GO) build -o $(LOCALBIN)/samlocal ./cmd/samlocal
-	$(LOCALBIN)/samlocal
+	$(LOCALBIN)/samlocal $(if $(HOLD),-hold)
 
 lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

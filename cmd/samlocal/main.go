@@ -38,6 +38,7 @@ import (
 
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/localenv"
+	"github.com/lsdbx/databricks-storage/internal/motoserver"
 	"github.com/lsdbx/databricks-storage/internal/sampleevents"
 	"github.com/lsdbx/databricks-storage/internal/samtemplate"
 )
@@ -65,6 +66,7 @@ func (c *cleanups) run() {
 func run() error {
 	sam := flag.String("sam", ".venv-sam/bin/sam", "the SAM CLI")
 	stateDir := flag.String("state", "/var/lib/lsdbx-sam-local", "where a Docker engine started here keeps its data")
+	hold := flag.Bool("hold", false, "after the checks, keep the environment up until Ctrl+C and print how to run sam local in it by hand")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -146,8 +148,8 @@ func run() error {
 	}
 	samEnv := append(os.Environ(), "DOCKER_HOST=unix://"+proxySock, "SAM_CLI_TELEMETRY=0",
 		// moto takes any credentials; the SAM CLI passes these to the functions.
-		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_REGION=us-east-1")
-	common := []string{"--env-vars", envFile, "--skip-pull-image", "--docker-network", "host", "--region", "us-east-1"}
+		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_REGION="+motoserver.Region)
+	common := []string{"--env-vars", envFile, "--skip-pull-image", "--docker-network", "host", "--region", motoserver.Region}
 
 	var failures []error
 	if err := invokeAll(ctx, *sam, samEnv, common, env, tmp, &failures); err != nil {
@@ -155,6 +157,21 @@ func run() error {
 	}
 	if err := startAPI(ctx, *sam, samEnv, common, env, &failures); err != nil {
 		return err
+	}
+	if *hold {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		fmt.Printf(`
+The environment stays up until Ctrl+C. In another shell, in this folder:
+  export DOCKER_HOST=unix://%s SAM_CLI_TELEMETRY=0 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+  %s local invoke CreateStorageFunction -e %s %s
+  %s local start-api --port %d %s
+The events in %s have their workspace URLs pointed at the fake workspace; API token %s.
+`, proxySock, *sam, filepath.Join(tmp, "http-create-pat.json"), strings.Join(common, " "),
+			*sam, port, strings.Join(common, " "), tmp, env.Token)
+		<-ctx.Done()
 	}
 	if len(failures) > 0 {
 		return fmt.Errorf("%d check(s) failed:\n%w", len(failures), errors.Join(failures...))
