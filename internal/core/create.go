@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/lsdbx/databricks-storage/internal/storage"
@@ -32,10 +33,16 @@ func (s *Service) Validate(ctx context.Context, caller Caller, req storage.Reque
 // connection works, stores the secrets and the record, and returns the
 // storage. On failure part-way it removes what it stored.
 //
+// The AWS work overlaps the connection check: the id is reserved and the
+// secret created while the workspace answers, so that the record write is
+// the only AWS call that waits for the check. A failed check removes the
+// secret it overlapped (the sweep removes it if the function dies first).
+//
 // With an idempotency key (key != ""), the first request creates the
 // storage; later ones of the same caller with the same request return it
 // (Replayed), and ones with a different request fail with
-// ErrIdempotencyConflict.
+// ErrIdempotencyConflict. The key is looked up beside the check; a replay
+// answers whatever the check says, cancels it and creates no secret.
 func (s *Service) Create(ctx context.Context, caller Caller, req storage.Request, key string) (Created, error) {
 	if err := caller.authorize(req.Project); err != nil {
 		return Created{}, err
@@ -47,43 +54,103 @@ func (s *Service) Create(ctx context.Context, caller Caller, req storage.Request
 		}
 		key = caller.keyScope() + ":" + key
 		fingerprint = Fingerprint(req)
-		rec, found, err := s.Keys.FindKey(ctx, key)
-		if err != nil {
-			return Created{}, fmt.Errorf("%w: look up idempotency key: %w", ErrPersistence, err)
-		}
-		if found {
-			return s.replay(ctx, rec, fingerprint)
-		}
 	}
-	// The id is reserved while the workspace is checked, so that an id-block
-	// refill never adds a round trip to the critical path. A failed check
-	// wastes the id: ids may have gaps.
-	ids := make(chan idResult, 1)
-	go func() {
+
+	// Every goroutine ends before Create returns. Only the check is
+	// cancelled early: the id and the secret calls are let finish, so that
+	// what they made is known and can be undone.
+	checkCtx, cancelCheck := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancelCheck()
+	checked := async(&wg, func() error { return s.check(checkCtx, req) })
+	ids := async(&wg, func() idResult {
 		id, err := s.IDs.NextID(ctx)
-		ids <- idResult{id, err}
-	}()
-	if err := s.check(ctx, req); err != nil {
-		return Created{}, err
+		return idResult{id, err}
+	})
+	var looked <-chan keyResult
+	if key != "" {
+		looked = async(&wg, func() keyResult {
+			rec, found, err := s.Keys.FindKey(ctx, key)
+			return keyResult{rec, found, err}
+		})
 	}
-	reserved := <-ids
+	// checkErr is the check's outcome once checked is nil.
+	var checkErr error
+	failed := func() bool { return checked == nil && checkErr != nil }
+
+	if looked != nil {
+		var k keyResult
+		select {
+		case k = <-looked:
+		case checkErr = <-checked:
+			// A replay answers with the original storage whatever the check says.
+			checked = nil
+			k = <-looked
+		}
+		if k.err != nil {
+			return Created{}, fmt.Errorf("%w: look up idempotency key: %w", ErrPersistence, k.err)
+		}
+		if k.found {
+			cancelCheck()
+			return s.replay(ctx, k.rec, fingerprint)
+		}
+	}
+	if failed() {
+		return Created{}, checkErr
+	}
+
+	var reserved idResult
+	select {
+	case reserved = <-ids:
+	case checkErr = <-checked:
+		checked = nil
+		if checkErr != nil {
+			// A failed check wastes the id: ids may have gaps.
+			return Created{}, checkErr
+		}
+		reserved = <-ids
+	}
 	if reserved.err != nil {
 		return Created{}, fmt.Errorf("%w: allocate id: %w", ErrPersistence, reserved.err)
 	}
+
+	made := async(&wg, func() madeSecret { return s.makeSecret(ctx, req, reserved.id) })
+	var secret madeSecret
+	for made != nil || checked != nil {
+		select {
+		case secret = <-made:
+			made = nil
+			if secret.err != nil {
+				return Created{}, fmt.Errorf("%w: %w", ErrPersistence, secret.err)
+			}
+		case checkErr = <-checked:
+			checked = nil
+			if checkErr != nil {
+				if made != nil {
+					secret = <-made
+				}
+				if secret.err == nil {
+					s.discardSecret(ctx, secret.id, secret.arn)
+				}
+				return Created{}, checkErr
+			}
+		}
+	}
+
 	now := s.now().UTC()
 	var guard *IdempotencyRecord
 	if key != "" {
 		guard = &IdempotencyRecord{Key: key, Fingerprint: fingerprint, ExpiresAt: now.Add(s.keyTTL())}
 	}
-	id := reserved.id
 	for attempt := 1; ; attempt++ {
 		created := storage.Storage{
-			ID:        id,
+			ID:        secret.id,
 			Type:      storage.StorageType,
 			CreatedAt: now.Truncate(time.Microsecond),
 			Settings:  req.Settings,
 		}
-		err := s.save(ctx, created, req, guard)
+		err := s.writeRecord(ctx, storage.Record{Storage: created, SecretARN: secret.arn}, guard)
 		if err == nil {
 			return Created{Storage: created}, nil
 		}
@@ -98,15 +165,14 @@ func (s *Service) Create(ctx context.Context, caller Caller, req storage.Request
 		if !errors.Is(err, ErrIDTaken) || attempt == maxIDAttempts {
 			return Created{}, fmt.Errorf("%w: %w", ErrPersistence, err)
 		}
-		// The id counter was lost or reset: another storage has this id.
-		// Move the counter past every storage and take a fresh id.
-		s.logger().WarnContext(ctx, "storage id already in use; the id counter is moved past every storage",
-			slog.Int64("storage_id", id), slog.String("error", err.Error()))
-		if err := s.IDs.SkipTaken(ctx, id); err != nil {
-			return Created{}, fmt.Errorf("%w: move the id counter past %d: %w", ErrPersistence, id, err)
+		// Another storage's record has the id although its secret name was
+		// free: take a fresh id and a secret under its name.
+		id, err := s.skipTaken(ctx, secret.id, err)
+		if err != nil {
+			return Created{}, fmt.Errorf("%w: %w", ErrPersistence, err)
 		}
-		if id, err = s.IDs.NextID(ctx); err != nil {
-			return Created{}, fmt.Errorf("%w: allocate id: %w", ErrPersistence, err)
+		if secret = s.makeSecret(ctx, req, id); secret.err != nil {
+			return Created{}, fmt.Errorf("%w: %w", ErrPersistence, secret.err)
 		}
 	}
 }
@@ -115,29 +181,12 @@ func (s *Service) Create(ctx context.Context, caller Caller, req storage.Request
 // id in use.
 const maxIDAttempts = 3
 
-// save stores the secret, then the record (with its idempotency key when
-// guard is set). On failure it removes what it stored.
-func (s *Service) save(ctx context.Context, created storage.Storage, req storage.Request, guard *IdempotencyRecord) error {
-	secrets := req.Secrets.For(req.AuthType).Values()
-	arn, err := s.Secrets.CreateSecret(ctx, NewSecret{StorageID: created.ID, Project: req.Project, Values: secrets})
-	if err != nil {
-		return fmt.Errorf("create secret: %w", err)
-	}
-	record := storage.Record{Storage: created, SecretARN: arn}
-	key := ""
-	if guard == nil {
-		err = s.Records.PutStorage(ctx, record)
-	} else {
-		key = guard.Key
-		g := *guard
-		g.StorageID = created.ID
-		err = s.Keys.PutStorageWithKey(ctx, record, g)
-	}
-	if err != nil {
-		s.rollback(ctx, created.ID, arn, key)
-		return fmt.Errorf("write record: %w", err)
-	}
-	return nil
+// async runs f in a goroutine counted by wg and delivers its result on a
+// channel that never blocks the sender.
+func async[T any](wg *sync.WaitGroup, f func() T) chan T {
+	out := make(chan T, 1)
+	wg.Go(func() { out <- f() })
+	return out
 }
 
 type idResult struct {
@@ -145,16 +194,98 @@ type idResult struct {
 	err error
 }
 
-// rollbackTimeout bounds the clean-up after a failed write.
-const rollbackTimeout = 5 * time.Second
+type keyResult struct {
+	rec   IdempotencyRecord
+	found bool
+	err   error
+}
+
+// madeSecret is the secret of a create and the id it is named after.
+type madeSecret struct {
+	id  int64
+	arn string
+	err error
+}
+
+// makeSecret creates the secret of the storage id, moving to a fresh id
+// when another storage's secret has the name.
+func (s *Service) makeSecret(ctx context.Context, req storage.Request, id int64) madeSecret {
+	values := req.Secrets.For(req.AuthType).Values()
+	for attempt := 1; ; attempt++ {
+		arn, err := s.Secrets.CreateSecret(ctx, NewSecret{StorageID: id, Project: req.Project, Values: values})
+		if err == nil {
+			return madeSecret{id: id, arn: arn}
+		}
+		if !errors.Is(err, ErrIDTaken) || attempt == maxIDAttempts {
+			return madeSecret{err: fmt.Errorf("create secret: %w", err)}
+		}
+		if id, err = s.skipTaken(ctx, id, err); err != nil {
+			return madeSecret{err: err}
+		}
+	}
+}
+
+// skipTaken is told that another storage has id (the id counter was lost
+// or reset): it moves the counter past every storage and returns a fresh id.
+func (s *Service) skipTaken(ctx context.Context, id int64, cause error) (int64, error) {
+	s.logger().WarnContext(ctx, "storage id already in use; the id counter is moved past every storage",
+		slog.Int64("storage_id", id), slog.String("error", cause.Error()))
+	if err := s.IDs.SkipTaken(ctx, id); err != nil {
+		return 0, fmt.Errorf("move the id counter past %d: %w", id, err)
+	}
+	next, err := s.IDs.NextID(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("allocate id: %w", err)
+	}
+	return next, nil
+}
+
+// writeRecord writes the record (with its idempotency key when guard is
+// set). On failure it removes the record and the secret.
+func (s *Service) writeRecord(ctx context.Context, record storage.Record, guard *IdempotencyRecord) error {
+	var err error
+	key := ""
+	if guard == nil {
+		err = s.Records.PutStorage(ctx, record)
+	} else {
+		key = guard.Key
+		g := *guard
+		g.StorageID = record.ID
+		err = s.Keys.PutStorageWithKey(ctx, record, g)
+	}
+	if err != nil {
+		s.rollback(ctx, record.ID, record.SecretARN, key)
+		return fmt.Errorf("write record: %w", err)
+	}
+	return nil
+}
+
+// cleanupTimeout bounds the clean-up after a failure.
+const cleanupTimeout = 5 * time.Second
+
+// cleanupContext outlives the request's context, because leaving things
+// behind is worse than overrunning a moment, and is bounded so that a hung
+// call cannot hold the function.
+func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+}
+
+// discardSecret deletes the secret a create made before its check failed.
+func (s *Service) discardSecret(ctx context.Context, id int64, arn string) {
+	ctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	if err := s.Secrets.DeleteSecret(ctx, arn); err != nil {
+		s.logger().ErrorContext(ctx, "a refused create left its secret; the sweep will remove it",
+			slog.String("storage_id", strconv.FormatInt(id, 10)), slog.String("error", err.Error()))
+	}
+}
 
 // rollback undoes a create whose record write failed: first the record (the
 // write may have happened even though it reported an error), then the
 // secret. If the record cannot be removed the secret stays, so that there is
-// never a record without its secret. It runs even when the request's context
-// is done, because leaving things behind is worse than overrunning a moment.
+// never a record without its secret.
 func (s *Service) rollback(ctx context.Context, id int64, arn, key string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	storageID := slog.String("storage_id", strconv.FormatInt(id, 10))
 	var err error

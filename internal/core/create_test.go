@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -39,11 +40,33 @@ type fakeChecker struct {
 	j     *journal
 	err   error
 	conns []storage.Connection
+	// until, when set, holds the check's answer until it is closed or the
+	// check's context is done; ctxErr is then the context's error.
+	until  <-chan struct{}
+	ctxErr error
+	// done is closed when the check returns, if set.
+	done chan struct{}
+	// ctxs receives the check's context, if set.
+	ctxs chan context.Context
 }
 
-func (c *fakeChecker) CheckConnection(_ context.Context, conn storage.Connection) error {
+func (c *fakeChecker) CheckConnection(ctx context.Context, conn storage.Connection) error {
 	c.j.add("check")
 	c.conns = append(c.conns, conn)
+	if c.ctxs != nil {
+		c.ctxs <- ctx
+	}
+	if c.done != nil {
+		defer close(c.done)
+	}
+	if c.until != nil {
+		select {
+		case <-c.until:
+		case <-ctx.Done():
+			c.ctxErr = ctx.Err()
+			return ctx.Err()
+		}
+	}
 	return c.err
 }
 
@@ -52,9 +75,13 @@ type fakeIDs struct {
 	next    int64
 	err     error
 	skipped []int64
+	wait    func() // when set, NextID calls it first
 }
 
 func (f *fakeIDs) NextID(context.Context) (int64, error) {
+	if f.wait != nil {
+		f.wait()
+	}
 	f.j.add("id")
 	if f.err != nil {
 		return 0, f.err
@@ -86,11 +113,15 @@ type fakeSecrets struct {
 	created   []core.NewSecret
 	deletes   []deleteCall
 	live      map[string]core.NewSecret // secrets that exist now
+	made      chan struct{}             // closed by the first create, if set
 }
 
 func (s *fakeSecrets) CreateSecret(_ context.Context, n core.NewSecret) (string, error) {
 	s.j.add("create-secret")
 	s.created = append(s.created, n)
+	if s.made != nil && len(s.created) == 1 {
+		defer close(s.made)
+	}
 	if s.createErr != nil {
 		return "", s.createErr
 	}
@@ -340,13 +371,32 @@ func TestServiceCreateFailures(t *testing.T) {
 		wantIs      []error
 		wantPersist bool
 		wantCalls   []string
-		wantDeleted bool
+		// wantDeleted: the record and the secret were rolled back;
+		// wantSecretDeleted: only the secret was deleted.
+		wantDeleted, wantSecretDeleted bool
 	}{
 		{
-			name:      "connection check fails",
-			setup:     func(f *fixture) { f.checker.err = connErr },
+			// The check fails before the id is reserved (which here waits
+			// until the create is over): no secret is made.
+			name: "connection check fails first",
+			setup: func(f *fixture) {
+				f.checker.err, f.checker.ctxs = connErr, make(chan context.Context, 1)
+				f.ids.wait = func() { <-(<-f.checker.ctxs).Done() }
+			},
 			wantIs:    []error{connErr},
-			wantCalls: []string{"check"},
+			wantCalls: []string{"check", "id"},
+		},
+		{
+			// The check fails after the secret was made beside it: the
+			// secret goes, and nothing else was written.
+			name: "connection check fails after the secret was made",
+			setup: func(f *fixture) {
+				f.checker.err, f.secrets.made = connErr, make(chan struct{})
+				f.checker.until = f.secrets.made
+			},
+			wantIs:            []error{connErr},
+			wantCalls:         []string{"id", "create-secret", "check", "delete-secret"},
+			wantSecretDeleted: true,
 		},
 		{
 			name:        "id allocation fails",
@@ -410,14 +460,16 @@ func TestServiceCreateFailures(t *testing.T) {
 			if len(f.secrets.live) != 0 {
 				t.Errorf("secrets left behind: %v", keysOf(f.secrets.live))
 			}
-			if c.wantDeleted {
-				if len(f.secrets.deletes) != 1 || f.secrets.deletes[0].arn != testARN {
-					t.Errorf("secret deletes = %+v, want one of %s", f.secrets.deletes, testARN)
+			if c.wantDeleted || c.wantSecretDeleted {
+				if len(f.secrets.deletes) != 1 || f.secrets.deletes[0].arn != testARN || f.secrets.deletes[0].ctxErr != nil {
+					t.Errorf("secret deletes = %+v, want one of %s with a live context", f.secrets.deletes, testARN)
 				}
+			}
+			if c.wantDeleted {
 				if want := []recordDelete{{id: 42, arn: testARN}}; !reflect.DeepEqual(f.repo.deletes, want) {
 					t.Errorf("record deletes = %+v, want %+v", f.repo.deletes, want)
 				}
-			} else if len(f.secrets.deletes)+len(f.repo.deletes) != 0 {
+			} else if len(f.repo.deletes) != 0 || (!c.wantSecretDeleted && len(f.secrets.deletes) != 0) {
 				t.Errorf("rollback ran although nothing was written: %+v %+v", f.secrets.deletes, f.repo.deletes)
 			}
 			assertNoSecret(t, "error text", err.Error())
@@ -730,9 +782,20 @@ type memKeys struct {
 	repo *fakeRepo
 	mu   sync.Mutex
 	keys map[string]core.IdempotencyRecord
+	// until, when set, holds FindKey's answer until it is closed; err is
+	// FindKey's failure.
+	until <-chan struct{}
+	err   error
 }
 
 func (m *memKeys) FindKey(_ context.Context, key string) (core.IdempotencyRecord, bool, error) {
+	m.repo.j.add("find-key")
+	if m.until != nil {
+		<-m.until
+	}
+	if m.err != nil {
+		return core.IdempotencyRecord{}, false, m.err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, ok := m.keys[key]
@@ -774,5 +837,94 @@ func TestIdempotencyKeysAreScopedByOrganizationAndUser(t *testing.T) {
 	again, err := f.svc.Create(context.Background(), caller("other", "alice"), patRequest(t), "order-1")
 	if err != nil || !again.Replayed || again.ID != ids["other|alice"] {
 		t.Errorf("same caller, same key: %+v, %v; want the replay of storage %d", again, err, ids["other|alice"])
+	}
+}
+
+// doneChecker journals "checked" when the check has answered.
+type doneChecker struct{ *fakeChecker }
+
+func (c doneChecker) CheckConnection(ctx context.Context, conn storage.Connection) error {
+	defer c.j.add("checked")
+	return c.fakeChecker.CheckConnection(ctx, conn)
+}
+
+// The AWS work of a create overlaps the connection check: with or without an
+// idempotency key, the secret exists before the workspace has answered, and
+// the record write is the one call after the check.
+func TestCreateMakesTheSecretWhileTheWorkspaceIsChecked(t *testing.T) {
+	for _, key := range []string{"", "order-1"} {
+		t.Run("key="+key, func(t *testing.T) {
+			f := newFixture()
+			f.svc.Keys = &memKeys{repo: f.repo, keys: map[string]core.IdempotencyRecord{}}
+			f.secrets.made = make(chan struct{})
+			f.checker.until = f.secrets.made // the workspace answers only once the secret exists
+			f.svc.Checker = doneChecker{f.checker}
+			if _, err := f.svc.Create(context.Background(), anyone, patRequest(t), key); err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			calls := f.j.list()
+			checked := slices.Index(calls, "checked")
+			if after := calls[checked+1:]; !slices.Equal(after, []string{"put-record"}) {
+				t.Errorf("calls = %v: after the check, want only the record write, got %v", calls, after)
+			}
+			if key != "" && slices.Index(calls, "find-key") > slices.Index(calls, "create-secret") {
+				t.Errorf("calls = %v: a secret was made before the key was looked up", calls)
+			}
+		})
+	}
+}
+
+// A replay answers with the original storage: it cancels the check in flight
+// and makes no secret, and a failing check does not change its answer.
+func TestReplaysOverlapTheCheck(t *testing.T) {
+	connErr := &storage.ConnectionError{Reason: "credentials_refused", Message: "The workspace refused the token."}
+	cases := []struct {
+		name       string
+		setup      func(*fixture, *memKeys)
+		wantCancel bool
+	}{
+		{"check still running", func(f *fixture, _ *memKeys) { f.checker.until = make(chan struct{}) }, true},
+		{"check failed first", func(f *fixture, k *memKeys) {
+			f.checker.err, f.checker.done = connErr, make(chan struct{})
+			k.until = f.checker.done
+		}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture()
+			keys := &memKeys{repo: f.repo, keys: map[string]core.IdempotencyRecord{}}
+			f.svc.Keys = keys
+			first, err := f.svc.Create(context.Background(), anyone, patRequest(t), "order-1")
+			if err != nil {
+				t.Fatalf("first Create: %v", err)
+			}
+			c.setup(f, keys)
+			secretsBefore := len(f.secrets.created)
+
+			again, err := f.svc.Create(context.Background(), anyone, patRequest(t), "order-1")
+			if err != nil || !again.Replayed || again.ID != first.ID {
+				t.Fatalf("retry = %+v, %v; want the replay of storage %d", again, err, first.ID)
+			}
+			if len(f.secrets.created) != secretsBefore {
+				t.Errorf("a replay made a secret")
+			}
+			if cancelled := errors.Is(f.checker.ctxErr, context.Canceled); cancelled != c.wantCancel {
+				t.Errorf("check cancelled = %v, want %v", cancelled, c.wantCancel)
+			}
+		})
+	}
+}
+
+// A key that cannot be looked up fails the create before any secret exists.
+func TestCreateFailsWhenTheKeyCannotBeLookedUp(t *testing.T) {
+	f := newFixture()
+	lookupErr := errors.New("dynamodb: ProvisionedThroughputExceededException")
+	f.svc.Keys = &memKeys{repo: f.repo, keys: map[string]core.IdempotencyRecord{}, err: lookupErr}
+	_, err := f.svc.Create(context.Background(), anyone, patRequest(t), "order-1")
+	if !errors.Is(err, core.ErrPersistence) || !errors.Is(err, lookupErr) {
+		t.Fatalf("err = %v, want ErrPersistence wrapping the lookup failure", err)
+	}
+	if len(f.secrets.created)+len(f.repo.stored) != 0 {
+		t.Errorf("made secrets %d, records %+v", len(f.secrets.created), f.repo.stored)
 	}
 }

@@ -109,29 +109,24 @@ func assertNoSecret(t *testing.T, what, out string) {
 	}
 }
 
-// assertCalls checks the calls the fakes saw against want. The first id is
-// reserved concurrently with the connection check, so that "id" may come
-// before or after "check"; what must hold is that it comes before the first
-// secret is created, and that every other call happens in want's order.
-// When want has no "id", the reservation may or may not have run yet.
+// assertCalls checks the calls the fakes saw against want. The connection
+// check runs beside the AWS calls, so "check" may come anywhere before the
+// first record write; every other call must happen in want's order.
 func assertCalls(t *testing.T, got, want []string) {
 	t.Helper()
-	withoutFirstID := func(calls []string) ([]string, int) {
-		i := slices.Index(calls, "id")
+	withoutCheck := func(calls []string) ([]string, int) {
+		i := slices.Index(calls, "check")
 		if i < 0 {
 			return calls, -1
 		}
 		return slices.Delete(slices.Clone(calls), i, i+1), i
 	}
-	rest, at := withoutFirstID(got)
-	wantRest, wantAt := withoutFirstID(want)
-	if secret := slices.Index(got, "create-secret"); at >= 0 && secret >= 0 && secret < at {
-		t.Errorf("calls = %v: the id was reserved after the secret was created", got)
+	rest, at := withoutCheck(got)
+	wantRest, wantAt := withoutCheck(want)
+	if !slices.Equal(rest, wantRest) || (at < 0) != (wantAt < 0) {
+		t.Errorf("calls = %v, want %v (the check may be anywhere before the record write)", got, want)
 	}
-	if wantAt < 0 && at >= 0 && slices.Contains(wantRest, "create-secret") {
-		t.Errorf("calls = %v: an id was reserved; want %v", got, want)
-	}
-	if !slices.Equal(rest, wantRest) || (wantAt >= 0 && at < 0) {
-		t.Errorf("calls = %v, want %v (the first id reservation may be anywhere before create-secret)", got, want)
+	if write := slices.Index(got, "put-record"); write >= 0 && at > write {
+		t.Errorf("calls = %v: a record was written before the connection check", got)
 	}
 }

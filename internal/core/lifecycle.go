@@ -219,7 +219,7 @@ func (s *Service) updateOnce(ctx context.Context, caller Caller, id int64, patch
 // restoreSecret makes the secret's previous version current again after a
 // rotation whose record write failed, so that record and secret agree.
 func (s *Service) restoreSecret(ctx context.Context, rec storage.Record, previous, rotated string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	if err := s.Vault.RestoreSecretVersion(ctx, rec.SecretARN, previous, rotated); err != nil {
 		s.logger().ErrorContext(ctx, "could not restore the previous secret version after a failed update",
