@@ -22,7 +22,7 @@ TEST_FUZZTIME ?= 10s
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 export AWS_LAMBDA_RIE := $(RIE)
 
-.PHONY: help venv tools build run invoke test unit contract lint cfn-lint fuzz fuzz-short load clean \
+.PHONY: help venv tools build run invoke sam-local sam-local-packages test unit contract lint cfn-lint fuzz fuzz-short load clean \
 	build-CreateStorageFunction build-ManageStorageFunction build-SweepFunction
 
 help: ## list the targets
@@ -68,12 +68,43 @@ build-ManageStorageFunction:
 build-SweepFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sweep
 
-run: $(VENV)/.moto ## the service on a local AWS emulator, on 127.0.0.1:PORT (default 8080)
-	$(GO) run ./cmd/localapi
+# The local commands are built, then run (not `go run`, which exits 1 when
+# Ctrl+C reaches it, whatever the program does): Ctrl+C ends `make run`
+# with status 0 once the server has shut down cleanly.
+LOCALBIN := build/local
 
-invoke: $(VENV)/.moto $(RIE) ## run events/<file>.json through the real bootstrap under the Lambda RIE: make invoke EVENT=events/http-create-pat.json
-	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json"; exit 2; }
-	$(GO) run ./cmd/invoke -event $(EVENT)
+run: $(VENV)/.moto ## the service on a local AWS emulator, on 127.0.0.1:PORT (default 8080)
+	@echo "Building $(LOCALBIN)/localapi (a minute or two the first time: Go compiles the AWS and Databricks SDKs)."
+	@$(GO) build -o $(LOCALBIN)/localapi ./cmd/localapi
+	$(LOCALBIN)/localapi
+
+invoke: $(VENV)/.moto $(RIE) ## run events/<file>.json through the function's bootstrap under the Lambda RIE: make invoke EVENT=events/http-create-pat.json [REPEAT=2]
+	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json [REPEAT=n]"; exit 2; }
+	@echo "Building $(LOCALBIN)/invoke."
+	@$(GO) build -o $(LOCALBIN)/invoke ./cmd/invoke
+	$(LOCALBIN)/invoke -event $(EVENT) -version $(VERSION) -repeat $(or $(REPEAT),1)
+
+# make sam-local: the real SAM CLI end to end (opt-in, not part of make test;
+# root, a few minutes). The SAM CLI has its own virtualenv: its pins
+# (requirements-sam.txt) conflict with the test tools'.
+SAM_VENV := .venv-sam
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	@echo "Installing the AWS SAM CLI into $(SAM_VENV); the first time takes a minute or two."
+	test -x $(SAM_VENV)/bin/pip || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --disable-pip-version-check --progress-bar on -r requirements-sam.txt
+	touch $@
+
+# Debian's Docker engine, and qemu-user-static for running arm64 containers
+# on another architecture.
+sam-local-packages:
+	@test "$$(id -u)" = 0 || { echo "make sam-local needs root (Docker engine, binfmt_misc, apt-get)"; exit 1; }
+	@missing=""; 	command -v dockerd >/dev/null && command -v docker >/dev/null || missing="$$missing docker.io"; 	command -v update-binfmts >/dev/null && ls /usr/libexec/qemu-binfmt/ 2>/dev/null | grep -q . || missing="$$missing qemu-user-static binfmt-support"; 	if [ -n "$$missing" ]; then 		echo "Installing Debian packages:$$missing"; 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; 	fi
+
+sam-local: $(VENV)/.moto $(SAM_VENV)/.installed sam-local-packages ## sam build, every events/ file through sam local invoke and three calls through sam local start-api, against moto (opt-in; root; HOLD=1 keeps it up)
+	@echo "Building $(LOCALBIN)/samlocal."
+	@$(GO) build -o $(LOCALBIN)/samlocal ./cmd/samlocal
+	$(LOCALBIN)/samlocal $(if $(HOLD),-hold)
 
 lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -112,5 +143,5 @@ test: tools lint cfn-lint unit fuzz-short contract ## the whole suite
 	@echo "make test: all checks passed"
 
 clean: ## remove build outputs and installed tools
-	rm -rf build .tools $(VENV) .aws-sam
+	rm -rf build .tools $(VENV) $(SAM_VENV) .aws-sam
 -include bench.mk

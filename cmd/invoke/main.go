@@ -1,7 +1,10 @@
 // Command invoke does what `sam local invoke -e <event>` does, without
-// Docker: it builds the real bootstrap, runs it under the Lambda Runtime
-// Interface Emulator against moto (or the emulator AWS_ENDPOINT_URL names),
-// sends the event and prints the response. `make invoke EVENT=...` runs it.
+// Docker: it builds the function's bootstrap as the Lambda build does (linux,
+// stripped, version-stamped) but for this machine's architecture, runs it
+// under the Lambda Runtime Interface Emulator with the memory size, timeout
+// and environment template.yaml gives it, against moto (or the emulator
+// AWS_ENDPOINT_URL names) and a fake workspace, sends the event and prints
+// the function's log lines and the response. `make invoke EVENT=...` runs it.
 package main
 
 import (
@@ -12,10 +15,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
-	"regexp"
-	"strings"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -24,6 +30,8 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/localenv"
 	"github.com/lsdbx/databricks-storage/internal/rie"
+	"github.com/lsdbx/databricks-storage/internal/sampleevents"
+	"github.com/lsdbx/databricks-storage/internal/samtemplate"
 )
 
 func main() {
@@ -35,20 +43,39 @@ func main() {
 
 func run() error {
 	eventPath := flag.String("event", "", "the event file to send (events/<file>.json)")
-	showLogs := flag.Bool("logs", true, "print the function's log lines to stderr")
-	function := flag.String("function", "", "create-storage or manage-storage (default: the function the event's route or operation goes to)")
+	showLogs := flag.Bool("logs", true, "print the function's and the emulator's log lines to stderr")
+	function := flag.String("function", "", "create-storage, manage-storage or sweep (default: the function the event goes to in AWS)")
+	repeat := flag.Int("repeat", 1, "send the event this many times to the same function and environment (a second direct create replays the first)")
+	version := flag.String("version", "dev", "the version stamped into the bootstrap (make invoke: git describe)")
+	templatePath := flag.String("template", "template.yaml", "the SAM template whose memory size, timeout and environment the function gets")
 	flag.Parse()
-	if *eventPath == "" {
-		return fmt.Errorf("usage: invoke -event events/<file>.json")
+	if *eventPath == "" || *repeat < 1 {
+		return fmt.Errorf("usage: invoke -event events/<file>.json [-repeat N]")
 	}
 	payload, err := os.ReadFile(*eventPath)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	wd, _ := os.Getwd()
 	rieBin, err := rie.FindBinary(wd)
+	if err != nil {
+		return err
+	}
+	fn := sampleevents.For(payload)
+	if *function != "" {
+		fn = sampleevents.Function{}
+		for _, f := range []sampleevents.Function{sampleevents.Create, sampleevents.Manage, sampleevents.Sweep} {
+			if f.Dir == *function {
+				fn = f
+			}
+		}
+		if fn.Dir == "" {
+			return fmt.Errorf("-function %q: want create-storage, manage-storage or sweep", *function)
+		}
+	}
+	spec, err := samtemplate.Load(*templatePath, fn.LogicalID)
 	if err != nil {
 		return err
 	}
@@ -64,98 +91,67 @@ func run() error {
 		return err
 	}
 	defer env.Close()
-	vars := env.Vars()
-	vars["AWS_LAMBDA_LOG_LEVEL"] = cmp.Or(os.Getenv("AWS_LAMBDA_LOG_LEVEL"), "INFO")
+	// The function's environment as deployed with default parameters, then
+	// the local environment's values over it (AWS, the table, the
+	// workspace switches), as --env-vars does for sam local.
+	vars := maps.Clone(spec.Env)
+	vars["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = strconv.Itoa(spec.MemorySize)
+	vars["AWS_LAMBDA_FUNCTION_TIMEOUT"] = strconv.Itoa(spec.Timeout)
+	vars["AWS_LAMBDA_LOG_LEVEL"] = cmp.Or(os.Getenv("AWS_LAMBDA_LOG_LEVEL"), spec.LogLevel, "INFO")
+	maps.Copy(vars, env.Vars())
 	fmt.Fprintf(os.Stderr, "AWS at %s, table %s, API token %s (LOCAL_API_TOKEN).\n", env.Endpoint, env.Table, env.Token)
 	if env.Workspace != nil {
-		payload = pointAt(payload, env.WorkspaceURL())
-		fmt.Fprintf(os.Stderr, "Workspace hosts in the event point at a fake Databricks workspace at %s (LOCAL_FAKE_WORKSPACE=off to send them as they are).\n", env.WorkspaceURL())
-	}
-
-	if env.Workspace != nil {
+		var n int
+		payload, n = sampleevents.PointAt(payload, env.WorkspaceURL())
+		if n > 0 {
+			fmt.Fprintf(os.Stderr, "Pointed %d workspace URL(s) in the event at a fake Databricks workspace at %s (LOCAL_FAKE_WORKSPACE=off sends them as they are).\n", n, env.WorkspaceURL())
+		}
 		if err := handOver(ctx, env, payload); err != nil {
 			return err
 		}
 	}
-	if *function == "" {
-		*function = functionFor(payload)
-	}
-	fmt.Fprintf(os.Stderr, "Invoking %s.\n", *function)
 
 	dir, err := os.MkdirTemp("", "invoke-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bootstrap, err := rie.Build(ctx, "./functions/"+*function, dir)
+	bootstrap, err := rie.BuildLambda(ctx, "./functions/"+fn.Dir, dir, *version)
 	if err != nil {
 		return err
 	}
-	fn, err := rie.Start(ctx, rieBin, bootstrap, vars)
+	fmt.Fprintf(os.Stderr, "Invoking %s: functions/%s built for linux/%s (version %s; Lambda runs %s), memory %d MB, timeout %d s, environment from %s.\n",
+		fn.LogicalID, fn.Dir, runtime.GOARCH, *version, spec.Architecture, spec.MemorySize, spec.Timeout, *templatePath)
+	f, err := rie.Start(ctx, rieBin, bootstrap, vars)
 	if err != nil {
 		return err
 	}
-	defer fn.Stop()
-	out, err := fn.Invoke(ctx, payload)
-	if *showLogs {
-		fmt.Fprint(os.Stderr, fn.Logs())
+	defer f.Stop()
+	for i := 1; i <= *repeat; i++ {
+		if *repeat > 1 {
+			fmt.Fprintf(os.Stderr, "Invocation %d of %d.\n", i, *repeat)
+		}
+		out, logs, err := f.InvokeLogged(ctx, payload, 10*time.Second)
+		if *showLogs {
+			fmt.Fprint(os.Stderr, logs)
+		}
+		if err != nil {
+			return err
+		}
+		var pretty bytes.Buffer
+		if json.Indent(&pretty, out, "", "  ") != nil {
+			pretty.Write(out)
+		}
+		fmt.Println(pretty.String())
 	}
-	if err != nil {
-		return err
-	}
-	var pretty bytes.Buffer
-	if json.Indent(&pretty, out, "", "  ") != nil {
-		pretty.Write(out)
-	}
-	fmt.Println(pretty.String())
 	return nil
 }
-
-// pointAt rewrites every Databricks workspace URL in an event, in its JSON
-// and in JSON-in-a-string bodies alike, to the fake workspace.
-func pointAt(payload []byte, url string) []byte {
-	return workspaceURL.ReplaceAll(payload, []byte(url))
-}
-
-var workspaceURL = regexp.MustCompile(`https://[a-z0-9.-]+\.(cloud\.databricks\.com|azuredatabricks\.net|gcp\.databricks\.com)`)
-
-// functionFor tells which function an event goes to in AWS: the manage
-// function serves every route but POST /api/storages/databricks/ and the
-// direct get, update and delete; the create function everything else.
-func functionFor(payload []byte) string {
-	var ev struct {
-		Operation  string `json:"operation"`
-		HTTPMethod string `json:"httpMethod"`
-		Path       string `json:"path"`
-		RawPath    string `json:"rawPath"`
-		Context    struct {
-			HTTP struct {
-				Method string `json:"method"`
-			} `json:"http"`
-		} `json:"requestContext"`
-	}
-	_ = json.Unmarshal(payload, &ev)
-	method, path := cmp.Or(ev.Context.HTTP.Method, ev.HTTPMethod), cmp.Or(ev.RawPath, ev.Path)
-	switch {
-	case ev.Operation != "" && ev.Operation != "create":
-		return "manage-storage"
-	case method != "" && strings.HasPrefix(path, "/api/storages/databricks") &&
-		!(method == "POST" && strings.TrimSuffix(path, "/") == "/api/storages/databricks"):
-		return "manage-storage"
-	}
-	return "create-storage"
-}
-
-// handedOverID finds the credentials secrets an event names, in its JSON
-// and in JSON-in-a-string bodies alike.
-var handedOverID = regexp.MustCompile(`credentials_secret_id\\?"\s*:\s*\\?"([^"\\]+)`)
 
 // handOver makes the credentials secrets an event names, holding the fake
 // workspace's token, as a sender would before queueing the event.
 func handOver(ctx context.Context, env *localenv.Env, payload []byte) error {
 	sm := secretsmanager.NewFromConfig(env.AWS)
-	for _, m := range handedOverID.FindAllSubmatch(payload, -1) {
-		name := string(m[1])
+	for _, name := range sampleevents.CredentialsSecretIDs(payload) {
 		_, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 			Name:         aws.String(name),
 			SecretString: aws.String(`{"token": "` + fakeworkspace.DefaultPAT + `"}`),

@@ -83,11 +83,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 }
 
 // newFlags returns a flag set for a command with the shared -table flag.
+// The flag's own default is empty, so that -h names $TABLE_NAME once
+// instead of also printing its value; tableName applies the fallback.
 func newFlags(name string, stderr io.Writer, getenv func(string) string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("tokens "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	table := fs.String("table", getenv("TABLE_NAME"), "DynamoDB table (default $TABLE_NAME)")
+	table := fs.String("table", "", "DynamoDB table (default $TABLE_NAME)")
 	return fs, table
+}
+
+// tableName is -table, else $TABLE_NAME.
+func tableName(flagValue string, getenv func(string) string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return getenv("TABLE_NAME")
 }
 
 // parse parses args, turning flag errors into usage errors.
@@ -145,7 +155,7 @@ func runCreate(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		t := time.Now().Add(*expires)
 		in.ExpiresAt = &t
 	}
-	store, err := openStore(ctx, *table)
+	store, err := openStore(ctx, tableName(*table, getenv))
 	if err != nil {
 		return err
 	}
@@ -180,7 +190,7 @@ func runList(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	store, err := openStore(ctx, *table)
+	store, err := openStore(ctx, tableName(*table, getenv))
 	if err != nil {
 		return err
 	}
@@ -238,7 +248,7 @@ func runRevoke(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: revoke takes exactly one token id", errUsage)
 	}
-	store, err := openStore(ctx, *table)
+	store, err := openStore(ctx, tableName(*table, getenv))
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"os"
 	"slices"
 	"strings"
@@ -143,9 +144,11 @@ func TestTemplateGuards(t *testing.T) {
 func TestTemplateSetsTheVariablesTheFunctionsRead(t *testing.T) {
 	tpl := loadTemplate(t)
 	for fn, want := range map[string][]string{
-		"CreateStorageFunction": {"TABLE_NAME", "SECRET_NAME_PREFIX", "SECRETS_KMS_KEY_ID", "DATABRICKS_ALLOWED_HOST_SUFFIXES", "TOKEN_CACHE_SECONDS", "IDEMPOTENCY_TTL_HOURS", "METRICS_NAMESPACE"},
-		"ManageStorageFunction": {"TABLE_NAME", "SECRET_NAME_PREFIX", "SECRET_RECOVERY_DAYS", "DATABRICKS_ALLOWED_HOST_SUFFIXES", "TOKEN_CACHE_SECONDS", "METRICS_NAMESPACE"},
-		"SweepFunction":         {"TABLE_NAME", "SECRET_NAME_PREFIX", "SWEEP_GRACE_MINUTES", "METRICS_NAMESPACE"},
+		"CreateStorageFunction": {"TABLE_NAME", "SECRET_NAME_PREFIX", "SECRETS_KMS_KEY_ID", "DATABRICKS_ALLOWED_HOST_SUFFIXES", "TOKEN_CACHE_SECONDS", "IDEMPOTENCY_TTL_HOURS", "METRICS_NAMESPACE",
+			"AWS_ENDPOINT_URL", "DATABRICKS_ALLOW_PRIVATE_HOSTS", "AZURE_AUTHORITY_HOST"},
+		"ManageStorageFunction": {"TABLE_NAME", "SECRET_NAME_PREFIX", "SECRET_RECOVERY_DAYS", "DATABRICKS_ALLOWED_HOST_SUFFIXES", "TOKEN_CACHE_SECONDS", "METRICS_NAMESPACE",
+			"AWS_ENDPOINT_URL", "DATABRICKS_ALLOW_PRIVATE_HOSTS", "AZURE_AUTHORITY_HOST"},
+		"SweepFunction": {"TABLE_NAME", "SECRET_NAME_PREFIX", "SWEEP_GRACE_MINUTES", "METRICS_NAMESPACE", "AWS_ENDPOINT_URL"},
 	} {
 		vars := tpl.get("Resources", fn, "Properties", "Environment", "Variables")
 		var got []string
@@ -157,6 +160,56 @@ func TestTemplateSetsTheVariablesTheFunctionsRead(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s sets %v, want %v", fn, got, want)
 		}
+	}
+}
+
+// localOnly are the variables only local runs set (sam local --env-vars
+// events/env.local.json): each points the function at something a
+// deployment must never use (an emulator instead of AWS, loopback or private
+// workspaces, another token authority).
+var localOnly = []string{"AWS_ENDPOINT_URL", "DATABRICKS_ALLOW_PRIVATE_HOSTS", "AZURE_AUTHORITY_HOST", "SSL_CERT_FILE", "SSL_CERT_DIR"}
+
+// TestTemplateLocalSwitchesAreOffWhenDeployed: the local switches are
+// declared only as literal empty strings (off), never through a parameter,
+// a condition or Globals, so no deployment's parameters can turn one on; and
+// the committed env.local.json sets only variables the template declares
+// (sam local drops the others silently).
+func TestTemplateLocalSwitchesAreOffWhenDeployed(t *testing.T) {
+	tpl := loadTemplate(t)
+	if g := tpl.get("Globals", "Function", "Environment"); g.Node != nil {
+		t.Errorf("Globals sets an environment; the local switches must be checked there too")
+	}
+	declared := map[string]bool{}
+	for _, fn := range []string{"CreateStorageFunction", "ManageStorageFunction", "SweepFunction"} {
+		vars := tpl.get("Resources", fn, "Properties", "Environment", "Variables")
+		for i := 0; vars.Node != nil && i+1 < len(vars.Content); i += 2 {
+			name, value := vars.Content[i].Value, vars.Content[i+1]
+			declared[name] = true
+			if !slices.Contains(localOnly, name) {
+				continue
+			}
+			if value.Kind != yaml.ScalarNode || value.Tag != "!!str" || value.Value != "" {
+				t.Errorf("%s: %s is %s %q, want a literal empty string (off)", fn, name, value.Tag, value.Value)
+			}
+		}
+	}
+	raw, err := os.ReadFile("../../events/env.local.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var local map[string]map[string]string
+	if err := json.Unmarshal(raw, &local); err != nil {
+		t.Fatal(err)
+	}
+	for scope, vars := range local {
+		for name := range vars {
+			if !declared[name] {
+				t.Errorf("env.local.json %s sets %s, which no function declares: sam local would drop it", scope, name)
+			}
+		}
+	}
+	if local["Parameters"]["DATABRICKS_ALLOW_PRIVATE_HOSTS"] != "true" || local["Parameters"]["AWS_ENDPOINT_URL"] == "" {
+		t.Errorf("env.local.json does not point the functions at the local environment: %v", local)
 	}
 }
 

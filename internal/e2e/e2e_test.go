@@ -26,6 +26,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/localenv"
 	"github.com/lsdbx/databricks-storage/internal/rie"
+	"github.com/lsdbx/databricks-storage/internal/sampleevents"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 	"github.com/lsdbx/databricks-storage/internal/testenv"
 )
@@ -68,6 +69,23 @@ var asyncSamples = []asyncSample{
 	{name: "eventbridge-create.json", function: "create-storage", result: `null`},
 	{name: "sqs-create-batch.json", function: "create-storage", result: `{"batchItemFailures":[]}`, failures: []string{
 		"FAILURE#sqs#b1d94e06-2c7a-4f8e-9053-6a1f3e7c2d84", "FAILURE#sqs#e5c0a9f2-7d41-4b3a-9c86-1f2e3d4c5b6a"}},
+	// The sweep finds the secrets above too young to be orphans.
+	{name: "sweep.json", function: "sweep"},
+}
+
+// readmeExpectations are events/README.md's machine-checkable outcomes,
+// which every sample must meet here too.
+func readmeExpectations(t *testing.T) map[string]sampleevents.Expectation {
+	t.Helper()
+	readme, err := os.ReadFile("../../events/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := sampleevents.ParseExpectations(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exp
 }
 
 type asyncSample struct {
@@ -130,10 +148,15 @@ func (w *world) pointAtFake(t *testing.T, payload []byte) []byte {
 }
 
 func TestEverySampleEventThroughTheRuntimeEmulator(t *testing.T) {
-	files, err := filepath.Glob("../../events/*.json")
-	if err != nil || len(files) == 0 {
+	names, err := sampleevents.Files("../../events")
+	if err != nil || len(names) == 0 {
 		t.Fatalf("no sample events: %v", err)
 	}
+	var files []string
+	for _, n := range names {
+		files = append(files, filepath.Join("..", "..", "events", n))
+	}
+	exp := readmeExpectations(t)
 	for _, f := range files {
 		_, http := expectedStatus[filepath.Base(f)]
 		async := slices.ContainsFunc(asyncSamples, func(a asyncSample) bool { return a.name == filepath.Base(f) })
@@ -172,6 +195,9 @@ func TestEverySampleEventThroughTheRuntimeEmulator(t *testing.T) {
 			if resp.StatusCode != want {
 				t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, want, resp.Body)
 			}
+			if err := exp[name].Verify(out); err != nil {
+				t.Errorf("events/README.md: %v", err)
+			}
 			var body map[string]any
 			if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
 				t.Fatalf("body is not a JSON object: %s", resp.Body)
@@ -204,7 +230,9 @@ func TestAsyncSampleEventsThroughTheRuntimeEmulator(t *testing.T) {
 	functions := map[string]*rie.Function{
 		"create-storage": startFunction(t, "create-storage", w.env),
 		"manage-storage": startFunction(t, "manage-storage", w.env),
+		"sweep":          startFunction(t, "sweep", w.env),
 	}
+	exp := readmeExpectations(t)
 	sm := secretsmanager.NewFromConfig(testenv.AWSConfig(t))
 	for _, name := range handedOver {
 		if _, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
@@ -229,6 +257,9 @@ func TestAsyncSampleEventsThroughTheRuntimeEmulator(t *testing.T) {
 			out, err := fn.Invoke(context.Background(), []byte(payload))
 			if err != nil {
 				t.Fatalf("invoke: %v\n%s", err, fn.Logs())
+			}
+			if err := exp[want.name].Verify(out); err != nil {
+				t.Errorf("events/README.md: %v", err)
 			}
 			if want.result != "" && string(out) != want.result {
 				t.Errorf("result = %s, want %s", out, want.result)

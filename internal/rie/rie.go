@@ -1,11 +1,13 @@
 // Package rie runs a Lambda bootstrap under the AWS Lambda Runtime Interface
-// Emulator, as `sam local invoke` does inside its container: the real binary
-// behind the real Lambda Runtime API.
+// Emulator, as `sam local invoke` does inside its container: the function's
+// own code behind the real Lambda Runtime API, built for this machine's
+// architecture (BuildLambda) since the emulator runs it natively.
 package rie
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -31,8 +34,33 @@ func FindBinary(dir string) (string, error) {
 // architecture, with the flags of the Lambda build.
 func Build(ctx context.Context, pkg, dir string) (string, error) {
 	out := filepath.Join(dir, "bootstrap")
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc,grpcnotrace", "-trimpath", "-o", out, pkg)
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", lambdaTags, "-trimpath", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build %s: %w\n%s", pkg, err, msg)
+	}
+	return out, nil
+}
+
+// lambdaTags are the build tags of the Lambda build: no RPC mode in
+// aws-lambda-go, no x/net/trace in grpc.
+const lambdaTags = "lambda.norpc,grpcnotrace"
+
+// LambdaFlags are the go build flags of the Makefile's build-<Function>
+// targets (GOFLAGS_LAMBDA) for a version stamp.
+func LambdaFlags(version string) []string {
+	return []string{"-tags", lambdaTags, "-trimpath", "-ldflags", "-s -w -X main.version=" + version}
+}
+
+// BuildLambda compiles a function package into dir/bootstrap as the
+// Makefile's build-<Function> targets do for Lambda — linux, CGO off,
+// stripped, the same tags, stamped with version — but for this machine's
+// architecture (runtime.GOARCH), since the emulator runs it natively.
+func BuildLambda(ctx context.Context, pkg, dir, version string) (string, error) {
+	out := filepath.Join(dir, "bootstrap")
+	args := append([]string{"build"}, LambdaFlags(version)...)
+	cmd := exec.CommandContext(ctx, "go", append(args, "-o", out, pkg)...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build %s: %w\n%s", pkg, err, msg)
 	}
@@ -118,6 +146,36 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return body, nil
 }
 
+// reportLine starts the line the emulator prints after each invocation,
+// once the function has answered and its output has been collected.
+const reportLine = "REPORT RequestId: "
+
+// InvokeLogged sends one event like Invoke and waits, up to drain, for the
+// emulator's REPORT line of that invocation, so that everything the function
+// and the emulator printed for it (the function's lines, END, REPORT) is in
+// logs. The response is returned even when the REPORT line does not come;
+// err says so then.
+func (f *Function) InvokeLogged(ctx context.Context, payload []byte, drain time.Duration) (out []byte, logs string, err error) {
+	start, reports := f.logs.mark()
+	out, err = f.Invoke(ctx, payload)
+	deadline := time.Now().Add(drain)
+	for {
+		text, n := f.logs.since(start)
+		if n > reports {
+			return out, text, err
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return out, text, errors.Join(err, fmt.Errorf("no REPORT line from the emulator within %s", drain))
+		}
+		select {
+		case <-f.done:
+			text, _ := f.logs.since(start)
+			return out, text, errors.Join(err, errors.New("the emulator exited before its REPORT line"))
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 // Logs returns everything the emulator and the function printed so far.
 func (f *Function) Logs() string { return f.logs.String() }
 
@@ -148,6 +206,32 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
+}
+
+// mark returns the buffer's length and its complete REPORT lines.
+func (b *syncBuffer) mark() (int, int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len(), countReports(b.buf.Bytes())
+}
+
+// since returns what was written after offset and the complete REPORT lines
+// in the whole buffer.
+func (b *syncBuffer) since(offset int) (string, int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf.Bytes()[offset:]), countReports(b.buf.Bytes())
+}
+
+// countReports counts the REPORT lines that have ended (a newline follows).
+func countReports(b []byte) int {
+	n := 0
+	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte(reportLine)) && bytes.HasSuffix(line, []byte("\n")) {
+			n++
+		}
+	}
+	return n
 }
 
 func (b *syncBuffer) String() string {
