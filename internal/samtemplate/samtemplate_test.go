@@ -7,8 +7,8 @@ import (
 
 func TestTheTemplatesFunctions(t *testing.T) {
 	for id, want := range map[string]struct{ mem, timeout int }{
-		"CreateStorageFunction": {128, 30},
-		"ManageStorageFunction": {128, 30},
+		"CreateStorageFunction": {512, 30},
+		"ManageStorageFunction": {512, 30},
 		"SweepFunction":         {128, 300},
 	} {
 		f, err := Load("../../template.yaml", id)
