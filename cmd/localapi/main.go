@@ -1,7 +1,8 @@
 // Command localapi runs the service on this machine, in the local
 // environment of package localenv (moto unless AWS_ENDPOINT_URL points at an
 // emulator already, the fake workspace on a free port, the table, a seeded
-// token), and serves the API on 127.0.0.1:$PORT (8080; 0 takes a free port)
+// token), and serves the API on 127.0.0.1:$PORT (8080, or a free port when
+// PORT is unset and 8080 is taken; 0 takes a free port)
 // by turning each HTTP request into an API Gateway event for the Lambda's own
 // handler. It prints the addresses and the token. `make run` starts it.
 package main
@@ -77,8 +78,7 @@ func run() error {
 	}
 	fmt.Printf("API token with access to all projects: %s (fix it with LOCAL_API_TOKEN)\n", env.Token)
 
-	// PORT=0 takes a free port; the banner says which.
-	listener, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", cmp.Or(os.Getenv("PORT"), "8080")))
+	listener, err := listen(os.Getenv("PORT"))
 	if err != nil {
 		return err
 	}
@@ -106,4 +106,16 @@ Press Ctrl+C to stop.
 	defer cancel()
 	logger.Info("shutting down")
 	return server.Shutdown(shutdownCtx)
+}
+
+// listen listens on 127.0.0.1:port; PORT=0 takes a free port. Without a
+// PORT it tries 8080 and, when another process has it (a shared machine),
+// takes a free port: the banner says which.
+func listen(port string) (net.Listener, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", cmp.Or(port, "8080")))
+	if err != nil && port == "" {
+		fmt.Printf("127.0.0.1:8080 is taken (%v); listening on a free port instead.\n", err)
+		return net.Listen("tcp", "127.0.0.1:0")
+	}
+	return l, err
 }
