@@ -416,10 +416,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
-			return
+			// Abandoned: no answer at all. A plain return would make
+			// net/http answer 200 with an empty body, which an HTTP/1.1
+			// client still waiting would take for an empty listing.
+			panic(http.ErrAbortHandler)
 		case <-s.done:
 			t.Stop()
-			return
+			panic(http.ErrAbortHandler)
 		}
 	}
 
