@@ -5,6 +5,7 @@ package rie_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lsdbx/databricks-storage/internal/rie"
+	"github.com/lsdbx/databricks-storage/internal/samtemplate"
 )
 
 // A 401 needs no AWS call, so the function answers without moto.
@@ -85,6 +87,11 @@ func TestMakeInvokePrintsEveryLine(t *testing.T) {
 	if err := os.WriteFile(event, []byte(missingToken), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	fn, err := samtemplate.Load("../../template.yaml", "CreateStorageFunction")
+	if err != nil {
+		t.Fatal(err)
+	}
+	memory := fmt.Sprintf("Memory Size: %d MB", fn.MemorySize)
 	for i := range 4 {
 		cmd := exec.Command(bin, "-event", event, "-version", "test", "-template", "template.yaml")
 		cmd.Dir = "../.."
@@ -94,7 +101,7 @@ func TestMakeInvokePrintsEveryLine(t *testing.T) {
 			t.Fatalf("run %d: %v\n%s", i, err, out)
 		}
 		checkLogs(t, i, string(out))
-		if !strings.Contains(string(out), `"statusCode": 401`) || !strings.Contains(string(out), "Memory Size: 128 MB") {
+		if !strings.Contains(string(out), `"statusCode": 401`) || !strings.Contains(string(out), memory) {
 			t.Fatalf("run %d: no 401 response or not the template's memory size:\n%s", i, out)
 		}
 	}
