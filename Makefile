@@ -75,13 +75,13 @@ LOCALBIN := build/local
 
 run: $(VENV)/.moto ## the service on a local AWS emulator, on 127.0.0.1:PORT (default 8080)
 	@echo "Building $(LOCALBIN)/localapi (a minute or two the first time: Go compiles the AWS and Databricks SDKs)."
-	@$(GO) build -o $(LOCALBIN)/localapi ./cmd/localapi
+	@$(GO) build -o $(LOCALBIN)/localapi ./internal/dev/cmd/localapi
 	$(LOCALBIN)/localapi
 
 invoke: $(VENV)/.moto $(RIE) ## run events/<file>.json through the function's bootstrap under the Lambda RIE: make invoke EVENT=events/http-create-pat.json [REPEAT=2]
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json [REPEAT=n]"; exit 2; }
 	@echo "Building $(LOCALBIN)/invoke."
-	@$(GO) build -o $(LOCALBIN)/invoke ./cmd/invoke
+	@$(GO) build -o $(LOCALBIN)/invoke ./internal/dev/cmd/invoke
 	$(LOCALBIN)/invoke -event $(EVENT) -version $(VERSION) -repeat $(or $(REPEAT),1)
 
 # make sam-local: the real SAM CLI end to end (opt-in, not part of make test;
@@ -103,7 +103,7 @@ sam-local-packages:
 
 sam-local: $(VENV)/.moto $(SAM_VENV)/.installed sam-local-packages ## sam build, every events/ file through sam local invoke and three calls through sam local start-api, against moto (opt-in; root; HOLD=1 keeps it up)
 	@echo "Building $(LOCALBIN)/samlocal."
-	@$(GO) build -o $(LOCALBIN)/samlocal ./cmd/samlocal
+	@$(GO) build -o $(LOCALBIN)/samlocal ./internal/dev/cmd/samlocal
 	$(LOCALBIN)/samlocal $(if $(HOLD),-hold)
 
 lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
@@ -125,7 +125,7 @@ unit: tools ## the Go test suite: unit tests with -race (Go alone), then moto, R
 		| grep -E '^(randomised faults|=== RUN|--- |PASS|FAIL|ok|\s+random_test)'
 
 contract: venv ## schemathesis against the local API and openapi/openapi.yaml: fails on a 5xx, an answer off the document, a secret in an answer
-	CONTRACT_TEST=1 $(GO) test -tags integration -count=1 -timeout 10m -run '^TestContractWithSchemathesis$$' -v ./internal/e2e
+	CONTRACT_TEST=1 $(GO) test -tags integration -count=1 -timeout 10m -run '^TestContractWithSchemathesis$$' -v ./internal/dev/e2e
 
 fuzz: ## run every fuzz target for FUZZTIME (default 2m)
 	@for t in $(FUZZ_TARGETS); do \
@@ -137,7 +137,7 @@ fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)
 
 load: $(VENV)/.moto ## 5,000 creates at concurrency 32 against the local API; prints errors, unique ids, secrets, records
-	$(GO) run ./cmd/load -n $${N:-5000} -c $${C:-32}
+	$(GO) run ./internal/dev/cmd/load -n $${N:-5000} -c $${C:-32}
 
 test: tools lint cfn-lint unit fuzz-short contract ## the whole suite
 	@echo "make test: all checks passed"

@@ -19,7 +19,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 	"github.com/lsdbx/databricks-storage/internal/storage"
-	"github.com/lsdbx/databricks-storage/internal/testenv"
+	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

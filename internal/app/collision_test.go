@@ -15,9 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
-	"github.com/lsdbx/databricks-storage/internal/faultinject"
+	"github.com/lsdbx/databricks-storage/internal/dev/faultinject"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
-	"github.com/lsdbx/databricks-storage/internal/testenv"
+	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 )
 
 // secretValue reads a secret's value by name or ARN.

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lsdbx/databricks-storage/internal/faultinject"
+	"github.com/lsdbx/databricks-storage/internal/dev/faultinject"
 	"github.com/lsdbx/databricks-storage/internal/sweep"
-	"github.com/lsdbx/databricks-storage/internal/testenv"
+	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 )
 
 // TestCrashBetweenCallsIsCleanedUpBySweep kills the process (as far as AWS

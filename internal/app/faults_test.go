@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/lsdbx/databricks-storage/internal/faultinject"
-	"github.com/lsdbx/databricks-storage/internal/testenv"
+	"github.com/lsdbx/databricks-storage/internal/dev/faultinject"
+	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 )
 
 // The AWS calls a create with an idempotency key makes, in order, on a

@@ -18,9 +18,9 @@ import (
 
 	"github.com/lsdbx/databricks-storage/internal/app"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
-	"github.com/lsdbx/databricks-storage/internal/metrics/emfcheck"
+	"github.com/lsdbx/databricks-storage/internal/dev/emfcheck"
 	"github.com/lsdbx/databricks-storage/internal/sweep"
-	"github.com/lsdbx/databricks-storage/internal/testenv"
+	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 )
 
 // createOne creates a pat storage in project and returns its id.

@@ -24,9 +24,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/lsdbx/databricks-storage/internal/faultinject"
+	"github.com/lsdbx/databricks-storage/internal/dev/faultinject"
 	"github.com/lsdbx/databricks-storage/internal/sweep"
-	"github.com/lsdbx/databricks-storage/internal/testenv"
+	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 )
 
 // defaultFaultSeed is the seed of the randomised fault runs when FAULT_SEED

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/lsdbx/databricks-storage/internal/databricks"
-	"github.com/lsdbx/databricks-storage/internal/fakeworkspace"
+	"github.com/lsdbx/databricks-storage/internal/dev/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )

@@ -52,11 +52,15 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, authorization string) (core.Principal, error)
 }
 
+// errNoAuthenticator is logged when a Handler has no Auth.
+var errNoAuthenticator = errors.New("the handler has no authenticator")
+
 // Handler answers storage API requests. It implements http.Handler.
 type Handler struct {
 	Core Core
-	// Auth authenticates every request; nil lets everyone in with access to
-	// every project, which only tests should do.
+	// Auth authenticates every request. Without one every request is
+	// refused (503): a handler that is not wired to an authenticator must
+	// fail closed, never let everyone in.
 	Auth    Authenticator
 	Decoder storage.Decoder
 	// Version is reported in every error body.
@@ -222,24 +226,26 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 		h.document(w, r, out)
 		return
 	}
-	caller := core.TrustedSource("unauthenticated")
-	if h.Auth != nil {
-		p, err := h.Auth.Authenticate(ctx, r.Header.Get("Authorization"))
-		out.err = err
-		switch {
-		case errors.Is(err, auth.ErrNoCredentials):
-			h.unauthorized(w, out, "Authentication credentials were not provided.")
-			return
-		case errors.Is(err, auth.ErrInvalidToken):
-			h.unauthorized(w, out, "Invalid token.")
-			return
-		case err != nil:
-			h.fail(w, out, http.StatusServiceUnavailable, "Authentication is unavailable right now; retry later.", nil)
-			return
-		}
-		caller = core.TokenHolder(p)
-		out.tokenID = p.TokenID
+	if h.Auth == nil {
+		out.err = errNoAuthenticator
+		h.fail(w, out, http.StatusServiceUnavailable, "Authentication is unavailable right now; retry later.", nil)
+		return
 	}
+	p, err := h.Auth.Authenticate(ctx, r.Header.Get("Authorization"))
+	out.err = err
+	switch {
+	case errors.Is(err, auth.ErrNoCredentials):
+		h.unauthorized(w, out, "Authentication credentials were not provided.")
+		return
+	case errors.Is(err, auth.ErrInvalidToken):
+		h.unauthorized(w, out, "Invalid token.")
+		return
+	case err != nil:
+		h.fail(w, out, http.StatusServiceUnavailable, "Authentication is unavailable right now; retry later.", nil)
+		return
+	}
+	caller := core.TokenHolder(p)
+	out.tokenID = p.TokenID
 	if !slices.Contains(methods[rt], r.Method) {
 		out.operation = "none"
 		w.Header().Set("Allow", strings.Join(methods[rt], ", "))

@@ -111,6 +111,7 @@ func newHarness() *harness {
 		wf:   wf,
 		logs: logs,
 		h: &httpapi.Handler{
+			Auth:    allowAll{},
 			Core:    wf,
 			Decoder: storage.Decoder{},
 			Version: testVersion,
@@ -781,4 +782,25 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 			t.Fatalf("status %d, body %s", resp.Status, resp.Body)
 		}
 	})
+}
+
+// allowAll admits every request as a holder of an all-projects token.
+type allowAll struct{}
+
+func (allowAll) Authenticate(context.Context, string) (core.Principal, error) {
+	return core.Principal{TokenID: "test", User: "test", AllProjects: true}, nil
+}
+
+// A handler that was not given an authenticator refuses every request: the
+// shipped handler has no mode that lets everyone in.
+func TestNoAuthenticatorFailsClosed(t *testing.T) {
+	h := newHarness()
+	h.h.Auth = nil
+	resp := h.post("/api/storages/databricks/", `{"project": 1}`)
+	checkError(t, resp, http.StatusServiceUnavailable, false)
+	h.wf.mu.Lock()
+	defer h.wf.mu.Unlock()
+	if len(h.wf.creates) != 0 {
+		t.Errorf("the workflow was called: %d creates", len(h.wf.creates))
+	}
 }

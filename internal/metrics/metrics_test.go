@@ -10,7 +10,7 @@ import (
 
 	"github.com/lsdbx/databricks-storage/internal/logging"
 	"github.com/lsdbx/databricks-storage/internal/metrics"
-	"github.com/lsdbx/databricks-storage/internal/metrics/emfcheck"
+	"github.com/lsdbx/databricks-storage/internal/dev/emfcheck"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 

@@ -24,7 +24,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 	"github.com/lsdbx/databricks-storage/internal/sweep"
-	"github.com/lsdbx/databricks-storage/internal/testenv"
+	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/lsdbx/databricks-storage/bench/benchkit"
-	"github.com/lsdbx/databricks-storage/internal/rie"
+	"github.com/lsdbx/databricks-storage/internal/dev/rie"
 )
 
 // coldStartTarget is the largest accepted ratio of the real function's

@@ -27,7 +27,7 @@ import (
 	"time"
 
 	"github.com/lsdbx/databricks-storage/bench/benchkit"
-	"github.com/lsdbx/databricks-storage/internal/localenv"
+	"github.com/lsdbx/databricks-storage/internal/dev/localenv"
 )
 
 type options struct {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/lsdbx/databricks-storage/bench/benchkit"
-	"github.com/lsdbx/databricks-storage/internal/rie"
+	"github.com/lsdbx/databricks-storage/internal/dev/rie"
 )
 
 // rssTarget is the largest accepted peak RSS: 64 MiB, Lambda's memory unit.

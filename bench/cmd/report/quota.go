@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/lsdbx/databricks-storage/bench/benchkit"
-	"github.com/lsdbx/databricks-storage/internal/rie"
+	"github.com/lsdbx/databricks-storage/internal/dev/rie"
 )
 
 // Lambda's arm64 price in us-east-1, first tier, and its memory per vCPU.

@@ -17,7 +17,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
-	"github.com/lsdbx/databricks-storage/internal/testenv"
+	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 )
 
 // The authenticator over the real token store in moto.

@@ -1,0 +1,52 @@
+// Package functions_test pins what each Lambda function links of this
+// module: the packages that ship. Development tooling (internal/dev/…:
+// the local environment, fakes, emulator drivers, fault injection) never
+// does; a new package in a function is a decision this test makes visible.
+package functions_test
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/lsdbx/databricks-storage/"
+
+// shipped lists, per function, the module's packages it links.
+var shipped = map[string][]string{
+	"create-storage": {"internal/apierror", "internal/app", "internal/auth", "internal/core", "internal/databricks",
+		"internal/dynamostore", "internal/dynamostore/tokenstore", "internal/eventsource", "internal/hostguard",
+		"internal/httpapi", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "openapi"},
+	"manage-storage": {"internal/apierror", "internal/app", "internal/auth", "internal/core", "internal/databricks",
+		"internal/dynamostore", "internal/dynamostore/tokenstore", "internal/eventsource", "internal/hostguard",
+		"internal/httpapi", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "openapi"},
+	"sweep": {"internal/core", "internal/dynamostore", "internal/logging", "internal/metrics", "internal/secretstore",
+		"internal/storage", "internal/sweep"},
+}
+
+func TestFunctionsLinkOnlyShippedPackages(t *testing.T) {
+	for fn, want := range shipped {
+		t.Run(fn, func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-deps", "./"+fn).Output()
+			if err != nil {
+				t.Fatalf("go list -deps ./%s: %v", fn, err)
+			}
+			var got []string
+			for _, p := range strings.Fields(string(out)) {
+				rel, ok := strings.CutPrefix(p, module)
+				if !ok || strings.HasPrefix(rel, "functions/") {
+					continue
+				}
+				if strings.HasPrefix(rel, "internal/dev/") {
+					t.Errorf("%s links the development package %s", fn, rel)
+				}
+				got = append(got, rel)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s links\n  %v\nwant\n  %v", fn, got, want)
+			}
+		})
+	}
+}

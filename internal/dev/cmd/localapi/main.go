@@ -1,0 +1,121 @@
+// Command localapi runs the service on this machine, in the local
+// environment of package localenv (moto unless AWS_ENDPOINT_URL points at an
+// emulator already, the fake workspace on a free port, the table, a seeded
+// token), and serves the API on 127.0.0.1:$PORT (8080, or a free port when
+// PORT is unset and 8080 is taken; 0 takes a free port)
+// by turning each HTTP request into an API Gateway event for the Lambda's own
+// handler. It prints the addresses and the token. `make run` starts it.
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/lsdbx/databricks-storage/internal/app"
+	"github.com/lsdbx/databricks-storage/internal/dev/fakeworkspace"
+	"github.com/lsdbx/databricks-storage/internal/dev/localapi"
+	"github.com/lsdbx/databricks-storage/internal/dev/localenv"
+	"github.com/lsdbx/databricks-storage/internal/logging"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "localapi:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := logging.New(os.Stderr, os.Getenv("AWS_LAMBDA_LOG_LEVEL"))
+
+	env, err := localenv.Start(ctx, localenv.Options{
+		Table:         os.Getenv("TABLE_NAME"),
+		Token:         os.Getenv("LOCAL_API_TOKEN"),
+		NoWorkspace:   os.Getenv("LOCAL_FAKE_WORKSPACE") == "off",
+		WorkspaceAddr: os.Getenv("LOCAL_FAKE_WORKSPACE_ADDR"),
+	})
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	if env.Moto != nil {
+		fmt.Printf("Started moto (local AWS) at %s; table %s\n", env.Endpoint, env.Table)
+	} else {
+		fmt.Printf("Using the AWS endpoint at AWS_ENDPOINT_URL=%s; table %s\n", env.Endpoint, env.Table)
+	}
+	exampleHost := "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com"
+	if env.Workspace != nil {
+		exampleHost = env.WorkspaceURL()
+		fmt.Printf(`Started a fake Databricks workspace at %s (LOCAL_FAKE_WORKSPACE=off to use real workspaces):
+  volume main.default.landing, prefix "images"; PAT %s;
+  dbx_sp client %s / %s; azure_ad_sp tenant %s, client %s / %s
+`, exampleHost, fakeworkspace.DefaultPAT, fakeworkspace.DefaultSPClientID, fakeworkspace.DefaultSPClientSecret,
+			fakeworkspace.DefaultAzureTenant, fakeworkspace.DefaultAzureClientID, fakeworkspace.DefaultAzureClientSecret)
+	}
+
+	env.Export()
+	cfg, err := app.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	cfg.Version = "local"
+	if cfg.Hosts.AllowPrivate {
+		fmt.Println("WARNING: DATABRICKS_ALLOW_PRIVATE_HOSTS is on: loopback and private workspace hosts are accepted. For local testing only.")
+	}
+	service, err := app.New(ctx, cfg, logger, env.AppOptions())
+	if err != nil {
+		return err
+	}
+	fmt.Printf("API token with access to all projects: %s (fix it with LOCAL_API_TOKEN)\n", env.Token)
+
+	listener, err := listen(os.Getenv("PORT"))
+	if err != nil {
+		return err
+	}
+	addr := listener.Addr().String()
+	server := &http.Server{Handler: localapi.Handler{Lambda: service.Dispatcher}, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Println(localapi.Describe(addr))
+	fmt.Printf(`Try:
+  curl -s -X POST http://%s/api/storages/databricks/ \
+    -H 'Authorization: Token %s' \
+    -H 'Content-Type: application/json' \
+    -d '{"project": 1, "host": "%s", "catalog": "main", "schema": "default", "volume": "landing", "prefix": "images", "token": "%s"}'
+Press Ctrl+C to stop.
+`, addr, env.Token, exampleHost, fakeworkspace.DefaultPAT)
+
+	errc := make(chan error, 1)
+	go func() { errc <- server.Serve(listener) }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	logger.Info("shutting down")
+	return server.Shutdown(shutdownCtx)
+}
+
+// listen listens on 127.0.0.1:port; PORT=0 takes a free port. Without a
+// PORT it tries 8080 and, when another process has it (a shared machine),
+// takes a free port: the banner says which.
+func listen(port string) (net.Listener, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", cmp.Or(port, "8080")))
+	if err != nil && port == "" {
+		fmt.Printf("127.0.0.1:8080 is taken (%v); listening on a free port instead.\n", err)
+		return net.Listen("tcp", "127.0.0.1:0")
+	}
+	return l, err
+}
