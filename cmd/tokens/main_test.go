@@ -15,8 +15,8 @@ import (
 
 	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/core"
-	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -21,12 +21,12 @@ import (
 
 	"github.com/lsdbx/databricks-storage/internal/app"
 	"github.com/lsdbx/databricks-storage/internal/auth"
-	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/dev/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/dev/faultinject"
+	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
 	"github.com/lsdbx/databricks-storage/internal/logging"
-	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

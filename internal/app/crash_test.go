@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/lsdbx/databricks-storage/internal/dev/faultinject"
-	"github.com/lsdbx/databricks-storage/internal/sweep"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
+	"github.com/lsdbx/databricks-storage/internal/sweep"
 )
 
 // TestCrashBetweenCallsIsCleanedUpBySweep kills the process (as far as AWS

@@ -17,10 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lsdbx/databricks-storage/internal/app"
-	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/dev/emfcheck"
-	"github.com/lsdbx/databricks-storage/internal/sweep"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
+	"github.com/lsdbx/databricks-storage/internal/sweep"
 )
 
 // createOne creates a pat storage in project and returns its id.

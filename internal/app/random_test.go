@@ -25,8 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lsdbx/databricks-storage/internal/dev/faultinject"
-	"github.com/lsdbx/databricks-storage/internal/sweep"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
+	"github.com/lsdbx/databricks-storage/internal/sweep"
 )
 
 // defaultFaultSeed is the seed of the randomised fault runs when FAULT_SEED

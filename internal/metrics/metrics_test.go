@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lsdbx/databricks-storage/internal/dev/emfcheck"
 	"github.com/lsdbx/databricks-storage/internal/logging"
 	"github.com/lsdbx/databricks-storage/internal/metrics"
-	"github.com/lsdbx/databricks-storage/internal/dev/emfcheck"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 

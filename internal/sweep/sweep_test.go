@@ -20,11 +20,11 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/lsdbx/databricks-storage/internal/core"
+	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 	"github.com/lsdbx/databricks-storage/internal/sweep"
-	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

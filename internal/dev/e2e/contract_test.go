@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/lsdbx/databricks-storage/internal/dev/fakeworkspace"
-	"github.com/lsdbx/databricks-storage/internal/httpapi"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
+	"github.com/lsdbx/databricks-storage/internal/httpapi"
 )
 
 // The contract run's bounds: examples per operation and phase, the time

@@ -27,8 +27,8 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/dev/localenv"
 	"github.com/lsdbx/databricks-storage/internal/dev/rie"
 	"github.com/lsdbx/databricks-storage/internal/dev/sampleevents"
-	"github.com/lsdbx/databricks-storage/internal/secretstore"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
+	"github.com/lsdbx/databricks-storage/internal/secretstore"
 )
 
 // TestMain starts the moto every test's local environment uses.

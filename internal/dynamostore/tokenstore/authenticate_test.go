@@ -16,8 +16,8 @@ import (
 
 	"github.com/lsdbx/databricks-storage/internal/auth"
 	"github.com/lsdbx/databricks-storage/internal/core"
-	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 )
 
 // The authenticator over the real token store in moto.
