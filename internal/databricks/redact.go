@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/databricks/databricks-sdk-go/apierr"
+	"github.com/lsdbx/databricks-storage/internal/hostguard"
 )
 
 // ResponseError is an error answer of the workspace or of a token endpoint,
@@ -183,33 +184,13 @@ func redirectHost(base *url.URL, location string) string {
 		if addr.Is6() {
 			host = "[" + host + "]"
 		}
-	} else if !dnsName(host) {
+	} else if !hostguard.ValidDNSName(host) {
 		return ""
 	}
 	if p := u.Port(); p != "" && len(p) <= 5 {
 		host += ":" + p
 	}
 	return host
-}
-
-// dnsName reports whether h is a lower-case DNS name of letters, digits and
-// hyphens.
-func dnsName(h string) bool {
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(h, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // secretForms returns the secrets of the check as a server could echo them:

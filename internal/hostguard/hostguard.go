@@ -140,7 +140,7 @@ func (p Policy) CheckHost(hostname string) error {
 	if strings.HasSuffix(host, ".") {
 		return refuse("The host must not end with a dot; enter the workspace name as Databricks shows it (%s).", example)
 	}
-	if !validDNSName(host) {
+	if !ValidDNSName(host) {
 		return refuse("The host is not a valid DNS name: use letters, digits, hyphens and dots only (%s).", example)
 	}
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
@@ -210,10 +210,12 @@ func isHex(s string) bool {
 	return true
 }
 
-// validDNSName reports whether host is an ASCII letter-digit-hyphen name of
-// labels of 1 to 63 characters, none starting or ending with a hyphen, at
-// most 253 characters in all.
-func validDNSName(host string) bool {
+// ValidDNSName reports whether host is a lower-case ASCII letter-digit-hyphen
+// name of labels of 1 to 63 characters, none starting or ending with a
+// hyphen, at most 253 characters in all, without a trailing dot. CheckHost
+// asks it of a workspace host; the databricks package, of the host a
+// redirect names before it quotes that host.
+func ValidDNSName(host string) bool {
 	if len(host) > 253 {
 		return false
 	}

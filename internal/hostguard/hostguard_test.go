@@ -197,6 +197,42 @@ func TestDefaultSuffixesIsACopy(t *testing.T) {
 	}
 }
 
+// TestValidDNSName: the name rule CheckHost and the databricks package's
+// redirect reports share.
+func TestValidDNSName(t *testing.T) {
+	label63 := strings.Repeat("a", 63)
+	tests := []struct {
+		host string
+		want bool
+	}{
+		{"adb-1.7.azuredatabricks.net", true},
+		{"localhost", true},
+		{"a", true},
+		{"1-2.example", true},
+		{label63 + ".example", true},
+		{strings.Repeat(label63+".", 3) + strings.Repeat("a", 61), true},  // 253
+		{strings.Repeat(label63+".", 3) + strings.Repeat("a", 62), false}, // 254
+		{strings.Repeat("a", 64) + ".example", false},
+		{"", false},
+		{"example.", false},
+		{".example", false},
+		{"a..example", false},
+		{"-a.example", false},
+		{"a-.example", false},
+		{"Upper.example", false},
+		{"under_score.example", false},
+		{"exa mple.example", false},
+		{"bücher.example", false},
+		{"xn--bcher-kva.example", true},
+		{"::1", false},
+	}
+	for _, tt := range tests {
+		if got := hostguard.ValidDNSName(tt.host); got != tt.want {
+			t.Errorf("ValidDNSName(%q) = %v, want %v", tt.host, got, tt.want)
+		}
+	}
+}
+
 func TestCheckAddr(t *testing.T) {
 	tests := []struct {
 		addr    string
