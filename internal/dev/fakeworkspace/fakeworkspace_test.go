@@ -509,3 +509,60 @@ func TestPathDelay(t *testing.T) {
 		t.Errorf("the delay was not removed: %s", d)
 	}
 }
+
+// TestRouting pins how the fake answers the edges of its routes: a method an
+// endpoint does not take gets that API's own error (before authentication),
+// a path that is no API gets the workspace's ENDPOINT_NOT_FOUND, never a
+// redirect or net/http's plain-text answers, and escaped paths route as
+// their decoded form.
+func TestRouting(t *testing.T) {
+	fw := start(t)
+	c := fw.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	bearer := "Bearer " + fakeworkspace.DefaultPAT
+	vol := fakeworkspace.DefaultVolumePath
+	tenant := fakeworkspace.DefaultAzureTenant
+	tests := []struct {
+		name, method, path, auth string
+		form                     url.Values
+		want                     int
+		wantBody                 string // "" : no body (a HEAD)
+	}{
+		{"put directory", "PUT", "/api/2.0/fs/directories" + vol, bearer, nil, 405, `{"error_code":"BAD_REQUEST","message":"The fake workspace only reads"}`},
+		{"delete file without auth", "DELETE", "/api/2.0/fs/files" + vol + "/readme.txt", "", nil, 405, `"error_code":"BAD_REQUEST"`},
+		{"post file", "POST", "/api/2.0/fs/files" + vol + "/readme.txt", bearer, url.Values{}, 405, `"error_code":"BAD_REQUEST"`},
+		{"get databricks token", "GET", "/oidc/v1/token", "", nil, 405, `{"error":"invalid_request","error_description":"POST required"}`},
+		{"head databricks token", "HEAD", "/oidc/v1/token", "", nil, 405, ""},
+		{"post discovery", "POST", "/oidc/.well-known/oauth-authorization-server", "", url.Values{}, 405, `{"error_code":"BAD_REQUEST","message":"method not allowed"}`},
+		{"head discovery", "HEAD", "/oidc/.well-known/oauth-authorization-server", "", nil, 200, ""},
+		{"get azure token", "GET", "/" + tenant + "/oauth2/v2.0/token", "", nil, 405, `"error_codes":[900561]`},
+		{"directories root without slash", "GET", "/api/2.0/fs/directories", bearer, nil, 404, `"error_code":"ENDPOINT_NOT_FOUND"`},
+		{"files root without slash", "HEAD", "/api/2.0/fs/files", bearer, nil, 404, ""},
+		{"directories root", "GET", "/api/2.0/fs/directories/", bearer, nil, 404, `"message":"The directory being accessed is not found."`},
+		{"directories root without auth", "GET", "/api/2.0/fs/directories/", "", nil, 401, `"error_code":"UNAUTHENTICATED"`},
+		{"unknown path", "GET", "/nothing/here", "", nil, 404, `{"error_code":"ENDPOINT_NOT_FOUND","message":"No API found for 'GET /nothing/here'"}`},
+		{"unknown path decoded", "GET", "/no%20thing", "", nil, 404, `No API found for 'GET /no thing'`},
+		{"root", "GET", "/", "", nil, 404, `"error_code":"ENDPOINT_NOT_FOUND"`},
+		{"upper-case api", "GET", "/API/2.0/fs/directories" + vol, bearer, nil, 404, `"error_code":"ENDPOINT_NOT_FOUND"`},
+		{"token with trailing slash", "POST", "/oidc/v1/token/", "", url.Values{}, 404, `"error_code":"ENDPOINT_NOT_FOUND"`},
+		{"azure token two segments deep", "POST", "/a/b/oauth2/v2.0/token", "", url.Values{}, 404, `"error_code":"ENDPOINT_NOT_FOUND"`},
+		{"azure tenant with escaped slash", "POST", "/a%2Fb/oauth2/v2.0/token", "", url.Values{}, 404, `"error_code":"ENDPOINT_NOT_FOUND"`},
+		{"azure tenant escaped", "POST", "/no%20body/oauth2/v2.0/token", "", url.Values{"grant_type": {"client_credentials"}}, 400, `Tenant 'no body' not found.`},
+		{"file with escaped slash", "GET", "/api/2.0/fs/files" + vol + "%2Freadme.txt", bearer, nil, 200, "Files of the fake"},
+		{"escaped api segment", "GET", "/api/2.0/fs/%64irectories" + vol, bearer, nil, 200, `"name":"readme.txt"`},
+		{"directory with trailing slash", "GET", "/api/2.0/fs/directories" + vol + "/", bearer, nil, 200, `"name":"readme.txt"`},
+		{"directory that is a file", "GET", "/api/2.0/fs/directories" + vol + "/readme.txt", bearer, nil, 404, `is a file`},
+		{"file that is a directory", "GET", "/api/2.0/fs/files" + vol + "/images", bearer, nil, 404, `"message":"The file being accessed is not found."`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, hdr, body := do(t, c, tt.method, fw.URL()+tt.path, tt.auth, tt.form)
+			if status != tt.want || !strings.Contains(body, tt.wantBody) || (tt.wantBody == "" && body != "") {
+				t.Errorf("%s %s = %d %q, want %d with %q", tt.method, tt.path, status, body, tt.want, tt.wantBody)
+			}
+			if ct := hdr.Get("Content-Type"); status != 200 && ct != "application/json" {
+				t.Errorf("Content-Type %q, want application/json", ct)
+			}
+		})
+	}
+}
