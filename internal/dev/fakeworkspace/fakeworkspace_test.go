@@ -513,8 +513,8 @@ func TestPathDelay(t *testing.T) {
 // TestRouting pins how the fake answers the edges of its routes: a method an
 // endpoint does not take gets that API's own error (before authentication),
 // a path that is no API gets the workspace's ENDPOINT_NOT_FOUND, never a
-// redirect or net/http's plain-text answers, and escaped paths route as
-// their decoded form.
+// redirect or net/http's plain-text answers, and escaped paths and paths
+// with empty, "." or ".." segments route as their decoded, clean form.
 func TestRouting(t *testing.T) {
 	fw := start(t)
 	c := fw.Client()
@@ -551,6 +551,10 @@ func TestRouting(t *testing.T) {
 		{"file with escaped slash", "GET", "/api/2.0/fs/files" + vol + "%2Freadme.txt", bearer, nil, 200, "Files of the fake"},
 		{"escaped api segment", "GET", "/api/2.0/fs/%64irectories" + vol, bearer, nil, 200, `"name":"readme.txt"`},
 		{"directory with trailing slash", "GET", "/api/2.0/fs/directories" + vol + "/", bearer, nil, 200, `"name":"readme.txt"`},
+		{"directory with dot-dot", "GET", "/api/2.0/fs/directories" + vol + "/images/..", bearer, nil, 200, `"name":"readme.txt"`},
+		{"directory with empty segment", "GET", "/api/2.0/fs/directories/" + vol, bearer, nil, 200, `"name":"readme.txt"`},
+		{"file with dot", "GET", "/api/2.0/fs/files" + vol + "/./readme.txt", bearer, nil, 200, "Files of the fake"},
+		{"file with escaped dot-dot", "GET", "/api/2.0/fs/files" + vol + "/%2E%2E/landing/readme.txt", bearer, nil, 200, "Files of the fake"},
 		{"directory that is a file", "GET", "/api/2.0/fs/directories" + vol + "/readme.txt", bearer, nil, 404, `is a file`},
 		{"file that is a directory", "GET", "/api/2.0/fs/files" + vol + "/images", bearer, nil, 404, `"message":"The file being accessed is not found."`},
 	}

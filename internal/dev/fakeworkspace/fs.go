@@ -1,0 +1,134 @@
+package fakeworkspace
+
+// The Files API, /api/2.0/fs/…: what its directory (fs_directories.go) and
+// file (fs_files.go) endpoints share: the workspace's contents, the bearer
+// tokens it accepts, and the statuses and delays a test forces.
+
+import (
+	"fmt"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// file is a file of the workspace.
+type file struct {
+	content  []byte
+	modified time.Time
+}
+
+// AddPAT makes the Files API accept token as a personal access token.
+func (s *Server) AddPAT(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = true
+}
+
+// AddDirectory creates the directory p (e.g. /Volumes/main/default/landing/images)
+// and its parents.
+func (s *Server) AddDirectory(p string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addDirLocked(cleanPath(p))
+}
+
+func (s *Server) addDirLocked(p string) {
+	for ; p != "/"; p = path.Dir(p) {
+		s.dirs[p] = true
+	}
+}
+
+// AddFile creates the file p with content, and its parent directories. Its
+// modification time is now, to the second.
+func (s *Server) AddFile(p string, content []byte) {
+	s.AddFileAt(p, content, time.Now().Truncate(time.Second))
+}
+
+// AddFileAt creates the file p with content and modification time modified
+// (kept to the millisecond, as the Files API reports it), and its parent
+// directories.
+func (s *Server) AddFileAt(p string, content []byte, modified time.Time) {
+	p = cleanPath(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addDirLocked(path.Dir(p))
+	s.files[p] = file{content: slices.Clone(content), modified: modified.UTC().Truncate(time.Millisecond)}
+}
+
+// SetStatus makes every Files API request for p answer status (e.g. 403 or
+// 500) instead of the real answer; 0 removes the override.
+func (s *Server) SetStatus(p string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if status == 0 {
+		delete(s.status, cleanPath(p))
+		return
+	}
+	s.status[cleanPath(p)] = status
+}
+
+// SetPathDelay delays every Files API answer for p (its directory listing
+// pages and metadata) by d, on top of SetDelay's delay; 0 removes it.
+func (s *Server) SetPathDelay(p string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d <= 0 {
+		delete(s.pathDelay, cleanPath(p))
+		return
+	}
+	s.pathDelay[cleanPath(p)] = d
+}
+
+// admit answers a Files API request for p that the workspace refuses,
+// without a bearer token it knows or for a path SetStatus forced a status
+// for, and reports whether it let the request through. read runs under the
+// lock of that check, so what the endpoint reads of the contents is of the
+// same moment.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, p string, read func()) bool {
+	auth := r.Header.Get("Authorization")
+	token, isBearer := strings.CutPrefix(auth, "Bearer ")
+	s.mu.Lock()
+	known := isBearer && s.tokens[token]
+	forced := s.status[p]
+	read()
+	s.mu.Unlock()
+
+	switch {
+	case auth == "":
+		apiError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "Credential was not sent or was of an unsupported type for this API.")
+	case !known:
+		apiError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "Invalid access token.")
+	case forced != 0:
+		apiError(w, forced, statusCode(forced), fmt.Sprintf("Forced status %d for %s", forced, p))
+	default:
+		return true
+	}
+	return false
+}
+
+// readOnly answers a method of the Files API other than GET and HEAD.
+func readOnly(w http.ResponseWriter, _ *http.Request, _ string) {
+	apiError(w, http.StatusMethodNotAllowed, "BAD_REQUEST", "The fake workspace only reads")
+}
+
+// statusCode is the workspace's error_code for an HTTP status.
+func statusCode(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "UNAUTHENTICATED"
+	case http.StatusForbidden:
+		return "PERMISSION_DENIED"
+	case http.StatusNotFound:
+		return "NOT_FOUND"
+	case http.StatusTooManyRequests:
+		return "REQUEST_LIMIT_EXCEEDED"
+	case http.StatusServiceUnavailable:
+		return "TEMPORARILY_UNAVAILABLE"
+	}
+	if status >= 500 {
+		return "INTERNAL_ERROR"
+	}
+	return "BAD_REQUEST"
+}
