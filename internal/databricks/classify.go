@@ -307,13 +307,7 @@ func (ck *check) redirected(e *ResponseError, where string) error {
 
 // tokenFailure explains an error answer of a token endpoint.
 func (ck *check) tokenFailure(e *ResponseError, where string) error {
-	detail := fmt.Sprintf("HTTP %d", e.StatusCode)
-	if e.Code != "" {
-		detail += " " + e.Code
-	}
-	if e.AzureCode != 0 {
-		detail += fmt.Sprintf(" AADSTS%d", e.AzureCode)
-	}
+	detail := e.status()
 	refused := e.StatusCode == http.StatusBadRequest || e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden
 	switch e.Code {
 	case "invalid_client", "unauthorized_client", "invalid_grant", "invalid_request", "invalid_scope", "access_denied":

@@ -48,15 +48,22 @@ type ResponseError struct {
 
 // Error renders the request, status, codes and redirect target.
 func (e *ResponseError) Error() string {
-	s := fmt.Sprintf("%s: HTTP %d", e.Request, e.StatusCode)
+	s := e.Request + ": " + e.status()
+	if e.Location != "" {
+		s += " redirecting to " + e.Location
+	}
+	return s
+}
+
+// status renders the status and codes, e.g. "HTTP 401 invalid_client
+// AADSTS7000215", for messages too.
+func (e *ResponseError) status() string {
+	s := fmt.Sprintf("HTTP %d", e.StatusCode)
 	if e.Code != "" {
 		s += " " + e.Code
 	}
 	if e.AzureCode != 0 {
 		s += fmt.Sprintf(" AADSTS%d", e.AzureCode)
-	}
-	if e.Location != "" {
-		s += " redirecting to " + e.Location
 	}
 	return s
 }
