@@ -140,7 +140,7 @@ func (s *Service) merge(ctx context.Context, caller Caller, id int64, patch stor
 	if err := patch.CheckImmutable(rec.Storage); err != nil {
 		return merged{}, err
 	}
-	values, versionID, err := s.Vault.ReadSecret(ctx, rec.SecretARN)
+	values, versionID, err := s.Vault.ReadSecret(ctx, rec.SecretARN, rec.SecretVersionID)
 	if err != nil {
 		return merged{}, fmt.Errorf("%w: read the secret of storage %d: %w", ErrPersistence, id, err)
 	}
@@ -170,7 +170,9 @@ const maxUpdateAttempts = 2
 // Update applies a partial update. When a field the connection depends on
 // or a secret changes, the connection is checked again and a failed check
 // changes nothing. New secret values become a new version of the storage's
-// secret; the record keeps its secret reference.
+// secret, which the updated record names: the record write, conditional on
+// the revision read, makes settings and credentials the storage's together
+// or neither.
 func (s *Service) Update(ctx context.Context, caller Caller, id int64, patch storage.Patch) (storage.Storage, error) {
 	for attempt := 1; ; attempt++ {
 		updated, err := s.updateOnce(ctx, caller, id, patch)
@@ -193,21 +195,30 @@ func (s *Service) updateOnce(ctx context.Context, caller Caller, id int64, patch
 	}
 	rec := m.record
 	rec.Settings = m.req.Settings
+	// A record written before records named their version is pinned to the
+	// version it was read with.
+	rec.SecretVersionID = m.versionID
 	newValues := m.req.Secrets.Values()
-	rotated := ""
+	written := false
 	if !maps.Equal(newValues, m.stored.Values()) {
-		if rotated, err = s.Vault.PutSecretVersion(ctx, rec.SecretARN, newValues); err != nil {
+		// A version nobody names yet: if the record write below fails, it
+		// stays an orphan that nothing reads, and nothing needs undoing.
+		if rec.SecretVersionID, err = s.Vault.PutSecretVersion(ctx, rec.SecretARN, newValues); err != nil {
+			if _, getErr := s.Records.GetStorage(ctx, id); errors.Is(getErr, storage.ErrRecordNotFound) {
+				// Deleted meanwhile: its secret is scheduled for deletion.
+				return storage.Storage{}, fmt.Errorf("storage %d was deleted meanwhile: %w", id, ErrNotFound)
+			}
 			return storage.Storage{}, fmt.Errorf("%w: write the new secret version of storage %d: %w", ErrPersistence, id, err)
 		}
+		written = true
 	}
 	err = s.Records.ReplaceStorage(ctx, rec)
-	if err == nil {
-		return rec.Storage, nil
-	}
-	if rotated != "" {
-		s.restoreSecret(ctx, rec, m.versionID, rotated)
-	}
 	switch {
+	case err == nil:
+		if written {
+			s.promoteSecret(ctx, rec, m.versionID)
+		}
+		return rec.Storage, nil
 	case errors.Is(err, storage.ErrRecordNotFound):
 		return storage.Storage{}, fmt.Errorf("storage %d was deleted meanwhile: %w", id, ErrNotFound)
 	case errors.Is(err, ErrConflict):
@@ -216,13 +227,13 @@ func (s *Service) updateOnce(ctx context.Context, caller Caller, id int64, patch
 	return storage.Storage{}, fmt.Errorf("%w: write storage %d: %w", ErrPersistence, id, err)
 }
 
-// restoreSecret makes the secret's previous version current again after a
-// rotation whose record write failed, so that record and secret agree.
-func (s *Service) restoreSecret(ctx context.Context, rec storage.Record, previous, rotated string) {
+// promoteSecret makes the version the record now names the secret's
+// current one. Readers go by the record, so a failure is only logged.
+func (s *Service) promoteSecret(ctx context.Context, rec storage.Record, previous string) {
 	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
-	if err := s.Vault.RestoreSecretVersion(ctx, rec.SecretARN, previous, rotated); err != nil {
-		s.logger().ErrorContext(ctx, "could not restore the previous secret version after a failed update",
+	if err := s.Vault.PromoteSecretVersion(ctx, rec.SecretARN, rec.SecretVersionID, previous); err != nil {
+		s.logger().WarnContext(ctx, "the storage's secret version could not be made AWSCURRENT; the record names it, which is what readers use",
 			slog.Int64("storage_id", rec.ID), slog.String("error", err.Error()))
 	}
 }
