@@ -3,7 +3,6 @@ package core
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -119,7 +118,7 @@ func (s *Service) load(ctx context.Context, caller Caller, id int64) (storage.Re
 	return rec, nil
 }
 
-// merged is a stored storage with a patch applied.
+// merged is a stored storage with an update applied.
 type merged struct {
 	record    storage.Record
 	stored    storage.Secrets
@@ -127,9 +126,9 @@ type merged struct {
 	req       storage.Request
 }
 
-// merge loads a storage and its secrets and applies the patch over them,
-// validating the result with the create's rules.
-func (s *Service) merge(ctx context.Context, caller Caller, id int64, patch storage.Patch) (merged, error) {
+// merge loads a storage and the credentials its record names and applies
+// the update over them, validating the result with the create's rules.
+func (s *Service) merge(ctx context.Context, caller Caller, id int64, changes storage.Update) (merged, error) {
 	if s.Vault == nil {
 		return merged{}, fmt.Errorf("%w: this function may not read secrets", ErrPersistence)
 	}
@@ -137,7 +136,7 @@ func (s *Service) merge(ctx context.Context, caller Caller, id int64, patch stor
 	if err != nil {
 		return merged{}, err
 	}
-	if err := patch.CheckImmutable(rec.Storage); err != nil {
+	if err := changes.CheckImmutable(rec.Storage); err != nil {
 		return merged{}, err
 	}
 	values, versionID, err := s.Vault.ReadSecret(ctx, rec.SecretARN, rec.SecretVersionID)
@@ -145,7 +144,7 @@ func (s *Service) merge(ctx context.Context, caller Caller, id int64, patch stor
 		return merged{}, fmt.Errorf("%w: read the secret of storage %d: %w", ErrPersistence, id, err)
 	}
 	stored := storage.Secrets{Token: values["token"], ClientSecret: values["client_secret"]}
-	req, err := s.Decoder.DecodeRequest(patch.Apply(rec.Settings, stored))
+	req, err := changes.Apply(rec.Settings, stored)
 	if err != nil {
 		return merged{}, err
 	}
@@ -153,10 +152,10 @@ func (s *Service) merge(ctx context.Context, caller Caller, id int64, patch stor
 	return merged{record: rec, stored: stored, versionID: versionID, req: req}, nil
 }
 
-// ValidateExisting applies the patch over a stored storage (with its stored
-// secrets), checks the connection and saves nothing.
-func (s *Service) ValidateExisting(ctx context.Context, caller Caller, id int64, patch storage.Patch) error {
-	m, err := s.merge(ctx, caller, id, patch)
+// ValidateExisting applies the update over a stored storage (with its
+// stored secrets), checks the connection and saves nothing.
+func (s *Service) ValidateExisting(ctx context.Context, caller Caller, id int64, changes storage.Update) error {
+	m, err := s.merge(ctx, caller, id, changes)
 	if err != nil {
 		return err
 	}
@@ -173,18 +172,18 @@ const maxUpdateAttempts = 2
 // secret, which the updated record names: the record write, conditional on
 // the revision read, makes settings and credentials the storage's together
 // or neither.
-func (s *Service) Update(ctx context.Context, caller Caller, id int64, patch storage.Patch) (storage.Storage, error) {
+func (s *Service) Update(ctx context.Context, caller Caller, id int64, changes storage.Update) (storage.Storage, error) {
 	for attempt := 1; ; attempt++ {
-		updated, err := s.updateOnce(ctx, caller, id, patch)
+		updated, err := s.updateOnce(ctx, caller, id, changes)
 		if errors.Is(err, ErrConflict) && attempt < maxUpdateAttempts {
-			continue // merge the patch over the other write and try again
+			continue // apply the update over the other write and try again
 		}
 		return updated, err
 	}
 }
 
-func (s *Service) updateOnce(ctx context.Context, caller Caller, id int64, patch storage.Patch) (storage.Storage, error) {
-	m, err := s.merge(ctx, caller, id, patch)
+func (s *Service) updateOnce(ctx context.Context, caller Caller, id int64, changes storage.Update) (storage.Storage, error) {
+	m, err := s.merge(ctx, caller, id, changes)
 	if err != nil {
 		return storage.Storage{}, err
 	}
@@ -270,29 +269,26 @@ const (
 	MaxPreviewLimit     = 1000
 )
 
-// PreviewFiles lists the objects a sync would import: of the stored
-// storage with the patch applied when id is not 0, else of the request the
-// patch is. It stops after limit files or request_timeout_s.
-func (s *Service) PreviewFiles(ctx context.Context, caller Caller, id int64, patch storage.Patch, limit int) (storage.FileListing, error) {
-	var req storage.Request
-	if id != 0 {
-		m, err := s.merge(ctx, caller, id, patch)
-		if err != nil {
-			return storage.FileListing{}, err
-		}
-		req = m.req
-	} else {
-		body, err := json.Marshal(patch)
-		if err != nil {
-			return storage.FileListing{}, fmt.Errorf("%w: %w", storage.ErrMalformed, err)
-		}
-		if req, err = s.Decoder.DecodeRequest(body); err != nil {
-			return storage.FileListing{}, err
-		}
-		if err := caller.authorize(req.Project); err != nil {
-			return storage.FileListing{}, err
-		}
+// PreviewFiles lists the objects a sync of a new storage, req, would
+// import. It stops after limit files or request_timeout_s.
+func (s *Service) PreviewFiles(ctx context.Context, caller Caller, req storage.Request, limit int) (storage.FileListing, error) {
+	if err := caller.authorize(req.Project); err != nil {
+		return storage.FileListing{}, err
 	}
+	return s.listFiles(ctx, req, limit)
+}
+
+// PreviewStoredFiles lists the objects a sync of the stored storage id,
+// with the update applied, would import.
+func (s *Service) PreviewStoredFiles(ctx context.Context, caller Caller, id int64, changes storage.Update, limit int) (storage.FileListing, error) {
+	m, err := s.merge(ctx, caller, id, changes)
+	if err != nil {
+		return storage.FileListing{}, err
+	}
+	return s.listFiles(ctx, m.req, limit)
+}
+
+func (s *Service) listFiles(ctx context.Context, req storage.Request, limit int) (storage.FileListing, error) {
 	var filter *regexp.Regexp
 	if req.RegexFilter != nil && *req.RegexFilter != "" {
 		re, err := regexp.Compile(*req.RegexFilter)

@@ -141,13 +141,14 @@ func newLifecycle(t *testing.T) *lifecycle {
 	return l
 }
 
-func patch(t *testing.T, body string) storage.Patch {
+// patch decodes an update as the edge does.
+func patch(t *testing.T, body string) storage.Update {
 	t.Helper()
-	p, err := storage.DecodePatch([]byte(body))
+	u, err := storage.Decoder{}.DecodeUpdate([]byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return u
 }
 
 var (
@@ -365,18 +366,18 @@ func TestValidateExistingUsesStoredSecrets(t *testing.T) {
 
 func TestPreviewFiles(t *testing.T) {
 	l := newLifecycle(t)
-	if _, err := l.svc.PreviewFiles(context.Background(), owner, 42, patch(t, `{"regex_filter": ".*\\.jpg$"}`), 5); err != nil {
+	if _, err := l.svc.PreviewStoredFiles(context.Background(), owner, 42, patch(t, `{"regex_filter": ".*\\.jpg$"}`), 5); err != nil {
 		t.Fatal(err)
 	}
 	if len(l.lister.conns) != 1 || l.lister.conns[0].Secrets.Token != testToken || l.lister.filters[0].String() != `.*\.jpg$` || l.lister.limits[0] != 5 {
 		t.Errorf("lister got %+v %v %v", l.lister.conns, l.lister.filters, l.lister.limits)
 	}
-	_, err := l.svc.PreviewFiles(context.Background(), owner, 42, patch(t, `{"regex_filter": "(?<=a)b"}`), 5)
+	_, err := l.svc.PreviewStoredFiles(context.Background(), owner, 42, patch(t, `{"regex_filter": "(?<=a)b"}`), 5)
 	var verr *storage.ValidationError
 	if !errors.As(err, &verr) || !strings.Contains(strings.Join(verr.Fields["regex_filter"], ""), "(?<") {
 		t.Errorf("unsupported pattern: err = %v, want a regex_filter error naming the construct", err)
 	}
-	if _, err := l.svc.PreviewFiles(context.Background(), stranger, 0, patch(t, string(baseFields().with("project", "7").body())), 5); err == nil {
+	if _, err := l.svc.PreviewFiles(context.Background(), stranger, mustDecode(t, baseFields().with("project", "7").body()), 5); err == nil {
 		t.Errorf("preview of another project's volume was allowed")
 	}
 }
@@ -480,4 +481,47 @@ func TestRecordsWithoutAVersionReadTheCurrentOne(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Stored credentials go only to the host (and tenant) they were entered
+// for: an update, validate or files preview that moves the storage
+// elsewhere without giving the secret again is refused before anything is
+// checked, listed or written.
+func TestStoredCredentialsAreNotSentToANewHost(t *testing.T) {
+	const moved = `{"host": "https://attacker.example.com"}`
+	want := map[string][]string{"token": {"Give the token again: stored credentials are not sent to a new host."}}
+	for name, call := range map[string]func(*lifecycle) error{
+		"update": func(l *lifecycle) error {
+			_, err := l.svc.Update(context.Background(), owner, 42, patch(t, moved))
+			return err
+		},
+		"validate": func(l *lifecycle) error {
+			return l.svc.ValidateExisting(context.Background(), owner, 42, patch(t, moved))
+		},
+		"files": func(l *lifecycle) error {
+			_, err := l.svc.PreviewStoredFiles(context.Background(), owner, 42, patch(t, moved), 5)
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			l := newLifecycle(t)
+			err := call(l)
+			var verr *storage.ValidationError
+			if !errors.As(err, &verr) || !reflect.DeepEqual(verr.Fields, want) {
+				t.Fatalf("err = %v, want %v", err, want)
+			}
+			if len(l.checker.conns) != 0 || len(l.lister.conns) != 0 || l.repo.stored[0].Revision != 1 {
+				t.Errorf("the stored token went somewhere: checks %d, listings %d, revision %d", len(l.checker.conns), len(l.lister.conns), l.repo.stored[0].Revision)
+			}
+		})
+	}
+	t.Run("with the token given again", func(t *testing.T) {
+		l := newLifecycle(t)
+		if _, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"host": "https://other.cloud.databricks.com", "token": "dapi-for-the-new-host"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if got := l.checker.conns[0].Secrets.Token; got != "dapi-for-the-new-host" {
+			t.Errorf("checked with %q", got)
+		}
+	})
 }
