@@ -38,7 +38,7 @@ func TestRunSweeps(t *testing.T) {
 
 	// Storage 1 has its record; storage 2 lost it (the orphan).
 	for id := int64(1); id <= 2; id++ {
-		arn, err := secrets.CreateSecret(ctx, core.NewSecret{StorageID: id, Project: 1, Values: map[string]string{"token": "dapi-cli-secret"}})
+		arn, _, err := secrets.CreateSecret(ctx, core.NewSecret{StorageID: id, Project: 1, Values: map[string]string{"token": "dapi-cli-secret"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +70,7 @@ func TestRunSweeps(t *testing.T) {
 			[]string{"examined: 1", "orphans: 0", "deleted: 0"},
 			[]string{secrets.Name(1)}},
 		{"default grace protects a fresh orphan", func(t *testing.T) {
-			if _, err := secrets.CreateSecret(ctx, core.NewSecret{StorageID: 3, Project: 1, Values: map[string]string{"token": "dapi-cli-secret"}}); err != nil {
+			if _, _, err := secrets.CreateSecret(ctx, core.NewSecret{StorageID: 3, Project: 1, Values: map[string]string{"token": "dapi-cli-secret"}}); err != nil {
 				t.Fatal(err)
 			}
 		}, nil,

@@ -102,7 +102,6 @@ func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options
 		IDs:     &dynamostore.IDBlocks{Client: db, Table: cfg.TableName, BlockSize: cfg.IDBlockSize},
 		Keys:    store,
 		KeyTTL:  cfg.IdempotencyTTL,
-		Decoder: decoder,
 		Logger:  logger,
 	}
 	if !opts.CreateOnly {

@@ -134,6 +134,10 @@ func TestUpdateRotatesAndRechecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if after.SecretVersionID == before.SecretVersionID || !strings.Contains(readVersion(t, after.SecretARN, after.SecretVersionID), rotated) {
+		t.Errorf("the record names version %q (was %q), which does not hold the new token", after.SecretVersionID, before.SecretVersionID)
+	}
+	// AWSCURRENT follows the record (bookkeeping; readers go by the record).
 	cur, prev := secretVersions(t, after.SecretARN)
 	if after.SecretARN != before.SecretARN || !strings.Contains(cur, rotated) || !strings.Contains(prev, secretToken) {
 		t.Errorf("secret %s (was %s): current has the new token %v, previous the old %v",

@@ -12,8 +12,6 @@ package core
 import (
 	"log/slog"
 	"time"
-
-	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
 // Service runs the storage use cases.
@@ -27,8 +25,6 @@ type Service struct {
 	Vault SecretVault
 	// Files lists a storage's objects for the files preview.
 	Files FileLister
-	// Decoder validates merged updates with the create's rules.
-	Decoder storage.Decoder
 	// Keys keeps idempotency keys; needed only for creates with a key.
 	Keys IdempotencyStore
 	// KeyTTL is how long an idempotency key is remembered

@@ -150,7 +150,7 @@ func (s *Service) Create(ctx context.Context, caller Caller, req storage.Request
 			CreatedAt: now.Truncate(time.Microsecond),
 			Settings:  req.Settings,
 		}
-		err := s.writeRecord(ctx, storage.Record{Storage: created, SecretARN: secret.arn}, guard)
+		err := s.writeRecord(ctx, storage.Record{Storage: created, SecretARN: secret.arn, SecretVersionID: secret.versionID}, guard)
 		if err == nil {
 			return Created{Storage: created}, nil
 		}
@@ -202,9 +202,10 @@ type keyResult struct {
 
 // madeSecret is the secret of a create and the id it is named after.
 type madeSecret struct {
-	id  int64
-	arn string
-	err error
+	id        int64
+	arn       string
+	versionID string
+	err       error
 }
 
 // makeSecret creates the secret of the storage id, moving to a fresh id
@@ -212,9 +213,9 @@ type madeSecret struct {
 func (s *Service) makeSecret(ctx context.Context, req storage.Request, id int64) madeSecret {
 	values := req.Secrets.For(req.AuthType).Values()
 	for attempt := 1; ; attempt++ {
-		arn, err := s.Secrets.CreateSecret(ctx, NewSecret{StorageID: id, Project: req.Project, Values: values})
+		arn, versionID, err := s.Secrets.CreateSecret(ctx, NewSecret{StorageID: id, Project: req.Project, Values: values})
 		if err == nil {
-			return madeSecret{id: id, arn: arn}
+			return madeSecret{id: id, arn: arn, versionID: versionID}
 		}
 		if !errors.Is(err, ErrIDTaken) || attempt == maxIDAttempts {
 			return madeSecret{err: fmt.Errorf("create secret: %w", err)}

@@ -116,20 +116,20 @@ type fakeSecrets struct {
 	made      chan struct{}             // closed by the first create, if set
 }
 
-func (s *fakeSecrets) CreateSecret(_ context.Context, n core.NewSecret) (string, error) {
+func (s *fakeSecrets) CreateSecret(_ context.Context, n core.NewSecret) (arn, versionID string, err error) {
 	s.j.add("create-secret")
 	s.created = append(s.created, n)
 	if s.made != nil && len(s.created) == 1 {
 		defer close(s.made)
 	}
 	if s.createErr != nil {
-		return "", s.createErr
+		return "", "", s.createErr
 	}
 	if s.live == nil {
 		s.live = map[string]core.NewSecret{}
 	}
 	s.live[s.arn] = n
-	return s.arn, nil
+	return s.arn, firstVersion, nil
 }
 
 func (s *fakeSecrets) DeleteSecret(ctx context.Context, arn string) error {
@@ -153,6 +153,8 @@ type recordDelete struct {
 }
 
 type fakeRepo struct {
+	// mu guards stored for the tests that update concurrently.
+	mu     sync.Mutex
 	j      *journal
 	err    error
 	before func() // runs inside PutStorage, e.g. to cancel the request
@@ -166,6 +168,8 @@ type fakeRepo struct {
 
 func (r *fakeRepo) PutStorage(_ context.Context, rec storage.Record) error {
 	r.j.add("put-record")
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.before != nil {
 		r.before()
 	}
@@ -177,6 +181,8 @@ func (r *fakeRepo) PutStorage(_ context.Context, rec storage.Record) error {
 
 func (r *fakeRepo) DeleteStorage(ctx context.Context, id int64, secretARN string) error {
 	r.j.add("delete-record")
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.deletes = append(r.deletes, recordDelete{id: id, arn: secretARN, ctxErr: ctx.Err()})
 	if r.deleteErr != nil {
 		return r.deleteErr
@@ -193,6 +199,8 @@ func (r *fakeRepo) DeleteStorage(ctx context.Context, id int64, secretARN string
 
 func (r *fakeRepo) GetStorage(_ context.Context, id int64) (storage.Record, error) {
 	r.j.add("get-record")
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, rec := range r.stored {
 		if rec.ID == id {
 			return rec, nil
@@ -202,6 +210,8 @@ func (r *fakeRepo) GetStorage(_ context.Context, id int64) (storage.Record, erro
 }
 
 func (r *fakeRepo) ListProject(_ context.Context, project int64) ([]storage.Record, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var out []storage.Record
 	for _, rec := range r.stored {
 		if rec.Project == project {
@@ -213,6 +223,8 @@ func (r *fakeRepo) ListProject(_ context.Context, project int64) ([]storage.Reco
 
 func (r *fakeRepo) ReplaceStorage(_ context.Context, rec storage.Record) error {
 	r.j.add("replace-record")
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.err != nil {
 		return r.err
 	}
@@ -231,6 +243,8 @@ func (r *fakeRepo) ReplaceStorage(_ context.Context, rec storage.Record) error {
 
 func (r *fakeRepo) RemoveStorage(_ context.Context, id int64) (storage.Record, error) {
 	r.j.add("remove-record")
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for i, rec := range r.stored {
 		if rec.ID == id {
 			r.stored = append(r.stored[:i], r.stored[i+1:]...)
@@ -249,6 +263,9 @@ type fixture struct {
 	logs    *bytes.Buffer
 	svc     *core.Service
 }
+
+// firstVersion is the version id of every secret fakeSecrets creates.
+const firstVersion = "v0"
 
 const testARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:lsdbx/storage/42-AbCdEf"
 
@@ -681,10 +698,10 @@ type takenSecrets struct {
 	taken map[int64]bool
 }
 
-func (s takenSecrets) CreateSecret(ctx context.Context, n core.NewSecret) (string, error) {
+func (s takenSecrets) CreateSecret(ctx context.Context, n core.NewSecret) (arn, versionID string, err error) {
 	if s.taken[n.StorageID] {
 		s.j.add("create-secret")
-		return "", fmt.Errorf("ResourceExistsException: %w", core.ErrIDTaken)
+		return "", "", fmt.Errorf("ResourceExistsException: %w", core.ErrIDTaken)
 	}
 	return s.fakeSecrets.CreateSecret(ctx, n)
 }

@@ -3,7 +3,6 @@ package core
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -119,7 +118,7 @@ func (s *Service) load(ctx context.Context, caller Caller, id int64) (storage.Re
 	return rec, nil
 }
 
-// merged is a stored storage with a patch applied.
+// merged is a stored storage with an update applied.
 type merged struct {
 	record    storage.Record
 	stored    storage.Secrets
@@ -127,9 +126,9 @@ type merged struct {
 	req       storage.Request
 }
 
-// merge loads a storage and its secrets and applies the patch over them,
-// validating the result with the create's rules.
-func (s *Service) merge(ctx context.Context, caller Caller, id int64, patch storage.Patch) (merged, error) {
+// merge loads a storage and the credentials its record names and applies
+// the update over them, validating the result with the create's rules.
+func (s *Service) merge(ctx context.Context, caller Caller, id int64, changes storage.Update) (merged, error) {
 	if s.Vault == nil {
 		return merged{}, fmt.Errorf("%w: this function may not read secrets", ErrPersistence)
 	}
@@ -137,15 +136,15 @@ func (s *Service) merge(ctx context.Context, caller Caller, id int64, patch stor
 	if err != nil {
 		return merged{}, err
 	}
-	if err := patch.CheckImmutable(rec.Storage); err != nil {
+	if err := changes.CheckImmutable(rec.Storage); err != nil {
 		return merged{}, err
 	}
-	values, versionID, err := s.Vault.ReadSecret(ctx, rec.SecretARN)
+	values, versionID, err := s.Vault.ReadSecret(ctx, rec.SecretARN, rec.SecretVersionID)
 	if err != nil {
 		return merged{}, fmt.Errorf("%w: read the secret of storage %d: %w", ErrPersistence, id, err)
 	}
 	stored := storage.Secrets{Token: values["token"], ClientSecret: values["client_secret"]}
-	req, err := s.Decoder.DecodeRequest(patch.Apply(rec.Settings, stored))
+	req, err := changes.Apply(rec.Settings, stored)
 	if err != nil {
 		return merged{}, err
 	}
@@ -153,10 +152,10 @@ func (s *Service) merge(ctx context.Context, caller Caller, id int64, patch stor
 	return merged{record: rec, stored: stored, versionID: versionID, req: req}, nil
 }
 
-// ValidateExisting applies the patch over a stored storage (with its stored
-// secrets), checks the connection and saves nothing.
-func (s *Service) ValidateExisting(ctx context.Context, caller Caller, id int64, patch storage.Patch) error {
-	m, err := s.merge(ctx, caller, id, patch)
+// ValidateExisting applies the update over a stored storage (with its
+// stored secrets), checks the connection and saves nothing.
+func (s *Service) ValidateExisting(ctx context.Context, caller Caller, id int64, changes storage.Update) error {
+	m, err := s.merge(ctx, caller, id, changes)
 	if err != nil {
 		return err
 	}
@@ -170,19 +169,21 @@ const maxUpdateAttempts = 2
 // Update applies a partial update. When a field the connection depends on
 // or a secret changes, the connection is checked again and a failed check
 // changes nothing. New secret values become a new version of the storage's
-// secret; the record keeps its secret reference.
-func (s *Service) Update(ctx context.Context, caller Caller, id int64, patch storage.Patch) (storage.Storage, error) {
+// secret, which the updated record names: the record write, conditional on
+// the revision read, makes settings and credentials the storage's together
+// or neither.
+func (s *Service) Update(ctx context.Context, caller Caller, id int64, changes storage.Update) (storage.Storage, error) {
 	for attempt := 1; ; attempt++ {
-		updated, err := s.updateOnce(ctx, caller, id, patch)
+		updated, err := s.updateOnce(ctx, caller, id, changes)
 		if errors.Is(err, ErrConflict) && attempt < maxUpdateAttempts {
-			continue // merge the patch over the other write and try again
+			continue // apply the update over the other write and try again
 		}
 		return updated, err
 	}
 }
 
-func (s *Service) updateOnce(ctx context.Context, caller Caller, id int64, patch storage.Patch) (storage.Storage, error) {
-	m, err := s.merge(ctx, caller, id, patch)
+func (s *Service) updateOnce(ctx context.Context, caller Caller, id int64, changes storage.Update) (storage.Storage, error) {
+	m, err := s.merge(ctx, caller, id, changes)
 	if err != nil {
 		return storage.Storage{}, err
 	}
@@ -193,21 +194,30 @@ func (s *Service) updateOnce(ctx context.Context, caller Caller, id int64, patch
 	}
 	rec := m.record
 	rec.Settings = m.req.Settings
+	// A record written before records named their version is pinned to the
+	// version it was read with.
+	rec.SecretVersionID = m.versionID
 	newValues := m.req.Secrets.Values()
-	rotated := ""
+	written := false
 	if !maps.Equal(newValues, m.stored.Values()) {
-		if rotated, err = s.Vault.PutSecretVersion(ctx, rec.SecretARN, newValues); err != nil {
+		// A version nobody names yet: if the record write below fails, it
+		// stays an orphan that nothing reads, and nothing needs undoing.
+		if rec.SecretVersionID, err = s.Vault.PutSecretVersion(ctx, rec.SecretARN, newValues); err != nil {
+			if _, getErr := s.Records.GetStorage(ctx, id); errors.Is(getErr, storage.ErrRecordNotFound) {
+				// Deleted meanwhile: its secret is scheduled for deletion.
+				return storage.Storage{}, fmt.Errorf("storage %d was deleted meanwhile: %w", id, ErrNotFound)
+			}
 			return storage.Storage{}, fmt.Errorf("%w: write the new secret version of storage %d: %w", ErrPersistence, id, err)
 		}
+		written = true
 	}
 	err = s.Records.ReplaceStorage(ctx, rec)
-	if err == nil {
-		return rec.Storage, nil
-	}
-	if rotated != "" {
-		s.restoreSecret(ctx, rec, m.versionID, rotated)
-	}
 	switch {
+	case err == nil:
+		if written {
+			s.promoteSecret(ctx, rec, m.versionID)
+		}
+		return rec.Storage, nil
 	case errors.Is(err, storage.ErrRecordNotFound):
 		return storage.Storage{}, fmt.Errorf("storage %d was deleted meanwhile: %w", id, ErrNotFound)
 	case errors.Is(err, ErrConflict):
@@ -216,13 +226,13 @@ func (s *Service) updateOnce(ctx context.Context, caller Caller, id int64, patch
 	return storage.Storage{}, fmt.Errorf("%w: write storage %d: %w", ErrPersistence, id, err)
 }
 
-// restoreSecret makes the secret's previous version current again after a
-// rotation whose record write failed, so that record and secret agree.
-func (s *Service) restoreSecret(ctx context.Context, rec storage.Record, previous, rotated string) {
+// promoteSecret makes the version the record now names the secret's
+// current one. Readers go by the record, so a failure is only logged.
+func (s *Service) promoteSecret(ctx context.Context, rec storage.Record, previous string) {
 	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
-	if err := s.Vault.RestoreSecretVersion(ctx, rec.SecretARN, previous, rotated); err != nil {
-		s.logger().ErrorContext(ctx, "could not restore the previous secret version after a failed update",
+	if err := s.Vault.PromoteSecretVersion(ctx, rec.SecretARN, rec.SecretVersionID, previous); err != nil {
+		s.logger().WarnContext(ctx, "the storage's secret version could not be made AWSCURRENT; the record names it, which is what readers use",
 			slog.Int64("storage_id", rec.ID), slog.String("error", err.Error()))
 	}
 }
@@ -259,29 +269,26 @@ const (
 	MaxPreviewLimit     = 1000
 )
 
-// PreviewFiles lists the objects a sync would import: of the stored
-// storage with the patch applied when id is not 0, else of the request the
-// patch is. It stops after limit files or request_timeout_s.
-func (s *Service) PreviewFiles(ctx context.Context, caller Caller, id int64, patch storage.Patch, limit int) (storage.FileListing, error) {
-	var req storage.Request
-	if id != 0 {
-		m, err := s.merge(ctx, caller, id, patch)
-		if err != nil {
-			return storage.FileListing{}, err
-		}
-		req = m.req
-	} else {
-		body, err := json.Marshal(patch)
-		if err != nil {
-			return storage.FileListing{}, fmt.Errorf("%w: %w", storage.ErrMalformed, err)
-		}
-		if req, err = s.Decoder.DecodeRequest(body); err != nil {
-			return storage.FileListing{}, err
-		}
-		if err := caller.authorize(req.Project); err != nil {
-			return storage.FileListing{}, err
-		}
+// PreviewFiles lists the objects a sync of a new storage, req, would
+// import. It stops after limit files or request_timeout_s.
+func (s *Service) PreviewFiles(ctx context.Context, caller Caller, req storage.Request, limit int) (storage.FileListing, error) {
+	if err := caller.authorize(req.Project); err != nil {
+		return storage.FileListing{}, err
 	}
+	return s.listFiles(ctx, req, limit)
+}
+
+// PreviewStoredFiles lists the objects a sync of the stored storage id,
+// with the update applied, would import.
+func (s *Service) PreviewStoredFiles(ctx context.Context, caller Caller, id int64, changes storage.Update, limit int) (storage.FileListing, error) {
+	m, err := s.merge(ctx, caller, id, changes)
+	if err != nil {
+		return storage.FileListing{}, err
+	}
+	return s.listFiles(ctx, m.req, limit)
+}
+
+func (s *Service) listFiles(ctx context.Context, req storage.Request, limit int) (storage.FileListing, error) {
 	var filter *regexp.Regexp
 	if req.RegexFilter != nil && *req.RegexFilter != "" {
 		re, err := regexp.Compile(*req.RegexFilter)

@@ -6,67 +6,104 @@ import (
 	"maps"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
-// fakeVault keeps secret versions in memory.
+// fakeVault keeps secret versions in memory, as Secrets Manager does: by
+// version id, with AWSCURRENT on one of them.
 type fakeVault struct {
+	mu       sync.Mutex
 	j        *journal
-	versions map[string][]map[string]string // arn → versions, current last
-	current  map[string]int
+	versions map[string][]map[string]string // arn → versions, by number
+	current  map[string]int                 // arn → the version AWSCURRENT is on
 	putErr   error
 	deleted  []string
-	restored []string
+	promoted []string
 }
 
 func newVault(j *journal) *fakeVault {
 	return &fakeVault{j: j, versions: map[string][]map[string]string{}, current: map[string]int{}}
 }
 
+// put adds a version and makes it current, as a create does.
 func (v *fakeVault) put(arn string, values map[string]string) {
 	v.versions[arn] = append(v.versions[arn], values)
 	v.current[arn] = len(v.versions[arn]) - 1
 }
 
-func versionID(i int) string { return "v" + string(rune('0'+i)) }
+func versionID(i int) string { return "v" + strconv.Itoa(i) }
 
-func (v *fakeVault) ReadSecret(_ context.Context, arn string) (map[string]string, string, error) {
+func (v *fakeVault) ReadSecret(_ context.Context, arn, id string) (map[string]string, string, error) {
 	v.j.add("read-secret")
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	vs, ok := v.versions[arn]
 	if !ok {
 		return nil, "", errors.New("ResourceNotFoundException")
 	}
-	return maps.Clone(vs[v.current[arn]]), versionID(v.current[arn]), nil
+	i := v.current[arn]
+	if id != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(id, "v"))
+		if err != nil || n >= len(vs) {
+			return nil, "", errors.New("ResourceNotFoundException: no version " + id)
+		}
+		i = n
+	}
+	return maps.Clone(vs[i]), versionID(i), nil
 }
 
 func (v *fakeVault) PutSecretVersion(_ context.Context, arn string, values map[string]string) (string, error) {
 	v.j.add("put-secret-version")
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	if v.putErr != nil {
 		return "", v.putErr
 	}
-	v.put(arn, values)
-	return versionID(v.current[arn]), nil
+	v.versions[arn] = append(v.versions[arn], values)
+	return versionID(len(v.versions[arn]) - 1), nil
 }
 
-func (v *fakeVault) RestoreSecretVersion(_ context.Context, arn, versionID, replacing string) error {
-	v.j.add("restore-secret")
-	v.restored = append(v.restored, versionID)
-	v.current[arn] = int(versionID[1] - '0')
+func (v *fakeVault) PromoteSecretVersion(_ context.Context, arn, id, _ string) error {
+	v.j.add("promote-secret")
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.promoted = append(v.promoted, id)
+	v.current[arn], _ = strconv.Atoi(strings.TrimPrefix(id, "v"))
 	return nil
 }
 
 func (v *fakeVault) ScheduleSecretDeletion(_ context.Context, arn string) error {
 	v.j.add("schedule-secret-deletion")
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	v.deleted = append(v.deleted, arn)
 	return nil
 }
 
 func (v *fakeVault) currentValues(arn string) map[string]string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	return v.versions[arn][v.current[arn]]
+}
+
+// recordValues are the values of the version the stored record names.
+func (l *lifecycle) recordValues(t *testing.T) map[string]string {
+	t.Helper()
+	rec, err := l.repo.GetStorage(context.Background(), 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values, _, err := l.vault.ReadSecret(context.Background(), rec.SecretARN, rec.SecretVersionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return values
 }
 
 type fakeLister struct {
@@ -104,13 +141,14 @@ func newLifecycle(t *testing.T) *lifecycle {
 	return l
 }
 
-func patch(t *testing.T, body string) storage.Patch {
+// patch decodes an update as the edge does.
+func patch(t *testing.T, body string) storage.Update {
 	t.Helper()
-	p, err := storage.DecodePatch([]byte(body))
+	u, err := storage.Decoder{}.DecodeUpdate([]byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return u
 }
 
 var (
@@ -281,7 +319,8 @@ func (r *racingRepo) ReplaceStorage(ctx context.Context, rec storage.Record) err
 }
 
 // An update racing a delete never brings the storage back, and the secret
-// version it wrote is rolled back.
+// version it wrote is left an orphan nothing names (AWSCURRENT never moved
+// to it).
 func TestUpdateRacingADelete(t *testing.T) {
 	l := newLifecycle(t)
 	l.svc.Records = &racingRepo{fakeRepo: l.repo, before: func() { l.repo.stored = nil }}
@@ -327,18 +366,18 @@ func TestValidateExistingUsesStoredSecrets(t *testing.T) {
 
 func TestPreviewFiles(t *testing.T) {
 	l := newLifecycle(t)
-	if _, err := l.svc.PreviewFiles(context.Background(), owner, 42, patch(t, `{"regex_filter": ".*\\.jpg$"}`), 5); err != nil {
+	if _, err := l.svc.PreviewStoredFiles(context.Background(), owner, 42, patch(t, `{"regex_filter": ".*\\.jpg$"}`), 5); err != nil {
 		t.Fatal(err)
 	}
 	if len(l.lister.conns) != 1 || l.lister.conns[0].Secrets.Token != testToken || l.lister.filters[0].String() != `.*\.jpg$` || l.lister.limits[0] != 5 {
 		t.Errorf("lister got %+v %v %v", l.lister.conns, l.lister.filters, l.lister.limits)
 	}
-	_, err := l.svc.PreviewFiles(context.Background(), owner, 42, patch(t, `{"regex_filter": "(?<=a)b"}`), 5)
+	_, err := l.svc.PreviewStoredFiles(context.Background(), owner, 42, patch(t, `{"regex_filter": "(?<=a)b"}`), 5)
 	var verr *storage.ValidationError
 	if !errors.As(err, &verr) || !strings.Contains(strings.Join(verr.Fields["regex_filter"], ""), "(?<") {
 		t.Errorf("unsupported pattern: err = %v, want a regex_filter error naming the construct", err)
 	}
-	if _, err := l.svc.PreviewFiles(context.Background(), stranger, 0, patch(t, string(baseFields().with("project", "7").body())), 5); err == nil {
+	if _, err := l.svc.PreviewFiles(context.Background(), stranger, mustDecode(t, baseFields().with("project", "7").body()), 5); err == nil {
 		t.Errorf("preview of another project's volume was allowed")
 	}
 }
@@ -371,4 +410,118 @@ func TestCreateStoresOnlyTheSecretsOfItsAuthType(t *testing.T) {
 	if got := f.secrets.created[0].Values; !reflect.DeepEqual(got, map[string]string{"token": testToken}) {
 		t.Errorf("secret keys = %v, want only token", keysOf(got))
 	}
+}
+
+// The record names the version of its secret: the create's first version,
+// then each version an update writes; every read goes to that version,
+// whichever version is current.
+func TestTheRecordNamesItsSecretVersion(t *testing.T) {
+	l := newLifecycle(t)
+	ctx := context.Background()
+	if got := l.repo.stored[0].SecretVersionID; got != firstVersion {
+		t.Fatalf("created record names version %q, want the created secret's %q", got, firstVersion)
+	}
+	if _, err := l.svc.Update(ctx, owner, 42, patch(t, `{"token": "dapi-second"}`)); err != nil {
+		t.Fatal(err)
+	}
+	rec := l.repo.stored[0]
+	if rec.SecretVersionID != "v1" || l.recordValues(t)["token"] != "dapi-second" {
+		t.Fatalf("after a rotation the record names %q holding %v", rec.SecretVersionID, keysOf(l.recordValues(t)))
+	}
+	if l.vault.promoted[0] != "v1" {
+		t.Errorf("the record's version was not made current: %v", l.vault.promoted)
+	}
+	// Another version made current behind the record's back is not read.
+	l.vault.put(testARN, map[string]string{"token": "dapi-someone-elses"})
+	if err := l.svc.ValidateExisting(ctx, owner, 42, patch(t, `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.checker.conns[len(l.checker.conns)-1].Secrets.Token; got != "dapi-second" {
+		t.Errorf("validate used token %q, want the record's version's", got)
+	}
+}
+
+// A failed record write needs no undo: nothing names the version it wrote,
+// AWSCURRENT did not move, and the storage keeps its credentials.
+func TestAFailedRecordWriteLeavesTheCredentials(t *testing.T) {
+	l := newLifecycle(t)
+	l.repo.err = errors.New("ProvisionedThroughputExceededException")
+	_, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"token": "dapi-lost"}`))
+	l.repo.err = nil
+	if !errors.Is(err, core.ErrPersistence) {
+		t.Fatalf("err = %v, want ErrPersistence", err)
+	}
+	assertCalls(t, l.j.list(), []string{"get-record", "read-secret", "check", "put-secret-version", "replace-record"})
+	if l.repo.stored[0].SecretVersionID != firstVersion || l.recordValues(t)["token"] != testToken || l.vault.currentValues(testARN)["token"] != testToken {
+		t.Errorf("a failed update changed the storage's credentials")
+	}
+}
+
+// Records written before records named their version read AWSCURRENT, and
+// an update pins them to the version it read (or wrote).
+func TestRecordsWithoutAVersionReadTheCurrentOne(t *testing.T) {
+	for name, body := range map[string]string{"settings only": `{"title": "pinned"}`, "rotation": `{"token": "dapi-rotated"}`} {
+		t.Run(name, func(t *testing.T) {
+			l := newLifecycle(t)
+			ctx := context.Background()
+			l.repo.stored[0].SecretVersionID = ""
+			l.vault.put(testARN, map[string]string{"token": "dapi-current"}) // v1, AWSCURRENT
+			if err := l.svc.ValidateExisting(ctx, owner, 42, patch(t, `{}`)); err != nil {
+				t.Fatal(err)
+			}
+			if got := l.checker.conns[0].Secrets.Token; got != "dapi-current" {
+				t.Errorf("validate of a record without a version used %q, want AWSCURRENT's", got)
+			}
+			if _, err := l.svc.Update(ctx, owner, 42, patch(t, body)); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"settings only": "v1", "rotation": "v2"}[name]
+			if got := l.repo.stored[0].SecretVersionID; got != want {
+				t.Errorf("updated record names version %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// Stored credentials go only to the host (and tenant) they were entered
+// for: an update, validate or files preview that moves the storage
+// elsewhere without giving the secret again is refused before anything is
+// checked, listed or written.
+func TestStoredCredentialsAreNotSentToANewHost(t *testing.T) {
+	const moved = `{"host": "https://attacker.example.com"}`
+	want := map[string][]string{"token": {"Give the token again: stored credentials are not sent to a new host."}}
+	for name, call := range map[string]func(*lifecycle) error{
+		"update": func(l *lifecycle) error {
+			_, err := l.svc.Update(context.Background(), owner, 42, patch(t, moved))
+			return err
+		},
+		"validate": func(l *lifecycle) error {
+			return l.svc.ValidateExisting(context.Background(), owner, 42, patch(t, moved))
+		},
+		"files": func(l *lifecycle) error {
+			_, err := l.svc.PreviewStoredFiles(context.Background(), owner, 42, patch(t, moved), 5)
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			l := newLifecycle(t)
+			err := call(l)
+			var verr *storage.ValidationError
+			if !errors.As(err, &verr) || !reflect.DeepEqual(verr.Fields, want) {
+				t.Fatalf("err = %v, want %v", err, want)
+			}
+			if len(l.checker.conns) != 0 || len(l.lister.conns) != 0 || l.repo.stored[0].Revision != 1 {
+				t.Errorf("the stored token went somewhere: checks %d, listings %d, revision %d", len(l.checker.conns), len(l.lister.conns), l.repo.stored[0].Revision)
+			}
+		})
+	}
+	t.Run("with the token given again", func(t *testing.T) {
+		l := newLifecycle(t)
+		if _, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"host": "https://other.cloud.databricks.com", "token": "dapi-for-the-new-host"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if got := l.checker.conns[0].Secrets.Token; got != "dapi-for-the-new-host" {
+			t.Errorf("checked with %q", got)
+		}
+	})
 }

@@ -20,10 +20,11 @@ type ConnectionChecker interface {
 // SecretStore keeps one secret per storage.
 type SecretStore interface {
 	// CreateSecret stores the values under a name derived from the storage id
-	// and returns the secret's ARN. It returns an error wrapping ErrIDTaken
-	// when the name belongs to another secret, and never deletes or changes
-	// a secret it did not create.
-	CreateSecret(ctx context.Context, s NewSecret) (arn string, err error)
+	// and returns the secret's ARN and the id of the version that holds the
+	// values (which the record names). It returns an error wrapping
+	// ErrIDTaken when the name belongs to another secret, and never deletes
+	// or changes a secret it did not create.
+	CreateSecret(ctx context.Context, s NewSecret) (arn, versionID string, err error)
 	// DeleteSecret removes a secret at once, without a recovery window.
 	DeleteSecret(ctx context.Context, arn string) error
 }
@@ -56,7 +57,8 @@ type Records interface {
 	Repository
 	// ListProject returns a project's records in id order.
 	ListProject(ctx context.Context, project int64) ([]storage.Record, error)
-	// ReplaceStorage writes r over the record it was read from, as revision
+	// ReplaceStorage writes r — its settings and the secret version it
+	// names, in one write — over the record it was read from, as revision
 	// r.Revision+1, if the stored record is still at r.Revision; otherwise
 	// it returns an error wrapping ErrConflict, or storage.ErrRecordNotFound
 	// when the record is gone. It never brings back a deleted record.
@@ -73,15 +75,23 @@ var ErrConflict = errors.New("the storage was changed by another request")
 // SecretVault reads, versions and deletes existing storage secrets. Only
 // the function that manages storages holds one; the create function's role
 // cannot read a secret.
+//
+// A storage's credentials are the version of its secret that its record
+// names (storage.Record.SecretVersionID): an update writes a new version,
+// then the record naming it, so the conditional record write decides for
+// both, and a failed update has nothing to undo.
 type SecretVault interface {
-	// ReadSecret returns a secret's current values and version id.
-	ReadSecret(ctx context.Context, arn string) (values map[string]string, versionID string, err error)
-	// PutSecretVersion makes values the secret's current version (the
-	// previous one stays as AWSPREVIOUS) and returns the new version id.
+	// ReadSecret returns the values of the secret's version versionID, or of
+	// its current version when versionID is empty (records written before
+	// records named their version), and the id of the version read.
+	ReadSecret(ctx context.Context, arn, versionID string) (values map[string]string, readID string, err error)
+	// PutSecretVersion adds values as a new version of the secret without
+	// changing which version is current, and returns the version's id.
 	PutSecretVersion(ctx context.Context, arn string, values map[string]string) (versionID string, err error)
-	// RestoreSecretVersion makes versionID current again, replacing the
-	// version replacing, after a rotation whose record write failed.
-	RestoreSecretVersion(ctx context.Context, arn, versionID, replacing string) error
+	// PromoteSecretVersion makes versionID, which a record now names, the
+	// secret's current version in place of previous (or of whichever
+	// version is current). Bookkeeping only: no reader depends on it.
+	PromoteSecretVersion(ctx context.Context, arn, versionID, previous string) error
 	// ScheduleSecretDeletion deletes a secret after the configured recovery
 	// window (at once when it is zero).
 	ScheduleSecretDeletion(ctx context.Context, arn string) error

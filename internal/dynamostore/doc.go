@@ -7,8 +7,11 @@
 //
 //	STORAGE#<id>                  a storage record: the storage's fields under
 //	                              their API names (see recordItem), "kind"
-//	                              "storage", and "secret_arn", the ARN of the
-//	                              secret that holds its credentials.
+//	                              "storage", "secret_arn", the ARN of the
+//	                              secret that holds its credentials, and
+//	                              "secret_version_id", the version of that
+//	                              secret it goes with (absent in records
+//	                              written before: AWSCURRENT).
 //	COUNTER#storage-id            the id counter ("value" N), advanced in blocks
 //	                              (see IDBlocks).
 //	IDEMPOTENCY#<scope>:<key>     an idempotency key: "fingerprint" of the

@@ -20,7 +20,7 @@ func ptr[T any](v T) *T { return &v }
 func TestRecordItemRoundTrip(t *testing.T) {
 	created := time.Date(2025, 11, 24, 22, 58, 1, 123456000, time.UTC)
 	lastSync := time.Date(2025, 11, 20, 8, 15, 0, 5000, time.UTC)
-	full := storage.Record{SecretARN: "arn:aws:secretsmanager:us-east-1:1:secret:x", Revision: 3, Storage: storage.Storage{
+	full := storage.Record{SecretARN: "arn:aws:secretsmanager:us-east-1:1:secret:x", SecretVersionID: "5f0c8f47-0a7c-4b7e-9d8e-4f3a2b1c0d9e", Revision: 3, Storage: storage.Storage{
 		ID: 42, Type: storage.StorageType, CreatedAt: created,
 		Settings: storage.Settings{
 			Project: 7, Host: "https://h.cloud.databricks.com", Catalog: "main", Schema: "default", Volume: "landing",
@@ -52,7 +52,7 @@ func TestRecordItemRoundTrip(t *testing.T) {
 			var apiFields map[string]any
 			_ = json.Unmarshal(api, &apiFields)
 			for k := range item {
-				if _, ok := apiFields[k]; !ok && k != "pk" && k != "kind" && k != "secret_arn" && k != "revision" {
+				if _, ok := apiFields[k]; !ok && k != "pk" && k != "kind" && k != "secret_arn" && k != "secret_version_id" && k != "revision" {
 					t.Errorf("item attribute %q is no API field", k)
 				}
 			}

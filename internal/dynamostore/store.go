@@ -54,7 +54,10 @@ type recordItem struct {
 	PK        string `json:"pk"`
 	Kind      string `json:"kind"`
 	SecretARN string `json:"secret_arn"`
-	Revision  int64  `json:"revision"`
+	// SecretVersionID is absent in items written before records named
+	// their secret's version.
+	SecretVersionID string `json:"secret_version_id,omitempty"`
+	Revision        int64  `json:"revision"`
 	storage.Storage
 }
 
@@ -64,7 +67,8 @@ func withJSONTagsDecoding(o *attributevalue.DecoderOptions) { o.TagKey = "json" 
 // RecordItem renders a record as a DynamoDB item.
 func RecordItem(r storage.Record) (map[string]types.AttributeValue, error) {
 	return attributevalue.MarshalMapWithOptions(recordItem{
-		PK: StorageKey(r.ID), Kind: kindStorage, SecretARN: r.SecretARN, Revision: r.Revision, Storage: r.Storage,
+		PK: StorageKey(r.ID), Kind: kindStorage, SecretARN: r.SecretARN, SecretVersionID: r.SecretVersionID,
+		Revision: r.Revision, Storage: r.Storage,
 	}, withJSONTags)
 }
 
@@ -230,5 +234,5 @@ func DecodeRecord(av map[string]types.AttributeValue) (storage.Record, error) {
 	if err := attributevalue.UnmarshalMapWithOptions(av, &it, withJSONTagsDecoding); err != nil {
 		return storage.Record{}, fmt.Errorf("decode storage item: %w", err)
 	}
-	return storage.Record{Storage: it.Storage, SecretARN: it.SecretARN, Revision: it.Revision}, nil
+	return storage.Record{Storage: it.Storage, SecretARN: it.SecretARN, SecretVersionID: it.SecretVersionID, Revision: it.Revision}, nil
 }

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,7 +27,7 @@ type Core interface {
 	Create(ctx context.Context, caller core.Caller, req storage.Request, key string) (core.Created, error)
 	Replay(ctx context.Context, caller core.Caller, key string) (core.Created, bool, error)
 	Get(ctx context.Context, caller core.Caller, id int64) (storage.Storage, error)
-	Update(ctx context.Context, caller core.Caller, id int64, patch storage.Patch) (storage.Storage, error)
+	Update(ctx context.Context, caller core.Caller, id int64, changes storage.Update) (storage.Storage, error)
 	Delete(ctx context.Context, caller core.Caller, id int64) error
 }
 
@@ -149,7 +149,7 @@ func (d *Dispatcher) createOnce(ctx context.Context, source, messageID string, b
 		}
 	}
 	caller := core.TrustedSource(source)
-	body, ref, err := d.handOver(ctx, source, body)
+	credentials, ref, err := d.handOver(ctx, source, body)
 	if errors.Is(err, errCredentialsGone) {
 		// A redelivery of a create that succeeded and used up the secret
 		// replays; anything else cannot be served.
@@ -162,7 +162,7 @@ func (d *Dispatcher) createOnce(ctx context.Context, source, messageID string, b
 	if err != nil {
 		return d.failed(err)
 	}
-	req, err := d.Decoder.DecodeRequest(body)
+	req, err := d.Decoder.DecodeRequestWithCredentials(body, credentials)
 	if err == nil {
 		var created core.Created
 		created, err = d.Core.Create(ctx, caller, req, key)
@@ -185,13 +185,16 @@ func (d *Dispatcher) createOnce(ctx context.Context, source, messageID string, b
 // errCredentialsGone marks a handed-over secret that no longer exists.
 var errCredentialsGone = errors.New("credentials secret gone")
 
-// handOver replaces the credentials reference of an event-borne body by the
-// values it refers to. SQS and EventBridge bodies that carry the values
-// themselves are refused; direct invocations may carry either.
-func (d *Dispatcher) handOver(ctx context.Context, source string, body []byte) (merged []byte, ref string, err error) {
+// handOver reads the credentials an event-borne body refers to: the values,
+// keyed by their request field names, for the decoder to check beside the
+// body (which goes to the decoder as it came: the reference, like the rest
+// of the envelope, is no request field). SQS and
+// EventBridge bodies that carry the values themselves are refused; direct
+// invocations may carry either.
+func (d *Dispatcher) handOver(ctx context.Context, source string, body []byte) (credentials map[string]string, ref string, err error) {
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(body, &fields) != nil || fields == nil {
-		return body, "", nil // not an object: the decoder says what is wrong
+		return nil, "", nil // not an object: the decoder says what is wrong
 	}
 	problems := map[string][]string{}
 	rawRef, hasRef := fields[FieldCredentialsSecretID]
@@ -206,7 +209,7 @@ func (d *Dispatcher) handOver(ctx context.Context, source string, body []byte) (
 		if len(problems) > 0 {
 			return nil, "", &storage.ValidationError{Fields: problems}
 		}
-		return body, "", nil
+		return nil, "", nil
 	}
 	if json.Unmarshal(rawRef, &ref) != nil || d.Credentials == nil || !d.Credentials.Owns(ref) {
 		problems[FieldCredentialsSecretID] = []string{fmt.Sprintf("Must be the ARN or name of a secret under %q.", d.credentialsDir())}
@@ -224,8 +227,7 @@ func (d *Dispatcher) handOver(ctx context.Context, source string, body []byte) (
 	case err != nil:
 		return nil, "", &storage.ValidationError{Fields: map[string][]string{FieldCredentialsSecretID: {err.Error()}}}
 	}
-	delete(fields, FieldCredentialsSecretID)
-	for name, value := range values {
+	for name := range values {
 		if !slices.Contains(secretFields, name) {
 			return nil, "", &storage.ValidationError{Fields: map[string][]string{FieldCredentialsSecretID: {
 				fmt.Sprintf("The secret may hold only %s.", strings.Join(secretFields, " and "))}}}
@@ -234,10 +236,8 @@ func (d *Dispatcher) handOver(ctx context.Context, source string, body []byte) (
 			return nil, "", &storage.ValidationError{Fields: map[string][]string{name: {
 				"Send it either in the body or in the credentials secret, not both."}}}
 		}
-		fields[name], _ = json.Marshal(value)
 	}
-	merged, err = json.Marshal(fields)
-	return merged, ref, err
+	return values, ref, nil
 }
 
 // secretFields are the request fields that hold secrets.
@@ -321,9 +321,9 @@ func (d *Dispatcher) operate(ctx context.Context, env directEnvelope) result {
 	ctx, _ = metrics.Start(ctx)
 	caller := core.TrustedSource(SourceDirect)
 	var res result
-	id, idErr := strconv.ParseInt(strings.Trim(string(env.ID), `" `), 10, 64)
-	if idErr != nil || id < 1 {
-		res = d.failed(&storage.ValidationError{Fields: map[string][]string{"id": {"A valid integer is required."}}})
+	id, idErr := storage.DecodeInteger("id", env.ID, 1, math.MaxInt64)
+	if idErr != nil {
+		res = d.failed(idErr)
 	} else {
 		switch env.Operation {
 		case OperationGet:
@@ -331,10 +331,10 @@ func (d *Dispatcher) operate(ctx context.Context, env directEnvelope) result {
 			res = d.succeeded(core.Created{Storage: got}, err)
 			res.status = statusOr(res, http.StatusOK)
 		case OperationUpdate:
-			patch, err := storage.DecodePatch(env.Patch)
+			changes, err := d.Decoder.DecodeUpdate(env.Patch)
 			var updated storage.Storage
 			if err == nil {
-				updated, err = d.Core.Update(ctx, caller, id, patch)
+				updated, err = d.Core.Update(ctx, caller, id, changes)
 			}
 			res = d.succeeded(core.Created{Storage: updated}, err)
 			res.status = statusOr(res, http.StatusOK)

@@ -47,8 +47,8 @@ func (c *scriptedCore) Get(_ context.Context, _ core.Caller, id int64) (storage.
 	return storage.Storage{ID: id, Type: storage.StorageType}, nil
 }
 
-func (c *scriptedCore) Update(_ context.Context, _ core.Caller, id int64, p storage.Patch) (storage.Storage, error) {
-	if _, ok := p["volume"]; ok {
+func (c *scriptedCore) Update(_ context.Context, _ core.Caller, id int64, u storage.Update) (storage.Storage, error) {
+	if u.Gave("volume") {
 		return storage.Storage{}, &storage.ConnectionError{Reason: storage.ReasonTimedOut, Message: "The workspace did not answer in time."}
 	}
 	return storage.Storage{ID: id, Type: storage.StorageType}, nil
@@ -584,7 +584,7 @@ func (recordingCore) Get(context.Context, core.Caller, int64) (storage.Storage, 
 	return storage.Storage{}, nil
 }
 
-func (recordingCore) Update(context.Context, core.Caller, int64, storage.Patch) (storage.Storage, error) {
+func (recordingCore) Update(context.Context, core.Caller, int64, storage.Update) (storage.Storage, error) {
 	return storage.Storage{}, nil
 }
 

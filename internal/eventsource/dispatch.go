@@ -174,15 +174,16 @@ func (d *Dispatcher) serveV1(ctx context.Context, ev events.APIGatewayProxyReque
 // path or host an event carries can make it fail.
 func (d *Dispatcher) serveHTTP(ctx context.Context, method, path, query string, header http.Header,
 	body string, base64Encoded bool, apiRequestID string) (int, map[string]string, string) {
-	raw := []byte(body)
+	var reader io.Reader = strings.NewReader(body)
 	if base64Encoded {
 		decoded, err := base64.StdEncoding.DecodeString(body)
 		if err != nil {
-			// An undecodable body is served as if empty of JSON: the handler
-			// answers it with a clear 400.
-			decoded = []byte("\x00")
+			// The handler answers the read error with a 400 that says so
+			// (after authentication, as any other body problem).
+			reader = failingReader{fmt.Errorf("%w: the body is marked base64-encoded (isBase64Encoded) but is not valid base64", storage.ErrMalformed)}
+		} else {
+			reader = bytes.NewReader(decoded)
 		}
-		raw = decoded
 	}
 	if path == "" {
 		path = "/"
@@ -197,7 +198,7 @@ func (d *Dispatcher) serveHTTP(ctx context.Context, method, path, query string, 
 		ProtoMajor: 1,
 		ProtoMinor: 1,
 		Header:     header,
-		Body:       io.NopCloser(bytes.NewReader(raw)),
+		Body:       io.NopCloser(reader),
 		RequestURI: path,
 	}).WithContext(ctx)
 	w := &responseWriter{header: http.Header{}}
@@ -211,6 +212,11 @@ func (d *Dispatcher) serveHTTP(ctx context.Context, method, path, query string, 
 	}
 	return w.status, headers, w.body.String()
 }
+
+// failingReader is a body that cannot be read, for the reason err gives.
+type failingReader struct{ err error }
+
+func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
 
 // responseWriter collects what a handler writes, for a proxy response.
 type responseWriter struct {

@@ -483,7 +483,7 @@ func (fakeCore) Get(context.Context, core.Caller, int64) (storage.Storage, error
 	return storage.Storage{}, core.ErrNotFound
 }
 
-func (fakeCore) Update(context.Context, core.Caller, int64, storage.Patch) (storage.Storage, error) {
+func (fakeCore) Update(context.Context, core.Caller, int64, storage.Update) (storage.Storage, error) {
 	return storage.Storage{}, core.ErrNotFound
 }
 
@@ -493,11 +493,15 @@ func (fakeCore) List(context.Context, core.Caller, int64, string) ([]storage.Sto
 	return nil, nil
 }
 
-func (fakeCore) ValidateExisting(context.Context, core.Caller, int64, storage.Patch) error {
+func (fakeCore) ValidateExisting(context.Context, core.Caller, int64, storage.Update) error {
 	return nil
 }
 
-func (fakeCore) PreviewFiles(context.Context, core.Caller, int64, storage.Patch, int) (storage.FileListing, error) {
+func (fakeCore) PreviewFiles(context.Context, core.Caller, storage.Request, int) (storage.FileListing, error) {
+	return storage.FileListing{}, nil
+}
+
+func (fakeCore) PreviewStoredFiles(context.Context, core.Caller, int64, storage.Update, int) (storage.FileListing, error) {
 	return storage.FileListing{}, nil
 }
 
@@ -618,6 +622,10 @@ func TestInvalidBase64BodyIsAClientError(t *testing.T) {
 	}
 	if resp.StatusCode != 400 {
 		t.Fatalf("status = %d, want 400; body %s", resp.StatusCode, resp.Body)
+	}
+	// It says what is wrong, not that a stand-in body is not JSON.
+	if !strings.Contains(resp.Body, "isBase64Encoded") || !strings.Contains(resp.Body, "not valid base64") {
+		t.Errorf("body %s does not say the base64 body could not be decoded", resp.Body)
 	}
 }
 

@@ -31,12 +31,13 @@ import (
 type Core interface {
 	Create(ctx context.Context, caller core.Caller, req storage.Request, key string) (core.Created, error)
 	Validate(ctx context.Context, caller core.Caller, req storage.Request) error
-	ValidateExisting(ctx context.Context, caller core.Caller, id int64, patch storage.Patch) error
+	ValidateExisting(ctx context.Context, caller core.Caller, id int64, changes storage.Update) error
 	Get(ctx context.Context, caller core.Caller, id int64) (storage.Storage, error)
 	List(ctx context.Context, caller core.Caller, project int64, ordering string) ([]storage.Storage, error)
-	Update(ctx context.Context, caller core.Caller, id int64, patch storage.Patch) (storage.Storage, error)
+	Update(ctx context.Context, caller core.Caller, id int64, changes storage.Update) (storage.Storage, error)
 	Delete(ctx context.Context, caller core.Caller, id int64) error
-	PreviewFiles(ctx context.Context, caller core.Caller, id int64, patch storage.Patch, limit int) (storage.FileListing, error)
+	PreviewFiles(ctx context.Context, caller core.Caller, req storage.Request, limit int) (storage.FileListing, error)
+	PreviewStoredFiles(ctx context.Context, caller core.Caller, id int64, changes storage.Update, limit int) (storage.FileListing, error)
 }
 
 // Header names of the idempotency protocol (as Stripe and the IETF draft
@@ -283,12 +284,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 	case "create":
 		h.create(w, r, caller, body, out)
 	case "update":
-		patch, err := storage.DecodePatch(body)
+		changes, err := h.Decoder.DecodeUpdate(body)
 		if err != nil {
 			h.failFor(w, out, err)
 			return
 		}
-		updated, err := h.Core.Update(ctx, caller, id, patch)
+		updated, err := h.Core.Update(ctx, caller, id, changes)
 		h.respond(w, out, http.StatusOK, updated, err)
 	case "validate":
 		h.validate(w, r, caller, body, out)
@@ -330,37 +331,14 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, caller core.Cal
 	h.respond(w, out, http.StatusCreated, created.Storage, err)
 }
 
-// patchWithID decodes a validate or files body and its optional "id": the
-// stored storage to apply the body over (0 when there is none).
-func patchWithID(body []byte) (storage.Patch, int64, error) {
-	patch, err := storage.DecodePatch(body)
-	if err != nil {
-		return nil, 0, err
-	}
-	raw, ok := patch["id"]
-	if !ok || string(raw) == "null" {
-		return patch, 0, nil
-	}
-	id, err := strconv.ParseInt(strings.Trim(string(raw), `" `), 10, 64)
-	if err != nil || id < 1 {
-		return nil, 0, &storage.ValidationError{Fields: map[string][]string{"id": {"A valid integer is required."}}}
-	}
-	return patch, id, nil
-}
-
 func (h *Handler) validate(w http.ResponseWriter, r *http.Request, caller core.Caller, body []byte, out *outcome) {
-	patch, id, err := patchWithID(body)
-	if err != nil {
-		h.failFor(w, out, err)
-		return
-	}
-	if id != 0 {
-		out.storageID = id
-		err = h.Core.ValidateExisting(r.Context(), caller, id, patch)
-	} else {
-		var req storage.Request
-		if req, err = h.Decoder.DecodeRequest(body); err == nil {
-			err = h.Core.Validate(r.Context(), caller, req)
+	probe, err := h.Decoder.DecodeProbe(body, 0)
+	if err == nil {
+		out.storageID = probe.ID
+		if probe.ID != 0 {
+			err = h.Core.ValidateExisting(r.Context(), caller, probe.ID, probe.Changes)
+		} else {
+			err = h.Core.Validate(r.Context(), caller, probe.Request)
 		}
 	}
 	if err != nil {
@@ -383,23 +361,22 @@ type previewEntry struct {
 const scanTimedOut = "... storage scan timed out, the preview shows only part of the files ..."
 
 func (h *Handler) files(w http.ResponseWriter, r *http.Request, caller core.Caller, body []byte, out *outcome) {
-	patch, id, err := patchWithID(body)
+	probe, err := h.Decoder.DecodeProbe(body, core.MaxPreviewLimit)
 	if err != nil {
 		h.failFor(w, out, err)
 		return
 	}
 	limit := core.DefaultPreviewLimit
-	if raw, ok := patch["limit"]; ok && string(raw) != "null" {
-		n, err := strconv.Atoi(strings.Trim(string(raw), `" `))
-		if err != nil || n < 1 || n > core.MaxPreviewLimit {
-			h.failFor(w, out, &storage.ValidationError{Fields: map[string][]string{"limit": {
-				fmt.Sprintf("Ensure this value is an integer from 1 to %d.", core.MaxPreviewLimit)}}})
-			return
-		}
-		limit = n
+	if probe.Limit != 0 {
+		limit = int(probe.Limit)
 	}
-	out.storageID = id
-	listing, err := h.Core.PreviewFiles(r.Context(), caller, id, patch, limit)
+	out.storageID = probe.ID
+	var listing storage.FileListing
+	if probe.ID != 0 {
+		listing, err = h.Core.PreviewStoredFiles(r.Context(), caller, probe.ID, probe.Changes, limit)
+	} else {
+		listing, err = h.Core.PreviewFiles(r.Context(), caller, probe.Request, limit)
+	}
 	if err != nil {
 		h.failFor(w, out, err)
 		return
@@ -463,6 +440,9 @@ func readBody(r *http.Request) ([]byte, error) {
 		return nil, nil
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, storage.MaxRequestBytes+1))
+	if errors.Is(err, storage.ErrMalformed) {
+		return nil, err // the transport's own account (an undecodable base64 body)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: the body could not be read", storage.ErrMalformed)
 	}

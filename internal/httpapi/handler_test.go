@@ -69,7 +69,7 @@ func (w *fakeWorkflow) Create(_ context.Context, caller core.Caller, req storage
 	}, nil
 }
 
-func (w *fakeWorkflow) ValidateExisting(context.Context, core.Caller, int64, storage.Patch) error {
+func (w *fakeWorkflow) ValidateExisting(context.Context, core.Caller, int64, storage.Update) error {
 	return w.validateErr
 }
 
@@ -81,13 +81,17 @@ func (w *fakeWorkflow) List(context.Context, core.Caller, int64, string) ([]stor
 	return nil, nil
 }
 
-func (w *fakeWorkflow) Update(_ context.Context, _ core.Caller, id int64, _ storage.Patch) (storage.Storage, error) {
+func (w *fakeWorkflow) Update(_ context.Context, _ core.Caller, id int64, _ storage.Update) (storage.Storage, error) {
 	return storage.Storage{ID: id, Type: storage.StorageType, CreatedAt: createdAt}, w.getErr
 }
 
 func (w *fakeWorkflow) Delete(context.Context, core.Caller, int64) error { return w.getErr }
 
-func (w *fakeWorkflow) PreviewFiles(context.Context, core.Caller, int64, storage.Patch, int) (storage.FileListing, error) {
+func (w *fakeWorkflow) PreviewFiles(context.Context, core.Caller, storage.Request, int) (storage.FileListing, error) {
+	return storage.FileListing{}, w.getErr
+}
+
+func (w *fakeWorkflow) PreviewStoredFiles(context.Context, core.Caller, int64, storage.Update, int) (storage.FileListing, error) {
 	return storage.FileListing{}, w.getErr
 }
 

@@ -20,7 +20,11 @@ type listingCore struct {
 	ids     []int64
 }
 
-func (c *listingCore) PreviewFiles(_ context.Context, _ core.Caller, id int64, _ storage.Patch, limit int) (storage.FileListing, error) {
+func (c *listingCore) PreviewFiles(_ context.Context, _ core.Caller, _ storage.Request, limit int) (storage.FileListing, error) {
+	return c.PreviewStoredFiles(context.Background(), core.Caller{}, 0, storage.Update{}, limit)
+}
+
+func (c *listingCore) PreviewStoredFiles(_ context.Context, _ core.Caller, id int64, _ storage.Update, limit int) (storage.FileListing, error) {
 	c.limits, c.ids = append(c.limits, limit), append(c.ids, id)
 	return c.listing, nil
 }
@@ -40,7 +44,7 @@ func TestFilesPreview(t *testing.T) {
 	}{
 		{"all listed", `{"id": 4}`, storage.FileListing{Files: files}, 200, 100, 4, `{"key":"images/a.jpg","last_modified":"2026-01-02T03:04:05Z","size":12}`},
 		{"limit reached", `{"id": "4", "limit": 1}`, storage.FileListing{Files: files, LimitReached: true}, 200, 1, 4, `{"key":null,"last_modified":null,"size":null}`},
-		{"timed out", `{"limit": 1000}`, storage.FileListing{Files: files, TimedOut: true}, 200, 1000, 0, `"key":"... storage scan timed out`},
+		{"timed out", `{"limit": 1000, "project": 1, "host": "https://dbc-1.cloud.databricks.com", "catalog": "c", "schema": "s", "volume": "v", "token": "t"}`, storage.FileListing{Files: files, TimedOut: true}, 200, 1000, 0, `"key":"... storage scan timed out`},
 		{"limit too high", `{"limit": 1001}`, storage.FileListing{}, 400, 0, 0, ""},
 		{"limit zero", `{"limit": 0}`, storage.FileListing{}, 400, 0, 0, ""},
 		{"bad id", `{"id": "x"}`, storage.FileListing{}, 400, 0, 0, ""},

@@ -3,6 +3,7 @@
 package secretstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -56,7 +57,8 @@ type Store struct {
 // Name returns the secret name of a storage.
 func (s *Store) Name(storageID int64) string { return Name(s.Prefix, storageID) }
 
-// CreateSecret stores the values as one JSON secret and returns its ARN.
+// CreateSecret stores the values as one JSON secret and returns its ARN
+// and the id of its first version, which the storage's record names.
 //
 // Each create carries a fresh token, as the ClientRequestToken (so that the
 // SDK's retries of a create whose response was lost succeed instead of
@@ -64,10 +66,10 @@ func (s *Store) Name(storageID int64) string { return Name(s.Prefix, storageID) 
 // first version. A failed create deletes a secret of that name only when
 // its versions prove it was this create's; a name that belongs to any other
 // secret is reported as core.ErrIDTaken and left alone.
-func (s *Store) CreateSecret(ctx context.Context, in core.NewSecret) (string, error) {
+func (s *Store) CreateSecret(ctx context.Context, in core.NewSecret) (arn, versionID string, err error) {
 	body, err := json.Marshal(in.Values)
 	if err != nil {
-		return "", fmt.Errorf("encode secret for storage %d: %w", in.StorageID, err)
+		return "", "", fmt.Errorf("encode secret for storage %d: %w", in.StorageID, err)
 	}
 	token := uuid.NewString()
 	input := &secretsmanager.CreateSecretInput{
@@ -86,7 +88,8 @@ func (s *Store) CreateSecret(ctx context.Context, in core.NewSecret) (string, er
 	}
 	out, err := s.Client.CreateSecret(ctx, input)
 	if err == nil {
-		return aws.ToString(out.ARN), nil
+		// The token is the first version's id; the answer says so too.
+		return aws.ToString(out.ARN), cmp.Or(aws.ToString(out.VersionId), token), nil
 	}
 	var exists *types.ResourceExistsException
 	var invalid *types.InvalidRequestException
@@ -94,13 +97,13 @@ func (s *Store) CreateSecret(ctx context.Context, in core.NewSecret) (string, er
 	case errors.As(err, &exists):
 		// Another secret has the name; with this create's token the SDK's
 		// own retries would have succeeded.
-		return "", fmt.Errorf("create secret for storage %d: %w: %w", in.StorageID, core.ErrIDTaken, err)
+		return "", "", fmt.Errorf("create secret for storage %d: %w: %w", in.StorageID, core.ErrIDTaken, err)
 	case errors.As(err, &invalid) && strings.Contains(invalid.ErrorMessage(), "scheduled for deletion"):
 		// A deleted storage's secret, in its recovery window, holds the name.
-		return "", fmt.Errorf("create secret for storage %d: %w: %w", in.StorageID, core.ErrIDTaken, err)
+		return "", "", fmt.Errorf("create secret for storage %d: %w: %w", in.StorageID, core.ErrIDTaken, err)
 	}
 	s.discard(ctx, input.Name, token)
-	return "", fmt.Errorf("create secret for storage %d: %w", in.StorageID, err)
+	return "", "", fmt.Errorf("create secret for storage %d: %w", in.StorageID, err)
 }
 
 // discardTimeout bounds the clean-up after a failed create.

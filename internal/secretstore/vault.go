@@ -3,10 +3,12 @@ package secretstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/google/uuid"
 )
 
@@ -27,14 +29,35 @@ type Vault struct {
 	RecoveryDays int32
 }
 
-// stageCurrent is the version stage Secrets Manager reads by default.
-const stageCurrent = "AWSCURRENT"
+// Staging labels. Which version of a secret goes with a storage is said by
+// the storage's record (storage.Record.SecretVersionID), not by a label:
+// labels are kept for what they still do (see PromoteSecretVersion).
+const (
+	// stageCurrent is the version Secrets Manager reads by default, and the
+	// version of records that name none.
+	stageCurrent = "AWSCURRENT"
+	// StagePending marks the version last written and not yet confirmed by
+	// a record write. Writing a version with it leaves AWSCURRENT where it
+	// is, so a write whose record write then fails changes nothing anybody
+	// reads; the next write takes the label, and the version is left
+	// unlabelled (an orphan that nothing names, deleted with the secret).
+	StagePending = "LSDBX_PENDING"
+)
 
-// ReadSecret returns a secret's current values and version id.
-func (v *Vault) ReadSecret(ctx context.Context, arn string) (map[string]string, string, error) {
-	out, err := v.Client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+// ReadSecret returns the values of the secret's version versionID, and
+// that id; of its current version (AWSCURRENT) when versionID is empty.
+func (v *Vault) ReadSecret(ctx context.Context, arn, versionID string) (map[string]string, string, error) {
+	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)}
+	if versionID != "" {
+		in.VersionId = aws.String(versionID)
+	} else {
+		// Named, although it is the default, so that the read does not
+		// depend on a default (moto's differs after a stage move).
+		in.VersionStage = aws.String(stageCurrent)
+	}
+	out, err := v.Client.GetSecretValue(ctx, in)
 	if err != nil {
-		return nil, "", fmt.Errorf("read secret %s: %w", arn, err)
+		return nil, "", fmt.Errorf("read secret %s version %q: %w", arn, versionID, err)
 	}
 	var values map[string]string
 	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &values); err != nil {
@@ -43,10 +66,11 @@ func (v *Vault) ReadSecret(ctx context.Context, arn string) (map[string]string, 
 	return values, aws.ToString(out.VersionId), nil
 }
 
-// PutSecretVersion makes values the secret's current version; Secrets
-// Manager keeps the version it replaces as AWSPREVIOUS. The version id is
-// chosen here, so that the SDK's retries of a call whose response was lost
-// create no second version.
+// PutSecretVersion adds values as a new version of the secret, labelled
+// StagePending and not current, and returns its id: the version becomes
+// the storage's when a record write names it. The version id is chosen
+// here, so that the SDK's retries of a call whose response was lost create
+// no second version.
 func (v *Vault) PutSecretVersion(ctx context.Context, arn string, values map[string]string) (string, error) {
 	body, err := json.Marshal(values)
 	if err != nil {
@@ -56,6 +80,7 @@ func (v *Vault) PutSecretVersion(ctx context.Context, arn string, values map[str
 		SecretId:           aws.String(arn),
 		SecretString:       aws.String(string(body)),
 		ClientRequestToken: aws.String(uuid.NewString()),
+		VersionStages:      []string{StagePending},
 	})
 	if err != nil {
 		return "", fmt.Errorf("put a version of secret %s: %w", arn, err)
@@ -63,17 +88,41 @@ func (v *Vault) PutSecretVersion(ctx context.Context, arn string, values map[str
 	return aws.ToString(out.VersionId), nil
 }
 
-// RestoreSecretVersion makes versionID current again, taking the stage from
-// replacing.
-func (v *Vault) RestoreSecretVersion(ctx context.Context, arn, versionID, replacing string) error {
+// PromoteSecretVersion moves AWSCURRENT to versionID, from previous (the
+// version the record named before) or, when AWSCURRENT is elsewhere (a
+// concurrent update promoted its own), from wherever it is. Nothing reads
+// AWSCURRENT for a record that names its version: the label keeps the
+// version labelled (Secrets Manager may remove unlabelled versions once a
+// secret has more than 100) and AWSCURRENT meaningful to a person reading
+// the secret. Concurrent promotions may leave AWSCURRENT on an older
+// version than the record names; the next promotion repairs that.
+func (v *Vault) PromoteSecretVersion(ctx context.Context, arn, versionID, previous string) error {
+	err := v.moveCurrent(ctx, arn, versionID, previous)
+	var invalid *types.InvalidParameterException
+	if err == nil || !errors.As(err, &invalid) {
+		return err
+	}
+	out, readErr := v.Client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId: aws.String(arn), VersionStage: aws.String(stageCurrent)})
+	if readErr != nil {
+		return errors.Join(err, fmt.Errorf("find the current version of secret %s: %w", arn, readErr))
+	}
+	holder := aws.ToString(out.VersionId)
+	if holder == versionID {
+		return nil
+	}
+	return v.moveCurrent(ctx, arn, versionID, holder)
+}
+
+func (v *Vault) moveCurrent(ctx context.Context, arn, versionID, from string) error {
 	_, err := v.Client.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
 		SecretId:            aws.String(arn),
 		VersionStage:        aws.String(stageCurrent),
 		MoveToVersionId:     aws.String(versionID),
-		RemoveFromVersionId: aws.String(replacing),
+		RemoveFromVersionId: aws.String(from),
 	})
 	if err != nil {
-		return fmt.Errorf("restore version %s of secret %s: %w", versionID, arn, err)
+		return fmt.Errorf("make version %s of secret %s current: %w", versionID, arn, err)
 	}
 	return nil
 }

@@ -47,13 +47,28 @@ func (d Decoder) DecodeRequest(body []byte) (Request, error) {
 	}
 
 	p := parser{fields: fields}
+	r := p.request(d.Hosts)
+	if p.errs.Fields["auth_type"] == nil {
+		p.requireForAuth(r.AuthType, r.Secrets, r.ClientID, r.TenantID)
+	}
+	if p.errs.Fields != nil {
+		return Request{}, &p.errs
+	}
+	return r, nil
+}
+
+// request parses every field of a request with its field's rules: a field
+// left out gets its default, or a "required" problem. The cross-field
+// rules (requireForAuth) are the caller's, run over the whole storage.
+// The create decodes a body with it, and an update the fields it gives.
+func (p *parser) request(hosts HostPolicy) Request {
 	var r Request
 	s := &r.Settings
 
 	s.Catalog = p.name("catalog")
 	s.Schema = p.name("schema")
 	s.Volume = p.name("volume")
-	s.Host = p.host("host", d.Hosts)
+	s.Host = p.host("host", hosts)
 	s.Project = p.project("project")
 
 	s.AuthType = AuthType(p.choice("auth_type", []string{string(AuthPAT), string(AuthDatabricksSP), string(AuthAzureADSP)}, string(DefaultAuthType)))
@@ -61,9 +76,6 @@ func (d Decoder) DecodeRequest(body []byte) (Request, error) {
 	r.Secrets.ClientSecret = p.credential("client_secret")
 	s.ClientID = optional(p.credential("client_id"))
 	s.TenantID = optional(p.credential("tenant_id"))
-	if p.errs.Fields["auth_type"] == nil {
-		p.requireForAuth(s.AuthType, r.Secrets, s.ClientID, s.TenantID)
-	}
 
 	s.Prefix = p.prefix("prefix")
 	s.RegexFilter = p.nullableString("regex_filter", 0)
@@ -83,11 +95,7 @@ func (d Decoder) DecodeRequest(body []byte) (Request, error) {
 	s.LastSyncJob = p.nullableString("last_sync_job", maxLastSyncJob)
 	s.Meta = p.anyJSON("meta")
 	s.Traceback = p.nullableString("traceback", 0)
-
-	if p.errs.Fields != nil {
-		return Request{}, &p.errs
-	}
-	return r, nil
+	return r
 }
 
 // jsonProblem describes a syntax error without echoing the body, which may

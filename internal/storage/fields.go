@@ -100,18 +100,26 @@ func (p *parser) credential(field string) string {
 	if !ok {
 		return ""
 	}
-	switch {
-	case strings.TrimSpace(s) == "":
-		p.errs.add(field, msgBlank)
-		return ""
-	case len(s) > maxCredentialLength:
-		p.errs.add(field, fmt.Sprintf(msgMaxLength, maxCredentialLength))
-		return ""
-	case hasControl(s):
-		p.errs.add(field, "Must not contain control characters.")
+	if problem := credentialProblem(s); problem != "" {
+		p.errs.add(field, problem)
 		return ""
 	}
 	return s
+}
+
+// credentialProblem says what is wrong with a credential's text, if
+// anything: the rules of a credential field, for values from the body and
+// values handed over beside it alike.
+func credentialProblem(s string) string {
+	switch {
+	case strings.TrimSpace(s) == "":
+		return msgBlank
+	case len(s) > maxCredentialLength:
+		return fmt.Sprintf(msgMaxLength, maxCredentialLength)
+	case hasControl(s):
+		return "Must not contain control characters."
+	}
+	return ""
 }
 
 func (p *parser) requireForAuth(mode AuthType, secrets Secrets, clientID, tenantID *string) {

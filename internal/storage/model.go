@@ -255,10 +255,18 @@ type wire struct {
 }
 
 // Record is what the repository keeps for a storage: the storage, the
-// reference to its secret, and its revision.
+// reference to its secret and to the version of that secret it goes with,
+// and its revision.
 type Record struct {
 	Storage
 	SecretARN string
+	// SecretVersionID is the version of the secret this record goes with:
+	// every reader of the credentials reads this version, never whichever
+	// version is current, so that a record and its credentials are written
+	// together by the one conditional record write. Empty in records
+	// written before records named their version; their credentials are
+	// the secret's current version (AWSCURRENT). An id, not a secret.
+	SecretVersionID string
 	// Revision counts the writes of the record (1 after the create); an
 	// update names the revision it read, so that no write is lost.
 	Revision int64

@@ -57,7 +57,7 @@ func newEnv(t *testing.T) *env {
 func (e *env) createSecret(t *testing.T, prefix string, id int64) string {
 	t.Helper()
 	store := &secretstore.Store{Client: e.sm, Prefix: prefix}
-	arn, err := store.CreateSecret(context.Background(), core.NewSecret{StorageID: id, Project: 1, Values: map[string]string{"token": secretValue}})
+	arn, _, err := store.CreateSecret(context.Background(), core.NewSecret{StorageID: id, Project: 1, Values: map[string]string{"token": secretValue}})
 	if err != nil {
 		t.Fatalf("create secret %d: %v", id, err)
 	}

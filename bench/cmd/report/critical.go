@@ -64,7 +64,7 @@ func (g *orderGate) CheckConnection(ctx context.Context, c storage.Connection) e
 // gatedSecrets is the service's SecretStore behind the gate.
 type gatedSecrets struct{ g *orderGate }
 
-func (s gatedSecrets) CreateSecret(ctx context.Context, in core.NewSecret) (string, error) {
+func (s gatedSecrets) CreateSecret(ctx context.Context, in core.NewSecret) (arn, versionID string, err error) {
 	s.g.mu.Lock()
 	hold, done := s.g.hold, s.g.done
 	s.g.mu.Unlock()
@@ -72,7 +72,7 @@ func (s gatedSecrets) CreateSecret(ctx context.Context, in core.NewSecret) (stri
 		select {
 		case <-done:
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return "", "", ctx.Err()
 		}
 	}
 	return s.g.secrets.CreateSecret(ctx, in)
