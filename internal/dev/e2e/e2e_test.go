@@ -154,7 +154,7 @@ func TestEverySampleEventThroughTheRuntimeEmulator(t *testing.T) {
 	}
 	var files []string
 	for _, n := range names {
-		files = append(files, filepath.Join("..", "..", "events", n))
+		files = append(files, filepath.Join("..", "..", "..", "events", n))
 	}
 	exp := readmeExpectations(t)
 	for _, f := range files {
@@ -245,7 +245,7 @@ func TestAsyncSampleEventsThroughTheRuntimeEmulator(t *testing.T) {
 	db := dynamodb.NewFromConfig(testenv.AWSConfig(t))
 	for _, want := range asyncSamples {
 		t.Run(want.name, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join("..", "..", "events", want.name))
+			raw, err := os.ReadFile(filepath.Join("..", "..", "..", "events", want.name))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -323,7 +323,7 @@ func startFunction(t *testing.T, function string, env map[string]string) *rie.Fu
 
 func TestLabelStudioSDKThroughTheLocalAPI(t *testing.T) {
 	wd, _ := os.Getwd()
-	python := filepath.Join(wd, "..", "..", ".venv", "bin", "python")
+	python := filepath.Join(wd, "..", "..", "..", ".venv", "bin", "python")
 	if _, err := os.Stat(python); err != nil {
 		t.Fatalf("the project virtualenv is missing (make venv): %v", err)
 	}
