@@ -7,7 +7,8 @@
 //
 // Every command takes -table; it defaults to $TABLE_NAME. AWS configuration
 // comes from the standard chain (environment, shared files, instance role),
-// so AWS_ENDPOINT_URL points it at an emulator.
+// so AWS_ENDPOINT_URL points it at an emulator, with the functions' retries
+// and timeouts (package awsclients).
 //
 // create prints the plaintext token once; only its hash is stored.
 package main
@@ -25,10 +26,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/lsdbx/databricks-storage/internal/auth"
+	"github.com/lsdbx/databricks-storage/internal/awsclients"
+	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 )
 
@@ -97,7 +97,7 @@ func tableName(flagValue string, getenv func(string) string) string {
 	if flagValue != "" {
 		return flagValue
 	}
-	return getenv("TABLE_NAME")
+	return strings.TrimSpace(getenv(config.EnvTableName))
 }
 
 // parse parses args, turning flag errors into usage errors.
@@ -114,11 +114,11 @@ func openStore(ctx context.Context, table string) (*tokenstore.Store, error) {
 	if table == "" {
 		return nil, fmt.Errorf("%w: no table: pass -table or set TABLE_NAME", errUsage)
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := awsclients.Load(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return nil, err
 	}
-	return &tokenstore.Store{Client: dynamodb.NewFromConfig(cfg), Table: table}, nil
+	return &tokenstore.Store{Client: awsclients.New(cfg).DynamoDB, Table: table}, nil
 }
 
 func runCreate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

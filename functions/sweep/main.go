@@ -1,8 +1,10 @@
 // Command sweep is the scheduled Lambda function that deletes orphan storage
 // secrets (see package sweep). It only wires: configuration from the
-// environment (TABLE_NAME, SECRET_NAME_PREFIX, SWEEP_GRACE_MINUTES), the
-// logger (level from AWS_LAMBDA_LOG_LEVEL) and the sweeper, and logs each
-// run's report as one JSON line.
+// environment (package config: TABLE_NAME, SECRET_NAME_PREFIX,
+// SWEEP_GRACE_MINUTES, METRICS_NAMESPACE), the AWS clients (package
+// awsclients, as the storage functions'), the logger (level from
+// AWS_LAMBDA_LOG_LEVEL) and the sweeper, and logs each run's report as one
+// JSON line.
 package main
 
 import (
@@ -11,8 +13,9 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/lsdbx/databricks-storage/internal/awsclients"
+	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/logging"
 	"github.com/lsdbx/databricks-storage/internal/metrics"
 	"github.com/lsdbx/databricks-storage/internal/sweep"
@@ -24,14 +27,14 @@ var version = "dev"
 func main() {
 	logger := logging.New(os.Stdout, os.Getenv("AWS_LAMBDA_LOG_LEVEL")).With(slog.String("version", version))
 	slog.SetDefault(logger)
-	cfg, err := sweep.ConfigFromEnv(os.Getenv)
+	cfg, err := config.FromEnv(os.Getenv)
 	if err != nil {
 		logger.Error("invalid configuration", slog.String("error", err.Error()))
 		os.Exit(1)
 	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
+	awsCfg, err := awsclients.Load(context.Background())
 	if err != nil {
-		logger.Error("load AWS configuration", slog.String("error", err.Error()))
+		logger.Error("start-up failed", slog.String("error", err.Error()))
 		os.Exit(1)
 	}
 	sweeper := sweep.New(awsCfg, cfg, logger)

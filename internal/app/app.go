@@ -1,20 +1,19 @@
+// Package app wires the storage functions together from their
+// configuration (package config): the AWS clients (package awsclients), the
+// stores, the connection checker and the event dispatcher. The Lambda's main
+// and the local server share it, so both run the same code.
 package app
 
 import (
 	"context"
 	"crypto/x509"
-	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lsdbx/databricks-storage/internal/auth"
+	"github.com/lsdbx/databricks-storage/internal/awsclients"
+	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/databricks"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
@@ -50,44 +49,25 @@ type Options struct {
 	// operation that would answers 500. The manage function, the local
 	// server and the tests build the whole service.
 	CreateOnly bool
+	// Version is reported in error bodies.
+	Version string
 }
 
-// New loads the AWS configuration (the standard chain, so AWS_ENDPOINT_URL
-// and friends apply) and builds the service. Clients are built once, here,
-// and shared by every invocation of a warm instance.
-func New(ctx context.Context, cfg Config, logger *slog.Logger, opts Options) (*App, error) {
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+// New loads the AWS configuration (awsclients.Load: the standard chain, so
+// AWS_ENDPOINT_URL and friends apply) and builds the service. Clients are
+// built once, here, and shared by every invocation of a warm instance.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Options) (*App, error) {
+	awsCfg, err := awsclients.Load(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return nil, err
 	}
-	awsCfg.HTTPClient = awshttp.NewBuildableClient().WithTimeout(awsAttemptTimeout)
 	return NewWithAWS(awsCfg, cfg, logger, opts), nil
 }
 
-// Retry budget for AWS calls. A create makes at most four calls in a row
-// after the connection check; with these bounds even a failing one gives up
-// in about 3×3 s + 2×0.5 s, so a create and its rollback finish inside the
-// function's 30 s timeout although the check may use 20 s of it.
-const (
-	awsMaxAttempts    = 3
-	awsMaxBackoff     = 500 * time.Millisecond
-	awsAttemptTimeout = 3 * time.Second
-)
-
-// retryer is the SDK's standard retryer (throttling, 5xx, connection
-// errors) with the bounds above.
-func retryer() aws.Retryer {
-	return retry.NewStandard(func(o *retry.StandardOptions) {
-		o.MaxAttempts = awsMaxAttempts
-		o.MaxBackoff = awsMaxBackoff
-	})
-}
-
 // NewWithAWS builds the service on an already loaded AWS configuration.
-func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options) *App {
-	awsCfg.Retryer = retryer
-	db := newDynamoDB(dynamodb.NewFromConfig(awsCfg))
-	sm := newSecretsManager(secretsmanager.NewFromConfig(awsCfg))
+func NewWithAWS(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, opts Options) *App {
+	clients := awsclients.New(awsCfg)
+	db, sm := clients.DynamoDB, clients.SecretsManager
 	store := &dynamostore.Store{Client: db, Table: cfg.TableName}
 	secrets := &secretstore.Store{Client: sm, Prefix: cfg.SecretNamePrefix, KMSKeyID: cfg.SecretsKMSKeyID}
 	checker := opts.Checker
@@ -117,13 +97,13 @@ func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options
 		Core:             service,
 		Auth:             authenticator,
 		Decoder:          decoder,
-		Version:          cfg.Version,
+		Version:          opts.Version,
 		MetricsNamespace: cfg.MetricsNamespace,
 		Logger:           logger,
 	}
 	return &App{
 		Dispatcher: &eventsource.Dispatcher{
-			HTTP: handler, Core: service, Decoder: decoder, Failures: store, Version: cfg.Version, Logger: logger,
+			HTTP: handler, Core: service, Decoder: decoder, Failures: store, Version: opts.Version, Logger: logger,
 			MetricsNamespace: cfg.MetricsNamespace,
 			Credentials:      &secretstore.Incoming{Client: sm, Prefix: cfg.SecretNamePrefix},
 		},
@@ -132,6 +112,6 @@ func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options
 		Service: service,
 		Store:   store,
 		Secrets: secrets,
-		AWS:     awsCfg,
+		AWS:     clients.AWS,
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/lsdbx/databricks-storage/internal/app"
 	"github.com/lsdbx/databricks-storage/internal/auth"
+	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/dev/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/dev/faultinject"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
@@ -63,13 +64,13 @@ func newFixture(t *testing.T, table, prefix string) *fixture {
 	t.Cleanup(fw.Close)
 	fw.AddPAT(secretToken)
 	fw.AddAzureApp("tenant-1", "app-1", secretClient)
-	cfg := app.Config{
-		TableName: table, SecretNamePrefix: prefix, IDBlockSize: 5, Version: "test", TokenCacheTTL: time.Minute, SecretRecoveryDays: 7,
+	cfg := config.Config{
+		TableName: table, SecretNamePrefix: prefix, IDBlockSize: 5, TokenCacheTTL: time.Minute, SecretRecoveryDays: 7,
 		MetricsNamespace: "Test/Storage",
 		Hosts:            hostguard.Policy{AllowPrivate: true},
 		AzureAuthority:   fw.URL(),
 	}
-	a := app.NewWithAWS(awsCfg, cfg, logger, app.Options{RootCAs: fw.CertPool()})
+	a := app.NewWithAWS(awsCfg, cfg, logger, app.Options{RootCAs: fw.CertPool(), Version: "test"})
 	token, _, err := a.Tokens.Mint(context.Background(), tokenstore.MintInput{User: "tester-" + t.Name(), AllProjects: true})
 	if err != nil {
 		t.Fatalf("mint token: %v", err)
@@ -444,7 +445,7 @@ func TestEveryAuthModeCreatesAgainstTheWorkspace(t *testing.T) {
 
 func TestHostileHostsAreRefusedBeforeAnyCall(t *testing.T) {
 	f := newFixture(t, "", "")
-	strict := app.NewWithAWS(f.app.AWS, app.Config{TableName: f.table, SecretNamePrefix: f.prefix, IDBlockSize: 1}, slog.New(slog.DiscardHandler), app.Options{})
+	strict := app.NewWithAWS(f.app.AWS, config.Config{TableName: f.table, SecretNamePrefix: f.prefix, IDBlockSize: 1}, slog.New(slog.DiscardHandler), app.Options{})
 	for _, host := range []string{
 		"http://dbc-1.cloud.databricks.com", "https://127.0.0.1", "https://2130706433", "https://0x7f000001",
 		"https://0177.0.0.1", "https://127.1", "https://[::1]", "https://[::ffff:127.0.0.1]", "https://localhost",

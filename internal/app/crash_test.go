@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/dev/faultinject"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 	"github.com/lsdbx/databricks-storage/internal/sweep"
@@ -43,7 +44,7 @@ func TestCrashBetweenCallsIsCleanedUpBySweep(t *testing.T) {
 
 			// An hour later the scheduled sweep runs (its own process, healthy AWS).
 			awsCfg := testenv.AWSConfig(t)
-			sweeper := sweep.New(awsCfg, sweep.Config{TableName: f.table, SecretNamePrefix: f.prefix, Grace: 15 * time.Minute}, slog.New(slog.DiscardHandler))
+			sweeper := sweep.New(awsCfg, config.Config{TableName: f.table, SecretNamePrefix: f.prefix, SweepGrace: 15 * time.Minute}, slog.New(slog.DiscardHandler))
 			sweeper.Now = func() time.Time { return time.Now().Add(time.Hour) }
 			report, err := sweeper.Sweep(context.Background())
 			if err != nil {

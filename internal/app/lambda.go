@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/logging"
 )
 
@@ -16,12 +17,12 @@ import (
 func RunLambda(version string, opts Options) {
 	logger := logging.New(os.Stdout, os.Getenv("AWS_LAMBDA_LOG_LEVEL"))
 	slog.SetDefault(logger)
-	cfg, err := ConfigFromEnv(os.Getenv)
+	cfg, err := config.FromEnv(os.Getenv)
 	if err != nil {
 		logger.Error("invalid configuration", slog.String("error", err.Error()))
 		os.Exit(1)
 	}
-	cfg.Version = version
+	opts.Version = version
 	service, err := New(context.Background(), cfg, logger, opts)
 	if err != nil {
 		logger.Error("start-up failed", slog.String("error", err.Error()))

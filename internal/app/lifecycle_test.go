@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lsdbx/databricks-storage/internal/app"
+	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/dev/emfcheck"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
@@ -148,7 +149,7 @@ func TestUpdateRotatesAndRechecks(t *testing.T) {
 	}
 	// Updates pass the same host guard as creates: an instance with the
 	// deployed policy refuses these hosts before any connection.
-	strict := &fixture{app: app.NewWithAWS(f.app.AWS, app.Config{TableName: f.table, SecretNamePrefix: f.prefix, IDBlockSize: 1, SecretRecoveryDays: 7},
+	strict := &fixture{app: app.NewWithAWS(f.app.AWS, config.Config{TableName: f.table, SecretNamePrefix: f.prefix, IDBlockSize: 1, SecretRecoveryDays: 7},
 		slog.New(slog.DiscardHandler), app.Options{}), fw: f.fw, token: f.token}
 	for _, host := range []string{"https://169.254.169.254", "https://localhost", "http://dbc-1.cloud.databricks.com", "https://dbc-1.cloud.databricks.com.evil.example"} {
 		if status, _, raw := strict.call(t, "PATCH", path, `{"host": "`+host+`"}`, nil); status != 400 || !strings.Contains(raw, `"host"`) {
@@ -219,7 +220,10 @@ func TestDeleteSchedulesTheSecretAndTheSweepLeavesIt(t *testing.T) {
 	if err != nil || desc.DeletedDate == nil {
 		t.Fatalf("the secret is not scheduled for deletion: %+v, %v", desc, err)
 	}
-	report, err := sweep.New(testenv.AWSConfig(t), sweep.Config{TableName: f.table, SecretNamePrefix: f.prefix, Grace: time.Nanosecond}, nil).Sweep(context.Background())
+	// An hour later: every secret is older than the grace period.
+	sweeper := sweep.New(testenv.AWSConfig(t), config.Config{TableName: f.table, SecretNamePrefix: f.prefix}, nil)
+	sweeper.Now = func() time.Time { return time.Now().Add(time.Hour) }
+	report, err := sweeper.Sweep(context.Background())
 	if err != nil || report.Deleted != 0 {
 		t.Errorf("the sweep touched a secret pending deletion: %+v, %v", report, err)
 	}

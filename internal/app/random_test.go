@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/dev/faultinject"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 	"github.com/lsdbx/databricks-storage/internal/sweep"
@@ -471,7 +472,7 @@ func runFaults(t *testing.T, w faultWorkload) faultRun {
 	wg.Wait()
 
 	// An hour later the scheduled sweep runs.
-	sweeper := sweep.New(testenv.AWSConfig(t), sweep.Config{TableName: table, SecretNamePrefix: prefix, Grace: sweep.DefaultGrace}, slog.New(slog.DiscardHandler))
+	sweeper := sweep.New(testenv.AWSConfig(t), config.Config{TableName: table, SecretNamePrefix: prefix, SweepGrace: config.DefaultSweepGrace}, slog.New(slog.DiscardHandler))
 	sweeper.Now = func() time.Time { return time.Now().Add(time.Hour) }
 	report, err := sweeper.Sweep(context.Background())
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/lsdbx/databricks-storage/internal/app"
+	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
@@ -117,7 +118,7 @@ func TestInterleavedUpdatesAgainstMoto(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			gate := &gateChecker{}
-			a := app.NewWithAWS(testenv.AWSConfig(t), app.Config{TableName: table, SecretNamePrefix: prefix, IDBlockSize: 1, SecretRecoveryDays: 7},
+			a := app.NewWithAWS(testenv.AWSConfig(t), config.Config{TableName: table, SecretNamePrefix: prefix, IDBlockSize: 1, SecretRecoveryDays: 7},
 				slog.New(slog.DiscardHandler), app.Options{Checker: gate})
 			records := &failingRecords{Records: a.Store}
 			a.Service.Records = records

@@ -10,11 +10,12 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/core"
 )
 
-// DefaultCacheTTL is the cache lifetime NewAuthenticator sets.
-const DefaultCacheTTL = 30 * time.Second
+// DefaultCacheTTL is the cache lifetime NewAuthenticator sets: TOKEN_CACHE_SECONDS' default.
+const DefaultCacheTTL = config.DefaultTokenCacheTTL
 
 // maxNegativeTTL caps how long an unknown, revoked or expired token is
 // remembered, so a token minted just after a failed attempt works soon.

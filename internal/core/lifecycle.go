@@ -254,7 +254,9 @@ func (s *Service) Delete(ctx context.Context, caller Caller, id int64) error {
 	if err != nil {
 		return fmt.Errorf("%w: delete storage %d: %w", ErrPersistence, id, err)
 	}
-	if err := s.Vault.ScheduleSecretDeletion(context.WithoutCancel(ctx), rec.SecretARN); err != nil {
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	if err := s.Vault.ScheduleSecretDeletion(cctx, rec.SecretARN); err != nil {
 		// The record is gone, so the secret is an orphan: the sweep will
 		// remove it, without a recovery window.
 		s.logger().ErrorContext(ctx, "storage deleted, but its secret could not be scheduled for deletion; the sweep will remove it",

@@ -256,7 +256,9 @@ func (d *Dispatcher) discardCredentials(ctx context.Context, ref string) {
 	if ref == "" {
 		return
 	}
-	if err := d.Credentials.Delete(context.WithoutCancel(ctx), ref); err != nil {
+	cctx, cancel := core.CleanupContext(ctx)
+	defer cancel()
+	if err := d.Credentials.Delete(cctx, ref); err != nil {
 		d.logger().WarnContext(ctx, "could not delete a used credentials secret", slog.String("error", err.Error()))
 	}
 }

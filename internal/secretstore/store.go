@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -106,14 +105,11 @@ func (s *Store) CreateSecret(ctx context.Context, in core.NewSecret) (arn, versi
 	return "", "", fmt.Errorf("create secret for storage %d: %w", in.StorageID, err)
 }
 
-// discardTimeout bounds the clean-up after a failed create.
-const discardTimeout = 5 * time.Second
-
 // discard deletes the secret named name if, and only if, this create made
 // it: a lost response can hide a create that happened, and the secret's
 // version ids tell whose it is. What it cannot delete, the sweep will.
 func (s *Store) discard(ctx context.Context, name *string, token string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), discardTimeout)
+	ctx, cancel := core.CleanupContext(ctx)
 	defer cancel()
 	desc, err := s.Client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: name})
 	if err != nil {

@@ -31,13 +31,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
-
-// DefaultGrace is the grace period when none is set: far longer than a
-// create can take (the create function times out after 30 s).
-const DefaultGrace = 15 * time.Minute
 
 // DefaultPageSize is how many secrets one ListSecrets call asks for.
 const DefaultPageSize = 100
@@ -65,7 +62,10 @@ type Sweeper struct {
 	// are considered. It must not be empty.
 	Prefix string
 	// Grace is how old a secret must be before it can be an orphan;
-	// DefaultGrace when zero or negative.
+	// config.DefaultSweepGrace when zero. Sweep refuses one outside
+	// config.CheckSweepGrace's bounds: a shorter one could take a create in
+	// flight for an orphan and delete the secret its record is about to
+	// name.
 	Grace time.Duration
 	// DryRun finds and reports the orphans without deleting them.
 	DryRun bool
@@ -116,7 +116,8 @@ const (
 // DryRun, deletes them. It first lists every page, then examines, so that
 // deletions cannot shift the pages being read.
 //
-// The error is non-nil when the listing failed (the report then counts
+// The error is non-nil when the sweep was refused (no prefix, a grace
+// period out of bounds) or the listing failed (the report then counts
 // nothing examined) or when a record lookup or a deletion failed; the
 // report then still describes every other secret. Secrets in doubt because
 // of their tags, name or record are reported as skipped, not as errors.
@@ -125,15 +126,18 @@ func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
 	if s.Prefix == "" {
 		return report, ErrNoPrefix
 	}
+	grace := s.Grace
+	if grace == 0 {
+		grace = config.DefaultSweepGrace
+	}
+	if err := config.CheckSweepGrace(grace); err != nil {
+		return report, fmt.Errorf("sweep refused: %w", err)
+	}
 	entries, err := s.list(ctx)
 	if err != nil {
 		return report, err
 	}
 	now := s.now()
-	grace := s.Grace
-	if grace <= 0 {
-		grace = DefaultGrace
-	}
 	log := s.logger().With(slog.Bool("dry_run", s.DryRun))
 	var errs []error
 	for _, entry := range entries {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
@@ -183,7 +184,7 @@ func TestSweepDeletesExactlyTheOldOrphans(t *testing.T) {
 	young := e.secrets.Name(8)
 	all = append(all, young)
 	survivors = append(survivors, young)
-	now := e.createdAt(t, youngARN).Add(sweep.DefaultGrace)
+	now := e.createdAt(t, youngARN).Add(config.DefaultSweepGrace)
 	slices.Sort(all)
 	slices.Sort(orphans)
 	slices.Sort(survivors)
@@ -191,7 +192,7 @@ func TestSweepDeletesExactlyTheOldOrphans(t *testing.T) {
 	var logs bytes.Buffer
 	newSweeper := func(dryRun bool) *sweep.Sweeper {
 		return &sweep.Sweeper{
-			Secrets: e.sm, Records: e.records, Prefix: e.prefix, Grace: sweep.DefaultGrace,
+			Secrets: e.sm, Records: e.records, Prefix: e.prefix, Grace: config.DefaultSweepGrace,
 			DryRun: dryRun, Now: func() time.Time { return now }, Logger: newLogger(&logs),
 		}
 	}

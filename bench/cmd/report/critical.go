@@ -13,6 +13,7 @@ import (
 
 	"github.com/lsdbx/databricks-storage/bench/benchkit"
 	"github.com/lsdbx/databricks-storage/internal/app"
+	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/logging"
 	"github.com/lsdbx/databricks-storage/internal/storage"
@@ -104,16 +105,16 @@ func measureCriticalPath(l *lab) (*section, error) {
 		return s, err
 	}
 	defer proxy.Close()
-	cfg, err := app.ConfigFromEnv(os.Getenv)
+	cfg, err := config.FromEnv(os.Getenv)
 	if err != nil {
 		return s, err
 	}
-	cfg.Version = "bench"
 	// app.New loads the AWS configuration from the environment, as the
 	// function's main does: AWS_ENDPOINT_URL names the proxy while it runs.
 	os.Setenv("AWS_ENDPOINT_URL", proxy.URL())
 	opts := l.env.AppOptions()
 	opts.CreateOnly = true
+	opts.Version = "bench"
 	a, err := app.New(l.ctx, cfg, logging.New(io.Discard, "INFO"), opts)
 	os.Setenv("AWS_ENDPOINT_URL", l.env.Endpoint)
 	if err != nil {

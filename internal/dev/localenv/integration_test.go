@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lsdbx/databricks-storage/internal/app"
+	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/dev/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/dev/localenv"
 )
@@ -37,7 +38,7 @@ func TestCreateInTheLocalEnvironment(t *testing.T) {
 		t.Setenv(k, os.Getenv(k)) // restored after the test
 	}
 	e.Export()
-	cfg, err := app.ConfigFromEnv(os.Getenv)
+	cfg, err := config.FromEnv(os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}

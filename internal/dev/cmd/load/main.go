@@ -28,6 +28,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/lsdbx/databricks-storage/internal/app"
+	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/dev/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/dev/localapi"
 	"github.com/lsdbx/databricks-storage/internal/dev/localenv"
@@ -54,12 +55,13 @@ func run() error {
 	}
 	defer env.Close()
 	env.Export()
-	cfg, err := app.ConfigFromEnv(os.Getenv)
+	cfg, err := config.FromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	cfg.Version = "load"
-	service, err := app.New(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), env.AppOptions())
+	opts := env.AppOptions()
+	opts.Version = "load"
+	service, err := app.New(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), opts)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/lsdbx/databricks-storage/internal/app"
+	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/dev/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/dev/localapi"
 	"github.com/lsdbx/databricks-storage/internal/dev/localenv"
@@ -64,15 +65,16 @@ func run() error {
 	}
 
 	env.Export()
-	cfg, err := app.ConfigFromEnv(os.Getenv)
+	cfg, err := config.FromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	cfg.Version = "local"
 	if cfg.Hosts.AllowPrivate {
 		fmt.Println("WARNING: DATABRICKS_ALLOW_PRIVATE_HOSTS is on: loopback and private workspace hosts are accepted. For local testing only.")
 	}
-	service, err := app.New(ctx, cfg, logger, env.AppOptions())
+	opts := env.AppOptions()
+	opts.Version = "local"
+	service, err := app.New(ctx, cfg, logger, opts)
 	if err != nil {
 		return err
 	}
