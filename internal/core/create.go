@@ -210,12 +210,6 @@ type idResult struct {
 	err error
 }
 
-type keyResult struct {
-	rec   IdempotencyRecord
-	found bool
-	err   error
-}
-
 // madeSecret is the secret of a create and the id it is named after.
 type madeSecret struct {
 	id  int64
