@@ -476,9 +476,31 @@ func TestIdempotencyKeyReplaysAndRefusesChanges(t *testing.T) {
 	if status != http.StatusCreated || headers["Idempotent-Replayed"] != "" {
 		t.Fatalf("first: status %d, headers %v", status, headers)
 	}
-	status, headers, again := f.send(t, "/api/storages/databricks/", f.patBody(8), key)
-	if status != http.StatusCreated || headers["Idempotent-Replayed"] != "true" || again["id"] != first["id"] || again["created_at"] != first["created_at"] {
-		t.Fatalf("replay: status %d, headers %v, id %v vs %v", status, headers, again["id"], first["id"])
+	f.fw.ResetRequests()
+	for range 3 { // retries and redeliveries
+		status, headers, again := f.send(t, "/api/storages/databricks/", f.patBody(8), key)
+		if status != http.StatusCreated || headers["Idempotent-Replayed"] != "true" || again["id"] != first["id"] || again["created_at"] != first["created_at"] {
+			t.Fatalf("replay: status %d, headers %v, id %v vs %v", status, headers, again["id"], first["id"])
+		}
+	}
+	if got := f.fw.Requests(); len(got) != 0 {
+		t.Errorf("the workspace saw %d requests from replays, want none", len(got))
+	}
+	// Nor does a replay count as a connection-check failure (whose alarm
+	// pages someone).
+	replays := 0
+	for _, line := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) != nil || entry["msg"] != "request" || entry["Replays"] != 1.0 {
+			continue
+		}
+		replays++
+		if n, _ := entry["ConnectionCheckFailures"].(float64); n != 0 {
+			t.Errorf("a replay counted %v connection-check failures: %s", n, line)
+		}
+	}
+	if replays != 3 {
+		t.Errorf("%d summary lines of replays, want 3", replays)
 	}
 	status, _, changed := f.send(t, "/api/storages/databricks/", strings.Replace(f.patBody(8), "Images", "Other", 1), key)
 	if status != http.StatusUnprocessableEntity {

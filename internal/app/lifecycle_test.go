@@ -73,8 +73,8 @@ func TestListAndGet(t *testing.T) {
 	if status, _, _ := f.call(t, "GET", "/api/storages/databricks/?project=31", "", nil); status != 403 {
 		t.Errorf("list of a foreign project: %d, want 403", status)
 	}
-	if status, _, _ := f.call(t, "GET", fmt.Sprintf("/api/storages/databricks/%d", a), "", nil); status != 403 {
-		t.Errorf("get of a foreign storage: %d, want 403", status)
+	if status, _, raw := f.call(t, "GET", fmt.Sprintf("/api/storages/databricks/%d", a), "", nil); status != 404 || !strings.Contains(raw, `"Not found."`) {
+		t.Errorf("get of a foreign storage: %d %s, want 404 as for an unknown id", status, raw)
 	}
 }
 
@@ -247,8 +247,8 @@ func TestValidateAnExistingStorage(t *testing.T) {
 		t.Errorf("validate of an unknown id: %d, want 404", status)
 	}
 	f.token = mintFor(t, f, 99)
-	if status, _, _ := f.call(t, "POST", "/api/storages/databricks/validate", fmt.Sprintf(`{"id": %d}`, id), nil); status != 403 {
-		t.Errorf("validate of a foreign storage: %d, want 403", status)
+	if status, _, raw := f.call(t, "POST", "/api/storages/databricks/validate", fmt.Sprintf(`{"id": %d}`, id), nil); status != 404 || !strings.Contains(raw, `"Not found."`) {
+		t.Errorf("validate of a foreign storage: %d %s, want 404 as for an unknown id", status, raw)
 	}
 }
 

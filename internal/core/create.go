@@ -33,16 +33,25 @@ func (s *Service) Validate(ctx context.Context, caller Caller, req storage.Reque
 // connection works, stores the secrets and the record, and returns the
 // storage. On failure part-way it removes what it stored.
 //
-// The AWS work overlaps the connection check: the id is reserved and the
-// secret created while the workspace answers, so that the record write is
-// the only AWS call that waits for the check. A failed check removes the
-// secret it overlapped (the sweep removes it if the function dies first).
-//
 // With an idempotency key (key != ""), the first request creates the
 // storage; later ones of the same caller with the same request return it
 // (Replayed), and ones with a different request fail with
-// ErrIdempotencyConflict. The key is looked up beside the check; a replay
-// answers whatever the check says, cancels it and creates no secret.
+// ErrIdempotencyConflict. The key is looked up before anything else
+// starts: a replay contacts no workspace, reserves no id and creates no
+// secret (retries and redeliveries are frequent, and a customer's
+// workspace may be slow, rate-limited or down).
+//
+// Past the key, the AWS work overlaps the connection check: the id is
+// reserved and the secret created while the workspace answers, so that the
+// record write is the only AWS call that waits for the check. A failed
+// check removes the secret it overlapped (the sweep removes it if the
+// function dies first).
+//
+// The answer does not depend on which of the overlapped calls ends first:
+// when the check fails, its error is the answer (the caller must fix the
+// request, or the workspace must recover), even if the AWS work failed
+// too; an AWS failure is the answer only once the check has passed. So an
+// AWS failure waits for the check's outcome.
 func (s *Service) Create(ctx context.Context, caller Caller, req storage.Request, key string) (Created, error) {
 	if err := caller.authorize(req.Project); err != nil {
 		return Created{}, err
@@ -54,86 +63,58 @@ func (s *Service) Create(ctx context.Context, caller Caller, req storage.Request
 		}
 		key = caller.keyScope() + ":" + key
 		fingerprint = Fingerprint(req)
+		rec, found, err := s.Keys.FindKey(ctx, key)
+		if err != nil {
+			return Created{}, fmt.Errorf("%w: look up idempotency key: %w", ErrPersistence, err)
+		}
+		if found {
+			return s.replay(ctx, rec, fingerprint)
+		}
 	}
 
-	// Every goroutine ends before Create returns. Only the check is
-	// cancelled early: the id and the secret calls are let finish, so that
-	// what they made is known and can be undone.
-	checkCtx, cancelCheck := context.WithCancel(ctx)
+	// Every goroutine ends before Create returns, and none is cancelled:
+	// the check's outcome decides the answer, and what the id and the
+	// secret calls made must be known to be undone.
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	defer cancelCheck()
-	checked := async(&wg, func() error { return s.check(checkCtx, req) })
+	check := checkOutcome{ch: async(&wg, func() error { return s.check(ctx, req) })}
 	ids := async(&wg, func() idResult {
 		id, err := s.IDs.NextID(ctx)
 		return idResult{id, err}
 	})
-	var looked <-chan keyResult
-	if key != "" {
-		looked = async(&wg, func() keyResult {
-			rec, found, err := s.Keys.FindKey(ctx, key)
-			return keyResult{rec, found, err}
-		})
-	}
-	// checkErr is the check's outcome once checked is nil.
-	var checkErr error
-	failed := func() bool { return checked == nil && checkErr != nil }
-
-	if looked != nil {
-		var k keyResult
-		select {
-		case k = <-looked:
-		case checkErr = <-checked:
-			// A replay answers with the original storage whatever the check says.
-			checked = nil
-			k = <-looked
-		}
-		if k.err != nil {
-			return Created{}, fmt.Errorf("%w: look up idempotency key: %w", ErrPersistence, k.err)
-		}
-		if k.found {
-			cancelCheck()
-			return s.replay(ctx, k.rec, fingerprint)
-		}
-	}
-	if failed() {
-		return Created{}, checkErr
-	}
 
 	var reserved idResult
 	select {
 	case reserved = <-ids:
-	case checkErr = <-checked:
-		checked = nil
-		if checkErr != nil {
+	case err := <-check.pending():
+		if check.set(err) != nil {
 			// A failed check wastes the id: ids may have gaps.
-			return Created{}, checkErr
+			return Created{}, err
 		}
 		reserved = <-ids
 	}
 	if reserved.err != nil {
-		return Created{}, fmt.Errorf("%w: allocate id: %w", ErrPersistence, reserved.err)
+		return Created{}, check.before(fmt.Errorf("%w: allocate id: %w", ErrPersistence, reserved.err))
 	}
 
 	made := async(&wg, func() madeSecret { return s.makeSecret(ctx, req, reserved.id) })
 	var secret madeSecret
-	for made != nil || checked != nil {
+	for made != nil || !check.done {
 		select {
 		case secret = <-made:
 			made = nil
 			if secret.err != nil {
-				return Created{}, fmt.Errorf("%w: %w", ErrPersistence, secret.err)
+				return Created{}, check.before(fmt.Errorf("%w: %w", ErrPersistence, secret.err))
 			}
-		case checkErr = <-checked:
-			checked = nil
-			if checkErr != nil {
+		case err := <-check.pending():
+			if check.set(err) != nil {
 				if made != nil {
 					secret = <-made
 				}
 				if secret.err == nil {
 					s.discardSecret(ctx, secret.id, secret.arn)
 				}
-				return Created{}, checkErr
+				return Created{}, err
 			}
 		}
 	}
@@ -177,6 +158,41 @@ func (s *Service) Create(ctx context.Context, caller Caller, req storage.Request
 	}
 }
 
+// checkOutcome is the connection check running beside a create's AWS work,
+// received at most once.
+type checkOutcome struct {
+	ch   <-chan error
+	done bool
+	err  error
+}
+
+// pending is the channel the outcome arrives on, nil once it has arrived
+// (a nil channel never fires in a select).
+func (c *checkOutcome) pending() <-chan error {
+	if c.done {
+		return nil
+	}
+	return c.ch
+}
+
+// set keeps the outcome received from pending and returns it.
+func (c *checkOutcome) set(err error) error {
+	c.done, c.err = true, err
+	return err
+}
+
+// before answers an AWS failure: the check's failure, if it fails, comes
+// before it, so this waits for the check.
+func (c *checkOutcome) before(awsErr error) error {
+	if !c.done {
+		c.set(<-c.ch)
+	}
+	if c.err != nil {
+		return c.err
+	}
+	return awsErr
+}
+
 // maxIDAttempts bounds how often a create takes a new id after finding its
 // id in use.
 const maxIDAttempts = 3
@@ -192,12 +208,6 @@ func async[T any](wg *sync.WaitGroup, f func() T) chan T {
 type idResult struct {
 	id  int64
 	err error
-}
-
-type keyResult struct {
-	rec   IdempotencyRecord
-	found bool
-	err   error
 }
 
 // madeSecret is the secret of a create and the id it is named after.

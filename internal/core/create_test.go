@@ -393,17 +393,6 @@ func TestServiceCreateFailures(t *testing.T) {
 		wantDeleted, wantSecretDeleted bool
 	}{
 		{
-			// The check fails before the id is reserved (which here waits
-			// until the create is over): no secret is made.
-			name: "connection check fails first",
-			setup: func(f *fixture) {
-				f.checker.err, f.checker.ctxs = connErr, make(chan context.Context, 1)
-				f.ids.wait = func() { <-(<-f.checker.ctxs).Done() }
-			},
-			wantIs:    []error{connErr},
-			wantCalls: []string{"check", "id"},
-		},
-		{
 			// The check fails after the secret was made beside it: the
 			// secret goes, and nothing else was written.
 			name: "connection check fails after the secret was made",
@@ -886,47 +875,6 @@ func TestCreateMakesTheSecretWhileTheWorkspaceIsChecked(t *testing.T) {
 			}
 			if key != "" && slices.Index(calls, "find-key") > slices.Index(calls, "create-secret") {
 				t.Errorf("calls = %v: a secret was made before the key was looked up", calls)
-			}
-		})
-	}
-}
-
-// A replay answers with the original storage: it cancels the check in flight
-// and makes no secret, and a failing check does not change its answer.
-func TestReplaysOverlapTheCheck(t *testing.T) {
-	connErr := &storage.ConnectionError{Reason: "credentials_refused", Message: "The workspace refused the token."}
-	cases := []struct {
-		name       string
-		setup      func(*fixture, *memKeys)
-		wantCancel bool
-	}{
-		{"check still running", func(f *fixture, _ *memKeys) { f.checker.until = make(chan struct{}) }, true},
-		{"check failed first", func(f *fixture, k *memKeys) {
-			f.checker.err, f.checker.done = connErr, make(chan struct{})
-			k.until = f.checker.done
-		}, false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			f := newFixture()
-			keys := &memKeys{repo: f.repo, keys: map[string]core.IdempotencyRecord{}}
-			f.svc.Keys = keys
-			first, err := f.svc.Create(context.Background(), anyone, patRequest(t), "order-1")
-			if err != nil {
-				t.Fatalf("first Create: %v", err)
-			}
-			c.setup(f, keys)
-			secretsBefore := len(f.secrets.created)
-
-			again, err := f.svc.Create(context.Background(), anyone, patRequest(t), "order-1")
-			if err != nil || !again.Replayed || again.ID != first.ID {
-				t.Fatalf("retry = %+v, %v; want the replay of storage %d", again, err, first.ID)
-			}
-			if len(f.secrets.created) != secretsBefore {
-				t.Errorf("a replay made a secret")
-			}
-			if cancelled := errors.Is(f.checker.ctxErr, context.Canceled); cancelled != c.wantCancel {
-				t.Errorf("check cancelled = %v, want %v", cancelled, c.wantCancel)
 			}
 		})
 	}

@@ -103,7 +103,10 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// load reads a record the caller may manage.
+// load reads a record the caller may manage. A storage of a project the
+// caller may not manage is not found, as a missing id is: the answer must
+// not confirm that the id exists, nor name its project (Label Studio too
+// filters what a caller may see).
 func (s *Service) load(ctx context.Context, caller Caller, id int64) (storage.Record, error) {
 	rec, err := s.Records.GetStorage(ctx, id)
 	if errors.Is(err, storage.ErrRecordNotFound) {
@@ -113,7 +116,7 @@ func (s *Service) load(ctx context.Context, caller Caller, id int64) (storage.Re
 		return storage.Record{}, fmt.Errorf("%w: read storage %d: %w", ErrPersistence, id, err)
 	}
 	if err := caller.authorize(rec.Project); err != nil {
-		return storage.Record{}, err
+		return storage.Record{}, fmt.Errorf("storage %d (%v): %w", id, err, ErrNotFound)
 	}
 	return rec, nil
 }

@@ -166,8 +166,8 @@ func TestGetAndList(t *testing.T) {
 		t.Errorf("Get unknown = %v, want ErrNotFound", err)
 	}
 	var perm *core.PermissionError
-	if _, err := l.svc.Get(ctx, stranger, 42); !errors.As(err, &perm) {
-		t.Errorf("Get of another project = %v, want a PermissionError", err)
+	if _, err := l.svc.Get(ctx, stranger, 42); !errors.Is(err, core.ErrNotFound) || errors.As(err, &perm) {
+		t.Errorf("Get of another project = %v, want ErrNotFound", err)
 	}
 	second := l.stored
 	second.ID, second.Title = 50, nil
@@ -338,8 +338,7 @@ func TestUpdateRacingADelete(t *testing.T) {
 
 func TestDelete(t *testing.T) {
 	l := newLifecycle(t)
-	var perm *core.PermissionError
-	if err := l.svc.Delete(context.Background(), stranger, 42); !errors.As(err, &perm) || len(l.repo.stored) != 1 {
+	if err := l.svc.Delete(context.Background(), stranger, 42); !errors.Is(err, core.ErrNotFound) || len(l.repo.stored) != 1 {
 		t.Fatalf("delete by a stranger = %v", err)
 	}
 	if err := l.svc.Delete(context.Background(), owner, 42); err != nil {

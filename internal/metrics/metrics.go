@@ -60,14 +60,17 @@ func Replayed(ctx context.Context) {
 	}
 }
 
-// ObserveCheck records a connection check of the request of ctx.
+// ObserveCheck records a connection check of the request of ctx. A check
+// that was cancelled (its caller stopped waiting for it) is not recorded: it
+// says nothing of the workspace, and counting it as a failure would fire the
+// check-failure alarm without cause.
 func ObserveCheck(ctx context.Context, authType storage.AuthType, took time.Duration, err error) {
 	r := from(ctx)
-	if r == nil {
+	var ce *storage.ConnectionError
+	if r == nil || (errors.Is(err, context.Canceled) && !errors.As(err, &ce)) {
 		return
 	}
 	reason := "none"
-	var ce *storage.ConnectionError
 	switch {
 	case errors.As(err, &ce):
 		reason = ce.Reason

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,9 @@ func TestRequestLinesAreEmbeddedMetrics(t *testing.T) {
 	}{
 		{name: "created", status: 201, checked: true, want: map[string]float64{"Requests": 1, "ClientErrors": 0, "ServerErrors": 0, "ConnectionCheckFailures": 0}, wantDims: map[string]string{"Outcome": "success", "Reason": "none", "AuthType": "dbx_sp"}, wantCheck: true},
 		{name: "refused check", status: 400, checked: true, checkErr: refused, want: map[string]float64{"ClientErrors": 1, "ConnectionCheckFailures": 1}, wantDims: map[string]string{"Outcome": "client_error", "Reason": "credentials_refused"}, wantCheck: true},
+		// A check its caller stopped waiting for says nothing of the
+		// workspace: no failure, no duration.
+		{name: "cancelled check", status: 201, checked: true, checkErr: fmt.Errorf("databricks: check abandoned: %w", context.Canceled), want: map[string]float64{"Requests": 1}, wantDims: map[string]string{"Outcome": "success"}},
 		{name: "replay", status: 201, replayed: true, want: map[string]float64{"Replays": 1}, wantDims: map[string]string{"Outcome": "success"}},
 		{name: "server error", status: 500, want: map[string]float64{"ServerErrors": 1}, wantDims: map[string]string{"Outcome": "server_error"}},
 	}
@@ -73,8 +77,10 @@ func TestRequestLinesAreEmbeddedMetrics(t *testing.T) {
 					t.Errorf("%s = %+v, want %v in Test/NS", name, m, want)
 				}
 			}
-			if _, ok := find(ms, "ConnectionCheckDuration"); ok != c.wantCheck {
-				t.Errorf("ConnectionCheckDuration present %v, want %v", ok, c.wantCheck)
+			for _, name := range []string{"ConnectionCheckDuration", "ConnectionCheckFailures"} {
+				if _, ok := find(ms, name); ok != c.wantCheck {
+					t.Errorf("%s present %v, want %v", name, ok, c.wantCheck)
+				}
 			}
 			if d, _ := find(ms, "Duration"); d.Value != 12 || d.Unit != "Milliseconds" {
 				t.Errorf("Duration = %+v", d)
