@@ -34,12 +34,12 @@ var sentinels = map[string]struct {
 	"ErrKeyTaken":     {ErrKeyTaken, KindInternal},
 	"PermissionError": {&PermissionError{TokenID: "t", Project: 1}, KindForbidden},
 
-	"storage.ErrMalformed":    {fmt.Errorf("%w: not an object", storage.ErrMalformed), KindMalformed},
-	"storage.ErrTooLarge":     {storage.ErrTooLarge, KindTooLarge},
-	"storage.ValidationError": {&storage.ValidationError{Fields: map[string][]string{"volume": {"x"}}}, KindInvalid},
-	"storage.ConnectionError": {&storage.ConnectionError{Reason: "volume_not_found", Message: "no volume"}, KindConnectionRefused},
+	"storage.ErrMalformed":              {fmt.Errorf("%w: not an object", storage.ErrMalformed), KindMalformed},
+	"storage.ErrTooLarge":               {storage.ErrTooLarge, KindTooLarge},
+	"storage.ValidationError":           {&storage.ValidationError{Fields: map[string][]string{"volume": {"x"}}}, KindInvalid},
+	"storage.ConnectionError":           {&storage.ConnectionError{Reason: "volume_not_found", Message: "no volume"}, KindConnectionRefused},
 	"storage.ConnectionError transient": {&storage.ConnectionError{Reason: storage.ReasonTimedOut, Message: "slow"}, KindWorkspaceUnavailable},
-	"context.DeadlineExceeded": {context.DeadlineExceeded, KindTimeout},
+	"context.DeadlineExceeded":          {context.DeadlineExceeded, KindTimeout},
 }
 
 // TestEverySentinelHasExactlyOneKind finds the exported errors the core
