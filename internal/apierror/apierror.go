@@ -122,8 +122,10 @@ func detailOf(kind core.Kind, err error) (detail string, fields map[string][]str
 	case core.KindKeyReused:
 		return "This Idempotency-Key was already used with a different request. Use a new key for a new request.", nil
 	case core.KindWrongFunction:
+		var wrong *core.WrongFunctionError
+		errors.As(err, &wrong)
 		// The message names the operation and where to send it.
-		return err.Error(), nil
+		return wrong.Error() + ".", nil
 	case core.KindTimeout:
 		return "The request took too long and was abandoned; nothing was stored. Retry later.", nil
 	default:

@@ -191,7 +191,7 @@ func TestForCoversEveryKind(t *testing.T) {
 		core.KindConflict:             core.ErrConflict,
 		core.KindKeyReused:            core.ErrIdempotencyConflict,
 		core.KindKeyOfDeletedStorage:  core.ErrKeyOfDeletedStorage,
-		core.KindWrongFunction:        fmt.Errorf("%w: this function only creates storages", core.ErrWrongFunction),
+		core.KindWrongFunction:        &core.WrongFunctionError{Operation: "update"},
 		core.KindPersistence:          fmt.Errorf("%w: ThrottlingException", core.ErrPersistence),
 		core.KindTimeout:              context.DeadlineExceeded,
 	}

@@ -247,7 +247,7 @@ type fixture struct {
 	secrets *fakeSecrets
 	repo    *fakeRepo
 	logs    *bytes.Buffer
-	svc     *core.Service
+	svc     *core.Creator
 }
 
 const testARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:lsdbx/storage/42-AbCdEf"
@@ -264,7 +264,7 @@ func newFixture() *fixture {
 		repo:    &fakeRepo{j: j},
 		logs:    &bytes.Buffer{},
 	}
-	f.svc = &core.Service{
+	f.svc = &core.Creator{
 		Checker: f.checker,
 		Secrets: f.secrets,
 		Records: f.repo,

@@ -25,11 +25,25 @@ var ErrKeyOfDeletedStorage = errors.New("the storage this idempotency key create
 // ErrNotFound is returned for a storage id that names no storage.
 var ErrNotFound = errors.New("storage not found")
 
-// ErrWrongFunction is wrapped when an operation reaches a function that
+// WrongFunctionError is returned when an operation reaches a function that
 // cannot perform it (a manage operation sent to the create function): the
-// sender must send it elsewhere, so a retry of the same invocation cannot
-// help.
-var ErrWrongFunction = errors.New("this function cannot perform the operation")
+// sender must send it to the other function, so a retry of the same
+// invocation cannot help.
+type WrongFunctionError struct {
+	// Operation is what was asked: "update", "create", …
+	Operation string
+	// Creates is true when the operation is a create (sent to the manage
+	// function), false when it manages an existing storage (sent to the
+	// create function).
+	Creates bool
+}
+
+func (e *WrongFunctionError) Error() string {
+	if e.Creates {
+		return fmt.Sprintf("this function does not create storages; send %s to the create function", e.Operation)
+	}
+	return fmt.Sprintf("this function only creates storages; send %s to the manage function", e.Operation)
+}
 
 // PermissionError is returned when the caller may not manage the project.
 type PermissionError struct {
@@ -123,7 +137,8 @@ var kinds = [...]kindSpec{
 		return errors.Is(err, ErrKeyOfDeletedStorage)
 	}},
 	KindWrongFunction: {"wrong_function", http.StatusMisdirectedRequest, false, func(err error) bool {
-		return errors.Is(err, ErrWrongFunction)
+		var w *WrongFunctionError
+		return errors.As(err, &w)
 	}},
 	KindPersistence: {"persistence", http.StatusInternalServerError, true, func(err error) bool {
 		return errors.Is(err, ErrPersistence)

@@ -27,7 +27,7 @@ var sentinels = map[string]struct {
 	"ErrKeyOfDeletedStorage": {ErrKeyOfDeletedStorage, KindKeyOfDeletedStorage},
 	"ErrNotFound":            {ErrNotFound, KindNotFound},
 	"ErrConflict":            {ErrConflict, KindConflict},
-	"ErrWrongFunction":       {ErrWrongFunction, KindWrongFunction},
+	"WrongFunctionError":     {&WrongFunctionError{Operation: "update"}, KindWrongFunction},
 	// The ports' own errors never leave the core unwrapped: the core turns
 	// them into ErrPersistence or handles them. Alone they are a fault.
 	"ErrIDTaken":      {ErrIDTaken, KindInternal},
@@ -136,7 +136,7 @@ func TestKindTable(t *testing.T) {
 		// A timed-out check is the workspace's kind, not a timeout of the service.
 		{&storage.ConnectionError{Reason: storage.ReasonTimedOut, Message: "slow", Err: context.DeadlineExceeded}, http.StatusBadRequest, true},
 		{fmt.Errorf("storage 3 was deleted meanwhile: %w", ErrNotFound), http.StatusNotFound, false},
-		{fmt.Errorf("update: %w", ErrWrongFunction), http.StatusMisdirectedRequest, false},
+		{fmt.Errorf("direct: %w", &WrongFunctionError{Operation: "update"}), http.StatusMisdirectedRequest, false},
 	}
 	for _, c := range cases {
 		t.Run(c.err.Error(), func(t *testing.T) {

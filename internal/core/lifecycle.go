@@ -18,7 +18,7 @@ import (
 )
 
 // Get returns a storage of a project the caller may manage.
-func (s *Service) Get(ctx context.Context, caller Caller, id int64) (storage.Storage, error) {
+func (s *Manager) Get(ctx context.Context, caller Caller, id int64) (storage.Storage, error) {
 	rec, err := s.load(ctx, caller, id)
 	return rec.Storage, err
 }
@@ -26,7 +26,7 @@ func (s *Service) Get(ctx context.Context, caller Caller, id int64) (storage.Sto
 // List returns the storages of a project, ordered by a field of the
 // storage ("id", "-created_at", …; id order when empty or unknown, as
 // Django REST framework ignores unknown ordering fields).
-func (s *Service) List(ctx context.Context, caller Caller, project int64, ordering string) ([]storage.Storage, error) {
+func (s *Manager) List(ctx context.Context, caller Caller, project int64, ordering string) ([]storage.Storage, error) {
 	if err := caller.authorize(project); err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func boolInt(b bool) int {
 }
 
 // load reads a record the caller may manage.
-func (s *Service) load(ctx context.Context, caller Caller, id int64) (storage.Record, error) {
+func (s *Manager) load(ctx context.Context, caller Caller, id int64) (storage.Record, error) {
 	rec, err := s.Records.GetStorage(ctx, id)
 	if errors.Is(err, storage.ErrRecordNotFound) {
 		return storage.Record{}, fmt.Errorf("storage %d: %w", id, ErrNotFound)
@@ -129,7 +129,7 @@ type merged struct {
 
 // merge loads a storage and its secrets and applies the patch over them,
 // validating the result with the create's rules.
-func (s *Service) merge(ctx context.Context, caller Caller, id int64, patch storage.Patch) (merged, error) {
+func (s *Manager) merge(ctx context.Context, caller Caller, id int64, patch storage.Patch) (merged, error) {
 	if s.Vault == nil {
 		return merged{}, fmt.Errorf("%w: this function may not read secrets", ErrPersistence)
 	}
@@ -155,7 +155,7 @@ func (s *Service) merge(ctx context.Context, caller Caller, id int64, patch stor
 
 // ValidateExisting applies the patch over a stored storage (with its stored
 // secrets), checks the connection and saves nothing.
-func (s *Service) ValidateExisting(ctx context.Context, caller Caller, id int64, patch storage.Patch) error {
+func (s *Manager) ValidateExisting(ctx context.Context, caller Caller, id int64, patch storage.Patch) error {
 	m, err := s.merge(ctx, caller, id, patch)
 	if err != nil {
 		return err
@@ -171,7 +171,7 @@ const maxUpdateAttempts = 2
 // or a secret changes, the connection is checked again and a failed check
 // changes nothing. New secret values become a new version of the storage's
 // secret; the record keeps its secret reference.
-func (s *Service) Update(ctx context.Context, caller Caller, id int64, patch storage.Patch) (storage.Storage, error) {
+func (s *Manager) Update(ctx context.Context, caller Caller, id int64, patch storage.Patch) (storage.Storage, error) {
 	for attempt := 1; ; attempt++ {
 		updated, err := s.updateOnce(ctx, caller, id, patch)
 		if errors.Is(err, ErrConflict) && attempt < maxUpdateAttempts {
@@ -181,7 +181,7 @@ func (s *Service) Update(ctx context.Context, caller Caller, id int64, patch sto
 	}
 }
 
-func (s *Service) updateOnce(ctx context.Context, caller Caller, id int64, patch storage.Patch) (storage.Storage, error) {
+func (s *Manager) updateOnce(ctx context.Context, caller Caller, id int64, patch storage.Patch) (storage.Storage, error) {
 	m, err := s.merge(ctx, caller, id, patch)
 	if err != nil {
 		return storage.Storage{}, err
@@ -218,7 +218,7 @@ func (s *Service) updateOnce(ctx context.Context, caller Caller, id int64, patch
 
 // restoreSecret makes the secret's previous version current again after a
 // rotation whose record write failed, so that record and secret agree.
-func (s *Service) restoreSecret(ctx context.Context, rec storage.Record, previous, rotated string) {
+func (s *Manager) restoreSecret(ctx context.Context, rec storage.Record, previous, rotated string) {
 	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	if err := s.Vault.RestoreSecretVersion(ctx, rec.SecretARN, previous, rotated); err != nil {
@@ -230,7 +230,7 @@ func (s *Service) restoreSecret(ctx context.Context, rec storage.Record, previou
 // Delete removes a storage's record and schedules its secret for deletion
 // (after the vault's recovery window, so that an operator can undo a
 // mistaken delete in Secrets Manager).
-func (s *Service) Delete(ctx context.Context, caller Caller, id int64) error {
+func (s *Manager) Delete(ctx context.Context, caller Caller, id int64) error {
 	if s.Vault == nil {
 		return fmt.Errorf("%w: this function may not delete secrets", ErrPersistence)
 	}
@@ -262,7 +262,7 @@ const (
 // PreviewFiles lists the objects a sync would import: of the stored
 // storage with the patch applied when id is not 0, else of the request the
 // patch is. It stops after limit files or request_timeout_s.
-func (s *Service) PreviewFiles(ctx context.Context, caller Caller, id int64, patch storage.Patch, limit int) (storage.FileListing, error) {
+func (s *Manager) PreviewFiles(ctx context.Context, caller Caller, id int64, patch storage.Patch, limit int) (storage.FileListing, error) {
 	var req storage.Request
 	if id != 0 {
 		m, err := s.merge(ctx, caller, id, patch)

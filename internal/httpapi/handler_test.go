@@ -112,7 +112,8 @@ func newHarness() *harness {
 		logs: logs,
 		h: &httpapi.Handler{
 			Auth:    allowAll{},
-			Core:    wf,
+			Creator: wf,
+			Manager: wf,
 			Decoder: storage.Decoder{},
 			Version: testVersion,
 			Logger:  logging.New(logs, "DEBUG"),
