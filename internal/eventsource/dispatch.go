@@ -91,6 +91,16 @@ func (e envelope) has(names ...string) bool {
 	return true
 }
 
+// present reports whether every name is a member, null or not.
+func (e envelope) present(names ...string) bool {
+	for _, n := range names {
+		if _, ok := e[n]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // object decodes a member that is a JSON object; nil when it is not one.
 func (e envelope) object(name string) envelope {
 	var out envelope
@@ -128,8 +138,8 @@ func Classify(payload []byte) Kind {
 		return KindHTTPv1
 	case isSQS(e):
 		return KindSQS
-	case e.has("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail") &&
-		e.isString("id", "") && e.isString("detail-type", "") && e.isString("source", ""):
+	case e.present("version", "id", "detail-type", "source", "account", "time", "region", "resources") &&
+		e.isString("id", "") && e.isString("detail-type", "") && e.isString("source", "") && e.object("detail") != nil:
 		return KindEventBridge
 	case e.isString("operation", ""):
 		return KindDirect
