@@ -167,10 +167,10 @@ func handOverID(i int) string { return handOverDir + messageID(i) }
 type contractCase struct {
 	name string
 	// titles of the messages; for EventBridge and direct, only the first.
-	titles        []string
-	recordFails   bool
-	wantRetry     []int // indexes of messages to be redelivered
-	wantRecorded  []int // indexes of messages with a failure record
+	titles       []string
+	recordFails  bool
+	wantRetry    []int // indexes of messages to be redelivered
+	wantRecorded []int // indexes of messages with a failure record
 	// wantOutcome and wantKind are the first message's outcome and, for a
 	// failure, the kind of its error.
 	wantOutcome eventsource.Outcome
