@@ -9,4 +9,4 @@ import "github.com/lsdbx/databricks-storage/internal/app"
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func main() { app.RunLambda(version, app.Options{CreateOnly: true}) }
+func main() { app.RunLambda(version, app.Options{Role: app.RoleCreate}) }

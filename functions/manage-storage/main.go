@@ -10,4 +10,4 @@ import "github.com/lsdbx/databricks-storage/internal/app"
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func main() { app.RunLambda(version, app.Options{}) }
+func main() { app.RunLambda(version, app.Options{Role: app.RoleManage}) }

@@ -3,7 +3,6 @@ package apierror
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,36 +84,52 @@ func (b Body) JSON() []byte {
 }
 
 // For maps an error of the core (or of decoding a request) to the status
-// code, detail and field errors Label Studio would answer with. Its texts
-// are the service's own: an error of unknown kind says nothing of its
-// cause, which may hold internal names.
+// code, detail and field errors Label Studio would answer with. The status
+// is the kind's (core.Kind, declared once in the core); the texts are the
+// service's own: an error of unknown kind says nothing of its cause, which
+// may hold internal names.
 func For(err error) (status int, detail string, fields map[string][]string) {
+	kind := core.KindOf(err)
+	detail, fields = detailOf(kind, err)
+	return kind.Status(), detail, fields
+}
+
+// detailOf is the detail and field errors of an error of the kind.
+func detailOf(kind core.Kind, err error) (detail string, fields map[string][]string) {
 	var validation *storage.ValidationError
 	var connection *storage.ConnectionError
 	var permission *core.PermissionError
-	switch {
-	case errors.Is(err, storage.ErrMalformed):
-		return http.StatusBadRequest, err.Error(), nil
-	case errors.Is(err, storage.ErrTooLarge):
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is too large: the limit is %d bytes.", storage.MaxRequestBytes), nil
-	case errors.As(err, &validation):
-		return http.StatusBadRequest, "Validation error", validation.Fields
-	case errors.As(err, &permission):
-		return http.StatusForbidden, fmt.Sprintf("You do not have permission to perform this action: this token may not manage project %d.", permission.Project), nil
-	case errors.As(err, &connection):
-		return http.StatusBadRequest, connection.Message, map[string][]string{"non_field_errors": {connection.Message}}
-	case errors.Is(err, core.ErrNotFound):
-		return http.StatusNotFound, "Not found.", nil
-	case errors.Is(err, core.ErrConflict):
-		return http.StatusConflict, "The storage was changed by another request at the same time; nothing of this request was saved. Retry it.", nil
-	case errors.Is(err, core.ErrKeyOfDeletedStorage):
-		return http.StatusUnprocessableEntity, "The storage this Idempotency-Key created has been deleted since. Use a new key for a new request.", nil
-	case errors.Is(err, core.ErrIdempotencyConflict):
-		return http.StatusUnprocessableEntity, "This Idempotency-Key was already used with a different request. Use a new key for a new request.", nil
-	case errors.Is(err, context.DeadlineExceeded):
-		return http.StatusGatewayTimeout, "The request took too long and was abandoned; nothing was stored. Retry later.", nil
+	switch kind {
+	case core.KindMalformed:
+		return err.Error(), nil
+	case core.KindTooLarge:
+		return fmt.Sprintf("Request body is too large: the limit is %d bytes.", storage.MaxRequestBytes), nil
+	case core.KindInvalid:
+		errors.As(err, &validation)
+		return "Validation error", validation.Fields
+	case core.KindForbidden:
+		errors.As(err, &permission)
+		return fmt.Sprintf("You do not have permission to perform this action: this token may not manage project %d.", permission.Project), nil
+	case core.KindConnectionRefused, core.KindWorkspaceUnavailable:
+		errors.As(err, &connection)
+		return connection.Message, map[string][]string{"non_field_errors": {connection.Message}}
+	case core.KindNotFound:
+		return "Not found.", nil
+	case core.KindConflict:
+		return "The storage was changed by another request at the same time; nothing of this request was saved. Retry it.", nil
+	case core.KindKeyOfDeletedStorage:
+		return "The storage this Idempotency-Key created has been deleted since. Use a new key for a new request.", nil
+	case core.KindKeyReused:
+		return "This Idempotency-Key was already used with a different request. Use a new key for a new request.", nil
+	case core.KindWrongFunction:
+		var wrong *core.WrongFunctionError
+		errors.As(err, &wrong)
+		// The message names the operation and where to send it.
+		return wrong.Error() + ".", nil
+	case core.KindTimeout:
+		return "The request took too long and was abandoned; nothing was stored. Retry later.", nil
 	default:
-		return http.StatusInternalServerError, "Internal server error: the storage could not be saved and nothing was stored. Retry later.", nil
+		return "Internal server error: the storage could not be saved and nothing was stored. Retry later.", nil
 	}
 }
 

@@ -2,15 +2,19 @@ package apierror_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/lsdbx/databricks-storage/internal/apierror"
+	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
@@ -168,6 +172,47 @@ func TestValidationErrorsInSerializerOrder(t *testing.T) {
 					t.Fatalf("validation_errors = %v, want %v", b.ValidationErrors, fields)
 				}
 			}
+		})
+	}
+}
+
+// TestForCoversEveryKind: each kind of error answers with its kind's status
+// and a detail of its own, never the internal error's text.
+func TestForCoversEveryKind(t *testing.T) {
+	examples := map[core.Kind]error{
+		core.KindInternal:             errors.New("dynamodb: internal name"),
+		core.KindMalformed:            fmt.Errorf("%w: expected a JSON object, got array", storage.ErrMalformed),
+		core.KindTooLarge:             storage.ErrTooLarge,
+		core.KindInvalid:              &storage.ValidationError{Fields: map[string][]string{"volume": {"This field is required."}}},
+		core.KindForbidden:            &core.PermissionError{TokenID: "t", Project: 3},
+		core.KindConnectionRefused:    &storage.ConnectionError{Reason: "volume_not_found", Message: "No such volume."},
+		core.KindWorkspaceUnavailable: &storage.ConnectionError{Reason: storage.ReasonTimedOut, Message: "Timed out."},
+		core.KindNotFound:             core.ErrNotFound,
+		core.KindConflict:             core.ErrConflict,
+		core.KindKeyReused:            core.ErrIdempotencyConflict,
+		core.KindKeyOfDeletedStorage:  core.ErrKeyOfDeletedStorage,
+		core.KindWrongFunction:        &core.WrongFunctionError{Operation: "update"},
+		core.KindPersistence:          fmt.Errorf("%w: ThrottlingException", core.ErrPersistence),
+		core.KindTimeout:              context.DeadlineExceeded,
+	}
+	details := map[string]core.Kind{}
+	for _, kind := range core.Kinds() {
+		t.Run(kind.String(), func(t *testing.T) {
+			err, ok := examples[kind]
+			if !ok {
+				t.Fatalf("no example error of kind %s", kind)
+			}
+			if core.KindOf(err) != kind {
+				t.Fatalf("the example is of kind %s", core.KindOf(err))
+			}
+			status, detail, _ := apierror.For(err)
+			if status != kind.Status() || detail == "" || strings.Contains(detail, "dynamodb") {
+				t.Errorf("For = %d %q, want status %d and a detail of the service's own", status, detail, kind.Status())
+			}
+			if other, taken := details[detail]; taken && kind != core.KindPersistence {
+				t.Errorf("kinds %s and %s share the detail %q", kind, other, detail)
+			}
+			details[detail] = kind
 		})
 	}
 }

@@ -29,11 +29,14 @@ import (
 type App struct {
 	Dispatcher *eventsource.Dispatcher
 	HTTP       *httpapi.Handler
-	Service    *core.Service
-	Store      *dynamostore.Store
-	Secrets    *secretstore.Store
-	Tokens     *tokenstore.Store
-	AWS        aws.Config
+	// Creator creates storages; nil in the manage function.
+	Creator *core.Creator
+	// Manager manages existing storages; nil in the create function.
+	Manager *core.Manager
+	Store   *dynamostore.Store
+	Secrets *secretstore.Store
+	Tokens  *tokenstore.Store
+	AWS     aws.Config
 }
 
 // Options are the parts New takes from its caller instead of building them.
@@ -44,14 +47,31 @@ type Options struct {
 	// RootCAs are the certificate authorities trusted for workspaces and the
 	// Azure authority; nil means the system's.
 	RootCAs *x509.CertPool
-	// CreateOnly builds the create function's service: it never reads,
-	// versions or deletes an existing secret (its role may not), so every
-	// operation that would answers 500. The manage function, the local
-	// server and the tests build the whole service.
-	CreateOnly bool
+	// Role is what the service may do: the create function's, the manage
+	// function's, or (the zero value, for the local server and the tests)
+	// both.
+	Role Role
 	// Version is reported in error bodies.
 	Version string
 }
+
+// Role is what a function may do. Each function builds only the part of
+// the core its IAM role allows, so an operation it may not do is refused
+// for good with where to send it, never attempted and failed as a
+// retryable error.
+type Role int
+
+// The roles.
+const (
+	// RoleAll creates and manages: the local server and the tests.
+	RoleAll Role = iota
+	// RoleCreate creates (the create function): it never reads, versions
+	// or deletes an existing secret.
+	RoleCreate
+	// RoleManage reads, lists, validates, updates and deletes (the manage
+	// function): it creates no secret.
+	RoleManage
+)
 
 // New loads the AWS configuration (awsclients.Load: the standard chain, so
 // AWS_ENDPOINT_URL and friends apply) and builds the service. Clients are
@@ -75,43 +95,58 @@ func NewWithAWS(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, opts 
 		checker = databricks.New(databricks.Options{Guard: cfg.Hosts, AzureAuthority: cfg.AzureAuthority, RootCAs: opts.RootCAs})
 	}
 	decoder := storage.Decoder{Hosts: cfg.Hosts}
-	service := &core.Service{
-		Checker: metrics.Checker{Inner: checker},
-		Secrets: secrets,
-		Records: store,
-		IDs:     &dynamostore.IDBlocks{Client: db, Table: cfg.TableName, BlockSize: cfg.IDBlockSize},
-		Keys:    store,
-		KeyTTL:  cfg.IdempotencyTTL,
-		Logger:  logger,
-	}
-	if !opts.CreateOnly {
-		service.Vault = &secretstore.Vault{Client: sm, RecoveryDays: cfg.SecretRecoveryDays}
-		if lister, ok := checker.(core.FileLister); ok {
-			service.Files = lister
-		}
-	}
 	tokenStore := &tokenstore.Store{Client: db, Table: cfg.TableName}
 	authenticator := auth.NewAuthenticator(tokenStore)
 	authenticator.CacheTTL = cfg.TokenCacheTTL
+	var creator *core.Creator
+	var manager *core.Manager
 	handler := &httpapi.Handler{
-		Core:             service,
 		Auth:             authenticator,
 		Decoder:          decoder,
 		Version:          opts.Version,
 		MetricsNamespace: cfg.MetricsNamespace,
 		Logger:           logger,
 	}
+	dispatcher := &eventsource.Dispatcher{
+		HTTP: handler, Decoder: decoder, Failures: store, Version: opts.Version, Logger: logger,
+		MetricsNamespace: cfg.MetricsNamespace,
+		Credentials:      &secretstore.Incoming{Client: sm, Prefix: cfg.SecretNamePrefix},
+	}
+	// The adapters' fields are interfaces: only a part that exists is
+	// assigned, so that a missing one is nil, not a nil pointer in an
+	// interface.
+	if opts.Role != RoleManage {
+		creator = &core.Creator{
+			Checker: metrics.Checker{Inner: checker},
+			Secrets: secrets,
+			Records: store,
+			IDs:     &dynamostore.IDBlocks{Client: db, Table: cfg.TableName, BlockSize: cfg.IDBlockSize},
+			Keys:    store,
+			KeyTTL:  cfg.IdempotencyTTL,
+			Logger:  logger,
+		}
+		handler.Creator, dispatcher.Creator = creator, creator
+	}
+	if opts.Role != RoleCreate {
+		manager = &core.Manager{
+			Checker: metrics.Checker{Inner: checker},
+			Records: store,
+			Vault:   &secretstore.Vault{Client: sm, RecoveryDays: cfg.SecretRecoveryDays},
+			Logger:  logger,
+		}
+		if lister, ok := checker.(core.FileLister); ok {
+			manager.Files = lister
+		}
+		handler.Manager, dispatcher.Manager = manager, manager
+	}
 	return &App{
-		Dispatcher: &eventsource.Dispatcher{
-			HTTP: handler, Core: service, Decoder: decoder, Failures: store, Version: opts.Version, Logger: logger,
-			MetricsNamespace: cfg.MetricsNamespace,
-			Credentials:      &secretstore.Incoming{Client: sm, Prefix: cfg.SecretNamePrefix},
-		},
-		Tokens:  tokenStore,
-		HTTP:    handler,
-		Service: service,
-		Store:   store,
-		Secrets: secrets,
-		AWS:     clients.AWS,
+		Dispatcher: dispatcher,
+		Tokens:     tokenStore,
+		HTTP:       handler,
+		Creator:    creator,
+		Manager:    manager,
+		Store:      store,
+		Secrets:    secrets,
+		AWS:        clients.AWS,
 	}
 }

@@ -121,7 +121,7 @@ func TestInterleavedUpdatesAgainstMoto(t *testing.T) {
 			a := app.NewWithAWS(testenv.AWSConfig(t), config.Config{TableName: table, SecretNamePrefix: prefix, IDBlockSize: 1, SecretRecoveryDays: 7},
 				slog.New(slog.DiscardHandler), app.Options{Checker: gate})
 			records := &failingRecords{Records: a.Store}
-			a.Service.Records = records
+			a.Manager.Records = records
 			token, _, err := a.Tokens.Mint(context.Background(), tokenstore.MintInput{User: "interleave", AllProjects: true})
 			if err != nil {
 				t.Fatal(err)

@@ -31,9 +31,9 @@ func (v *hungVault) ScheduleSecretDeletion(ctx context.Context, _ string) error 
 func TestDeleteBoundsTheSecretDeletion(t *testing.T) {
 	l := newLifecycle(t)
 	hung := &hungVault{fakeVault: l.vault}
-	l.svc.Vault = hung
+	l.mgr.Vault = hung
 	start := time.Now()
-	if err := l.svc.Delete(context.Background(), owner, 42); err != nil {
+	if err := l.mgr.Delete(context.Background(), owner, 42); err != nil {
 		t.Fatalf("delete = %v; the record is gone, the secret is the sweep's", err)
 	}
 	switch {

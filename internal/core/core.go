@@ -1,30 +1,34 @@
 // Package core holds the service's use cases: create and validate a
-// Databricks import storage (and, later, read, list, update and delete
-// one). Every caller — the HTTP API, SQS, EventBridge, direct invocations,
-// the commands under cmd/ — enters through the typed methods of Service.
-// Adapters translate requests into these calls and typed errors into their
-// own contracts; the core knows nothing of Lambda, HTTP or AWS.
+// Databricks import storage, and read, list, update and delete one. Every
+// caller — the HTTP API, SQS, EventBridge, direct invocations, the commands
+// under internal/dev/cmd — enters through the typed methods of a Creator or
+// a Manager. Adapters translate requests into these calls and typed errors
+// (see Kind) into their own contracts; the core knows nothing of Lambda,
+// HTTP or AWS.
+//
+// What a function may do is its type: the create function holds only a
+// Creator, whose ports cannot read, version or delete an existing secret,
+// so it cannot even express a manage operation; the manage function holds
+// a Manager.
 //
 // The ports the core needs (records, secrets, ids, idempotency keys, the
 // connection check) are the small interfaces in ports.go.
 package core
 
 import (
+	"context"
 	"log/slog"
 	"time"
+
+	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
-// Service runs the storage use cases.
-type Service struct {
+// Creator creates storages: the create function's use cases.
+type Creator struct {
 	Checker ConnectionChecker
 	Secrets SecretStore
-	Records Records
+	Records Repository
 	IDs     IDAllocator
-	// Vault reads, versions and deletes existing secrets; nil in the create
-	// function, whose role may not.
-	Vault SecretVault
-	// Files lists a storage's objects for the files preview.
-	Files FileLister
 	// Keys keeps idempotency keys; needed only for creates with a key.
 	Keys IdempotencyStore
 	// KeyTTL is how long an idempotency key is remembered
@@ -36,16 +40,67 @@ type Service struct {
 	Logger *slog.Logger
 }
 
-func (s *Service) now() time.Time {
+// Manager reads, lists, updates, validates and deletes existing storages:
+// the manage function's use cases.
+type Manager struct {
+	Checker ConnectionChecker
+	Records Records
+	// Vault reads, versions and deletes the storages' secrets.
+	Vault SecretVault
+	// Files lists a storage's objects for the files preview.
+	Files FileLister
+	// Logger receives workflow events; slog.Default when nil.
+	Logger *slog.Logger
+}
+
+// Validate checks that the caller may manage the project and that the
+// connection works; it saves nothing.
+func (s *Creator) Validate(ctx context.Context, caller Caller, req storage.Request) error {
+	return validate(ctx, s.Checker, caller, req)
+}
+
+// Validate checks that the caller may manage the project and that the
+// connection works; it saves nothing.
+func (s *Manager) Validate(ctx context.Context, caller Caller, req storage.Request) error {
+	return validate(ctx, s.Checker, caller, req)
+}
+
+func validate(ctx context.Context, checker ConnectionChecker, caller Caller, req storage.Request) error {
+	if err := caller.authorize(req.Project); err != nil {
+		return err
+	}
+	return check(ctx, checker, req)
+}
+
+func (s *Creator) check(ctx context.Context, req storage.Request) error {
+	return check(ctx, s.Checker, req)
+}
+
+func (s *Manager) check(ctx context.Context, req storage.Request) error {
+	return check(ctx, s.Checker, req)
+}
+
+func check(ctx context.Context, checker ConnectionChecker, req storage.Request) error {
+	if checker == nil {
+		return nil
+	}
+	return checker.CheckConnection(ctx, req.Connection())
+}
+
+func (s *Creator) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
 	}
 	return time.Now()
 }
 
-func (s *Service) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
+func (s *Creator) logger() *slog.Logger { return loggerOr(s.Logger) }
+
+func (s *Manager) logger() *slog.Logger { return loggerOr(s.Logger) }
+
+func loggerOr(l *slog.Logger) *slog.Logger {
+	if l != nil {
+		return l
 	}
 	return slog.Default()
 }

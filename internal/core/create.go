@@ -20,15 +20,6 @@ type Created struct {
 	Replayed bool
 }
 
-// Validate checks that the caller may manage the project and that the
-// connection works; it saves nothing.
-func (s *Service) Validate(ctx context.Context, caller Caller, req storage.Request) error {
-	if err := caller.authorize(req.Project); err != nil {
-		return err
-	}
-	return s.check(ctx, req)
-}
-
 // Create checks that the caller may manage the project and that the
 // connection works, stores the secrets and the record, and returns the
 // storage. On failure part-way it removes what it stored.
@@ -52,7 +43,7 @@ func (s *Service) Validate(ctx context.Context, caller Caller, req storage.Reque
 // request, or the workspace must recover), even if the AWS work failed
 // too; an AWS failure is the answer only once the check has passed. So an
 // AWS failure waits for the check's outcome.
-func (s *Service) Create(ctx context.Context, caller Caller, req storage.Request, key string) (Created, error) {
+func (s *Creator) Create(ctx context.Context, caller Caller, req storage.Request, key string) (Created, error) {
 	if err := caller.authorize(req.Project); err != nil {
 		return Created{}, err
 	}
@@ -220,7 +211,7 @@ type madeSecret struct {
 
 // makeSecret creates the secret of the storage id, moving to a fresh id
 // when another storage's secret has the name.
-func (s *Service) makeSecret(ctx context.Context, req storage.Request, id int64) madeSecret {
+func (s *Creator) makeSecret(ctx context.Context, req storage.Request, id int64) madeSecret {
 	values := req.Secrets.For(req.AuthType).Values()
 	for attempt := 1; ; attempt++ {
 		arn, versionID, err := s.Secrets.CreateSecret(ctx, NewSecret{StorageID: id, Project: req.Project, Values: values})
@@ -238,7 +229,7 @@ func (s *Service) makeSecret(ctx context.Context, req storage.Request, id int64)
 
 // skipTaken is told that another storage has id (the id counter was lost
 // or reset): it moves the counter past every storage and returns a fresh id.
-func (s *Service) skipTaken(ctx context.Context, id int64, cause error) (int64, error) {
+func (s *Creator) skipTaken(ctx context.Context, id int64, cause error) (int64, error) {
 	s.logger().WarnContext(ctx, "storage id already in use; the id counter is moved past every storage",
 		slog.Int64("storage_id", id), slog.String("error", cause.Error()))
 	if err := s.IDs.SkipTaken(ctx, id); err != nil {
@@ -253,7 +244,7 @@ func (s *Service) skipTaken(ctx context.Context, id int64, cause error) (int64, 
 
 // writeRecord writes the record (with its idempotency key when guard is
 // set). On failure it removes the record and the secret.
-func (s *Service) writeRecord(ctx context.Context, record storage.Record, guard *IdempotencyRecord) error {
+func (s *Creator) writeRecord(ctx context.Context, record storage.Record, guard *IdempotencyRecord) error {
 	var err error
 	key := ""
 	if guard == nil {
@@ -282,7 +273,7 @@ func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // discardSecret deletes the secret a create made before its check failed.
-func (s *Service) discardSecret(ctx context.Context, id int64, arn string) {
+func (s *Creator) discardSecret(ctx context.Context, id int64, arn string) {
 	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	if err := s.Secrets.DeleteSecret(ctx, arn); err != nil {
@@ -295,7 +286,7 @@ func (s *Service) discardSecret(ctx context.Context, id int64, arn string) {
 // write may have happened even though it reported an error), then the
 // secret. If the record cannot be removed the secret stays, so that there is
 // never a record without its secret.
-func (s *Service) rollback(ctx context.Context, id int64, arn, key string) {
+func (s *Creator) rollback(ctx context.Context, id int64, arn, key string) {
 	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	storageID := slog.String("storage_id", strconv.FormatInt(id, 10))
@@ -318,11 +309,4 @@ func (s *Service) rollback(ctx context.Context, id int64, arn, key string) {
 		s.logger().ErrorContext(ctx, "rollback left an orphan secret; the sweep will remove it",
 			storageID, slog.String("error", err.Error()))
 	}
-}
-
-func (s *Service) check(ctx context.Context, req storage.Request) error {
-	if s.Checker == nil {
-		return nil
-	}
-	return s.Checker.CheckConnection(ctx, req.Connection())
 }

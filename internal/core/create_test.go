@@ -261,7 +261,7 @@ type fixture struct {
 	secrets *fakeSecrets
 	repo    *fakeRepo
 	logs    *bytes.Buffer
-	svc     *core.Service
+	svc     *core.Creator
 }
 
 // firstVersion is the version id of every secret fakeSecrets creates.
@@ -281,7 +281,7 @@ func newFixture() *fixture {
 		repo:    &fakeRepo{j: j},
 		logs:    &bytes.Buffer{},
 	}
-	f.svc = &core.Service{
+	f.svc = &core.Creator{
 		Checker: f.checker,
 		Secrets: f.secrets,
 		Records: f.repo,

@@ -17,19 +17,19 @@ func TestStoragesOfOtherProjectsAreNotFound(t *testing.T) {
 		do   func(*lifecycle, core.Caller, int64) error
 	}{
 		{"get", func(l *lifecycle, c core.Caller, id int64) error {
-			_, err := l.svc.Get(context.Background(), c, id)
+			_, err := l.mgr.Get(context.Background(), c, id)
 			return err
 		}},
 		{"update", func(l *lifecycle, c core.Caller, id int64) error {
-			_, err := l.svc.Update(context.Background(), c, id, patch(t, `{"title": "mine now"}`))
+			_, err := l.mgr.Update(context.Background(), c, id, patch(t, `{"title": "mine now"}`))
 			return err
 		}},
-		{"delete", func(l *lifecycle, c core.Caller, id int64) error { return l.svc.Delete(context.Background(), c, id) }},
+		{"delete", func(l *lifecycle, c core.Caller, id int64) error { return l.mgr.Delete(context.Background(), c, id) }},
 		{"validate", func(l *lifecycle, c core.Caller, id int64) error {
-			return l.svc.ValidateExisting(context.Background(), c, id, patch(t, `{}`))
+			return l.mgr.ValidateExisting(context.Background(), c, id, patch(t, `{}`))
 		}},
 		{"files", func(l *lifecycle, c core.Caller, id int64) error {
-			_, err := l.svc.PreviewStoredFiles(context.Background(), c, id, patch(t, `{}`), 5)
+			_, err := l.mgr.PreviewStoredFiles(context.Background(), c, id, patch(t, `{}`), 5)
 			return err
 		}},
 	}

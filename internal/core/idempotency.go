@@ -30,7 +30,7 @@ func Fingerprint(req storage.Request) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (s *Service) keyTTL() time.Duration {
+func (s *Creator) keyTTL() time.Duration {
 	if s.KeyTTL > 0 {
 		return s.KeyTTL
 	}
@@ -38,7 +38,7 @@ func (s *Service) keyTTL() time.Duration {
 }
 
 // replay returns the storage an earlier request with the same key created.
-func (s *Service) replay(ctx context.Context, rec IdempotencyRecord, fingerprint string) (Created, error) {
+func (s *Creator) replay(ctx context.Context, rec IdempotencyRecord, fingerprint string) (Created, error) {
 	if rec.Fingerprint != fingerprint {
 		return Created{}, ErrIdempotencyConflict
 	}
@@ -56,7 +56,7 @@ func (s *Service) replay(ctx context.Context, rec IdempotencyRecord, fingerprint
 // if any, without comparing requests. It serves a redelivered event whose
 // request can no longer be rebuilt (its handed-over credentials were used
 // and deleted by the create that succeeded).
-func (s *Service) Replay(ctx context.Context, caller Caller, key string) (Created, bool, error) {
+func (s *Creator) Replay(ctx context.Context, caller Caller, key string) (Created, bool, error) {
 	if s.Keys == nil || key == "" {
 		return Created{}, false, nil
 	}

@@ -106,20 +106,20 @@ func TestInterleavedUpdates(t *testing.T) {
 			l := newLifecycle(t)
 			gate := &gateChecker{hold: c.held, entered: make(chan struct{}), release: make(chan struct{})}
 			records := &failingRecords{fakeRepo: l.repo}
-			l.svc.Checker, l.svc.Records = gate, records
+			l.mgr.Checker, l.mgr.Records = gate, records
 			ctx := context.Background()
 
 			outerDone := make(chan error, 1)
 			go func() {
-				_, err := l.svc.Update(ctx, owner, 42, patch(t, c.outer))
+				_, err := l.mgr.Update(ctx, owner, 42, patch(t, c.outer))
 				outerDone <- err
 			}()
 			<-gate.entered
 			var innerErr error
 			if c.inner == "delete" {
-				innerErr = l.svc.Delete(ctx, owner, 42)
+				innerErr = l.mgr.Delete(ctx, owner, 42)
 			} else {
-				_, innerErr = l.svc.Update(ctx, owner, 42, patch(t, c.inner))
+				_, innerErr = l.mgr.Update(ctx, owner, 42, patch(t, c.inner))
 			}
 			if innerErr != nil {
 				t.Fatalf("inner request: %v", innerErr)
@@ -136,12 +136,12 @@ func TestInterleavedUpdates(t *testing.T) {
 				t.Fatalf("outer request = %v, want %v", outerErr, c.wantOuter)
 			}
 			if c.inner == "delete" {
-				if _, err := l.svc.Get(ctx, owner, 42); !errors.Is(err, core.ErrNotFound) {
+				if _, err := l.mgr.Get(ctx, owner, 42); !errors.Is(err, core.ErrNotFound) {
 					t.Errorf("the deleted storage is back: %v", err)
 				}
 				return
 			}
-			if err := l.svc.ValidateExisting(ctx, owner, 42, patch(t, `{}`)); err != nil {
+			if err := l.mgr.ValidateExisting(ctx, owner, 42, patch(t, `{}`)); err != nil {
 				t.Fatalf("the stored storage no longer validates: %v", err)
 			}
 			got := gate.last()

@@ -17,7 +17,7 @@ import (
 )
 
 // Get returns a storage of a project the caller may manage.
-func (s *Service) Get(ctx context.Context, caller Caller, id int64) (storage.Storage, error) {
+func (s *Manager) Get(ctx context.Context, caller Caller, id int64) (storage.Storage, error) {
 	rec, err := s.load(ctx, caller, id)
 	return rec.Storage, err
 }
@@ -25,7 +25,7 @@ func (s *Service) Get(ctx context.Context, caller Caller, id int64) (storage.Sto
 // List returns the storages of a project, ordered by a field of the
 // storage ("id", "-created_at", …; id order when empty or unknown, as
 // Django REST framework ignores unknown ordering fields).
-func (s *Service) List(ctx context.Context, caller Caller, project int64, ordering string) ([]storage.Storage, error) {
+func (s *Manager) List(ctx context.Context, caller Caller, project int64, ordering string) ([]storage.Storage, error) {
 	if err := caller.authorize(project); err != nil {
 		return nil, err
 	}
@@ -107,7 +107,7 @@ func boolInt(b bool) int {
 // caller may not manage is not found, as a missing id is: the answer must
 // not confirm that the id exists, nor name its project (Label Studio too
 // filters what a caller may see).
-func (s *Service) load(ctx context.Context, caller Caller, id int64) (storage.Record, error) {
+func (s *Manager) load(ctx context.Context, caller Caller, id int64) (storage.Record, error) {
 	rec, err := s.Records.GetStorage(ctx, id)
 	if errors.Is(err, storage.ErrRecordNotFound) {
 		return storage.Record{}, fmt.Errorf("storage %d: %w", id, ErrNotFound)
@@ -131,7 +131,7 @@ type merged struct {
 
 // merge loads a storage and the credentials its record names and applies
 // the update over them, validating the result with the create's rules.
-func (s *Service) merge(ctx context.Context, caller Caller, id int64, changes storage.Update) (merged, error) {
+func (s *Manager) merge(ctx context.Context, caller Caller, id int64, changes storage.Update) (merged, error) {
 	if s.Vault == nil {
 		return merged{}, fmt.Errorf("%w: this function may not read secrets", ErrPersistence)
 	}
@@ -157,7 +157,7 @@ func (s *Service) merge(ctx context.Context, caller Caller, id int64, changes st
 
 // ValidateExisting applies the update over a stored storage (with its
 // stored secrets), checks the connection and saves nothing.
-func (s *Service) ValidateExisting(ctx context.Context, caller Caller, id int64, changes storage.Update) error {
+func (s *Manager) ValidateExisting(ctx context.Context, caller Caller, id int64, changes storage.Update) error {
 	m, err := s.merge(ctx, caller, id, changes)
 	if err != nil {
 		return err
@@ -175,7 +175,7 @@ const maxUpdateAttempts = 2
 // secret, which the updated record names: the record write, conditional on
 // the revision read, makes settings and credentials the storage's together
 // or neither.
-func (s *Service) Update(ctx context.Context, caller Caller, id int64, changes storage.Update) (storage.Storage, error) {
+func (s *Manager) Update(ctx context.Context, caller Caller, id int64, changes storage.Update) (storage.Storage, error) {
 	for attempt := 1; ; attempt++ {
 		updated, err := s.updateOnce(ctx, caller, id, changes)
 		if errors.Is(err, ErrConflict) && attempt < maxUpdateAttempts {
@@ -185,7 +185,7 @@ func (s *Service) Update(ctx context.Context, caller Caller, id int64, changes s
 	}
 }
 
-func (s *Service) updateOnce(ctx context.Context, caller Caller, id int64, changes storage.Update) (storage.Storage, error) {
+func (s *Manager) updateOnce(ctx context.Context, caller Caller, id int64, changes storage.Update) (storage.Storage, error) {
 	m, err := s.merge(ctx, caller, id, changes)
 	if err != nil {
 		return storage.Storage{}, err
@@ -231,7 +231,7 @@ func (s *Service) updateOnce(ctx context.Context, caller Caller, id int64, chang
 
 // promoteSecret makes the version the record now names the secret's
 // current one. Readers go by the record, so a failure is only logged.
-func (s *Service) promoteSecret(ctx context.Context, rec storage.Record, previous string) {
+func (s *Manager) promoteSecret(ctx context.Context, rec storage.Record, previous string) {
 	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	if err := s.Vault.PromoteSecretVersion(ctx, rec.SecretARN, rec.SecretVersionID, previous); err != nil {
@@ -243,7 +243,7 @@ func (s *Service) promoteSecret(ctx context.Context, rec storage.Record, previou
 // Delete removes a storage's record and schedules its secret for deletion
 // (after the vault's recovery window, so that an operator can undo a
 // mistaken delete in Secrets Manager).
-func (s *Service) Delete(ctx context.Context, caller Caller, id int64) error {
+func (s *Manager) Delete(ctx context.Context, caller Caller, id int64) error {
 	if s.Vault == nil {
 		return fmt.Errorf("%w: this function may not delete secrets", ErrPersistence)
 	}
@@ -276,7 +276,7 @@ const (
 
 // PreviewFiles lists the objects a sync of a new storage, req, would
 // import. It stops after limit files or request_timeout_s.
-func (s *Service) PreviewFiles(ctx context.Context, caller Caller, req storage.Request, limit int) (storage.FileListing, error) {
+func (s *Manager) PreviewFiles(ctx context.Context, caller Caller, req storage.Request, limit int) (storage.FileListing, error) {
 	if err := caller.authorize(req.Project); err != nil {
 		return storage.FileListing{}, err
 	}
@@ -285,7 +285,7 @@ func (s *Service) PreviewFiles(ctx context.Context, caller Caller, req storage.R
 
 // PreviewStoredFiles lists the objects a sync of the stored storage id,
 // with the update applied, would import.
-func (s *Service) PreviewStoredFiles(ctx context.Context, caller Caller, id int64, changes storage.Update, limit int) (storage.FileListing, error) {
+func (s *Manager) PreviewStoredFiles(ctx context.Context, caller Caller, id int64, changes storage.Update, limit int) (storage.FileListing, error) {
 	m, err := s.merge(ctx, caller, id, changes)
 	if err != nil {
 		return storage.FileListing{}, err
@@ -293,7 +293,7 @@ func (s *Service) PreviewStoredFiles(ctx context.Context, caller Caller, id int6
 	return s.listFiles(ctx, m.req, limit)
 }
 
-func (s *Service) listFiles(ctx context.Context, req storage.Request, limit int) (storage.FileListing, error) {
+func (s *Manager) listFiles(ctx context.Context, req storage.Request, limit int) (storage.FileListing, error) {
 	var filter *regexp.Regexp
 	if req.RegexFilter != nil && *req.RegexFilter != "" {
 		re, err := regexp.Compile(*req.RegexFilter)

@@ -123,13 +123,15 @@ type lifecycle struct {
 	vault  *fakeVault
 	lister *fakeLister
 	stored storage.Storage
+	// mgr manages what the fixture's Creator created.
+	mgr *core.Manager
 }
 
 func newLifecycle(t *testing.T) *lifecycle {
 	t.Helper()
 	f := newFixture()
 	l := &lifecycle{fixture: f, vault: newVault(f.j), lister: &fakeLister{}}
-	f.svc.Vault, f.svc.Files = l.vault, l.lister
+	l.mgr = &core.Manager{Checker: f.checker, Records: f.repo, Vault: l.vault, Files: l.lister, Logger: f.svc.Logger}
 	created, err := f.svc.Create(context.Background(), anyone, patRequest(t), "")
 	if err != nil {
 		t.Fatal(err)
@@ -159,21 +161,21 @@ var (
 func TestGetAndList(t *testing.T) {
 	l := newLifecycle(t)
 	ctx := context.Background()
-	if got, err := l.svc.Get(ctx, owner, 42); err != nil || !reflect.DeepEqual(got, l.stored) {
+	if got, err := l.mgr.Get(ctx, owner, 42); err != nil || !reflect.DeepEqual(got, l.stored) {
 		t.Errorf("Get = %+v, %v", got, err)
 	}
-	if _, err := l.svc.Get(ctx, owner, 43); !errors.Is(err, core.ErrNotFound) {
+	if _, err := l.mgr.Get(ctx, owner, 43); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("Get unknown = %v, want ErrNotFound", err)
 	}
 	var perm *core.PermissionError
-	if _, err := l.svc.Get(ctx, stranger, 42); !errors.Is(err, core.ErrNotFound) || errors.As(err, &perm) {
+	if _, err := l.mgr.Get(ctx, stranger, 42); !errors.Is(err, core.ErrNotFound) || errors.As(err, &perm) {
 		t.Errorf("Get of another project = %v, want ErrNotFound", err)
 	}
 	second := l.stored
 	second.ID, second.Title = 50, nil
 	l.repo.stored = append(l.repo.stored, storage.Record{Storage: second})
 	for ordering, want := range map[string][]int64{"": {42, 50}, "id": {42, 50}, "-id": {50, 42}, "title": {50, 42}, "-title": {42, 50}, "nonsense": {42, 50}} {
-		got, err := l.svc.List(ctx, owner, 7, ordering)
+		got, err := l.mgr.List(ctx, owner, 7, ordering)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,14 +187,14 @@ func TestGetAndList(t *testing.T) {
 			t.Errorf("ordering %q: ids %v, want %v", ordering, ids, want)
 		}
 	}
-	if _, err := l.svc.List(ctx, stranger, 7, ""); !errors.As(err, &perm) {
+	if _, err := l.mgr.List(ctx, stranger, 7, ""); !errors.As(err, &perm) {
 		t.Errorf("List of another project = %v, want a PermissionError", err)
 	}
 }
 
 func TestUpdateKeepsWhatIsOmitted(t *testing.T) {
 	l := newLifecycle(t)
-	got, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"title": "Renamed", "recursive_scan": true}`))
+	got, err := l.mgr.Update(context.Background(), owner, 42, patch(t, `{"title": "Renamed", "recursive_scan": true}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +211,7 @@ func TestUpdateKeepsWhatIsOmitted(t *testing.T) {
 func TestUpdateRechecksAndRotates(t *testing.T) {
 	l := newLifecycle(t)
 	const newToken = "dapi-NEW-token-must-never-leak"
-	got, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"token": "`+newToken+`", "volume": "other"}`))
+	got, err := l.mgr.Update(context.Background(), owner, 42, patch(t, `{"token": "`+newToken+`", "volume": "other"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +233,7 @@ func TestUpdateWithFailedCheckChangesNothing(t *testing.T) {
 	l := newLifecycle(t)
 	l.checker.err = &storage.ConnectionError{Reason: "volume_not_found", Message: "The volume does not exist."}
 	before := l.repo.stored[0]
-	_, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"volume": "missing", "token": "dapi-other"}`))
+	_, err := l.mgr.Update(context.Background(), owner, 42, patch(t, `{"volume": "missing", "token": "dapi-other"}`))
 	var ce *storage.ConnectionError
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v, want the connection error", err)
@@ -252,7 +254,7 @@ func TestUpdateRefusals(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			l := newLifecycle(t)
-			_, err := l.svc.Update(context.Background(), owner, 42, patch(t, c.body))
+			_, err := l.mgr.Update(context.Background(), owner, 42, patch(t, c.body))
 			var verr *storage.ValidationError
 			if !errors.As(err, &verr) {
 				t.Fatalf("err = %v, want a ValidationError", err)
@@ -269,13 +271,13 @@ func TestUpdateRefusals(t *testing.T) {
 	}
 	t.Run("same project is fine", func(t *testing.T) {
 		l := newLifecycle(t)
-		if _, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"project": 7, "type": "databricks"}`)); err != nil {
+		if _, err := l.mgr.Update(context.Background(), owner, 42, patch(t, `{"project": 7, "type": "databricks"}`)); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("switching to a service principal drops the token", func(t *testing.T) {
 		l := newLifecycle(t)
-		if _, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"auth_type": "dbx_sp", "client_id": "c", "client_secret": "`+testClientSecret+`"}`)); err != nil {
+		if _, err := l.mgr.Update(context.Background(), owner, 42, patch(t, `{"auth_type": "dbx_sp", "client_id": "c", "client_secret": "`+testClientSecret+`"}`)); err != nil {
 			t.Fatal(err)
 		}
 		if v := l.vault.currentValues(testARN); !reflect.DeepEqual(v, map[string]string{"client_secret": testClientSecret}) {
@@ -296,8 +298,8 @@ func TestConcurrentUpdatesBothLand(t *testing.T) {
 			l.repo.stored[0] = other
 		}
 	}}
-	l.svc.Records = racing
-	got, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"title": "Mine"}`))
+	l.mgr.Records = racing
+	got, err := l.mgr.Update(context.Background(), owner, 42, patch(t, `{"title": "Mine"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,8 +325,8 @@ func (r *racingRepo) ReplaceStorage(ctx context.Context, rec storage.Record) err
 // to it).
 func TestUpdateRacingADelete(t *testing.T) {
 	l := newLifecycle(t)
-	l.svc.Records = &racingRepo{fakeRepo: l.repo, before: func() { l.repo.stored = nil }}
-	_, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"token": "dapi-rotated"}`))
+	l.mgr.Records = &racingRepo{fakeRepo: l.repo, before: func() { l.repo.stored = nil }}
+	_, err := l.mgr.Update(context.Background(), owner, 42, patch(t, `{"token": "dapi-rotated"}`))
 	if !errors.Is(err, core.ErrNotFound) {
 		t.Fatalf("err = %v, want ErrNotFound", err)
 	}
@@ -338,23 +340,23 @@ func TestUpdateRacingADelete(t *testing.T) {
 
 func TestDelete(t *testing.T) {
 	l := newLifecycle(t)
-	if err := l.svc.Delete(context.Background(), stranger, 42); !errors.Is(err, core.ErrNotFound) || len(l.repo.stored) != 1 {
+	if err := l.mgr.Delete(context.Background(), stranger, 42); !errors.Is(err, core.ErrNotFound) || len(l.repo.stored) != 1 {
 		t.Fatalf("delete by a stranger = %v", err)
 	}
-	if err := l.svc.Delete(context.Background(), owner, 42); err != nil {
+	if err := l.mgr.Delete(context.Background(), owner, 42); err != nil {
 		t.Fatal(err)
 	}
 	if len(l.repo.stored) != 0 || !reflect.DeepEqual(l.vault.deleted, []string{testARN}) {
 		t.Errorf("records %+v, scheduled deletions %v", l.repo.stored, l.vault.deleted)
 	}
-	if err := l.svc.Delete(context.Background(), owner, 42); !errors.Is(err, core.ErrNotFound) {
+	if err := l.mgr.Delete(context.Background(), owner, 42); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("second delete = %v, want ErrNotFound", err)
 	}
 }
 
 func TestValidateExistingUsesStoredSecrets(t *testing.T) {
 	l := newLifecycle(t)
-	if err := l.svc.ValidateExisting(context.Background(), owner, 42, patch(t, `{"id": 42, "prefix": "other"}`)); err != nil {
+	if err := l.mgr.ValidateExisting(context.Background(), owner, 42, patch(t, `{"id": 42, "prefix": "other"}`)); err != nil {
 		t.Fatal(err)
 	}
 	if len(l.checker.conns) != 1 || l.checker.conns[0].Secrets.Token != testToken || l.checker.conns[0].Prefix != "other" {
@@ -365,18 +367,18 @@ func TestValidateExistingUsesStoredSecrets(t *testing.T) {
 
 func TestPreviewFiles(t *testing.T) {
 	l := newLifecycle(t)
-	if _, err := l.svc.PreviewStoredFiles(context.Background(), owner, 42, patch(t, `{"regex_filter": ".*\\.jpg$"}`), 5); err != nil {
+	if _, err := l.mgr.PreviewStoredFiles(context.Background(), owner, 42, patch(t, `{"regex_filter": ".*\\.jpg$"}`), 5); err != nil {
 		t.Fatal(err)
 	}
 	if len(l.lister.conns) != 1 || l.lister.conns[0].Secrets.Token != testToken || l.lister.filters[0].String() != `.*\.jpg$` || l.lister.limits[0] != 5 {
 		t.Errorf("lister got %+v %v %v", l.lister.conns, l.lister.filters, l.lister.limits)
 	}
-	_, err := l.svc.PreviewStoredFiles(context.Background(), owner, 42, patch(t, `{"regex_filter": "(?<=a)b"}`), 5)
+	_, err := l.mgr.PreviewStoredFiles(context.Background(), owner, 42, patch(t, `{"regex_filter": "(?<=a)b"}`), 5)
 	var verr *storage.ValidationError
 	if !errors.As(err, &verr) || !strings.Contains(strings.Join(verr.Fields["regex_filter"], ""), "(?<") {
 		t.Errorf("unsupported pattern: err = %v, want a regex_filter error naming the construct", err)
 	}
-	if _, err := l.svc.PreviewFiles(context.Background(), stranger, mustDecode(t, baseFields().with("project", "7").body()), 5); err == nil {
+	if _, err := l.mgr.PreviewFiles(context.Background(), stranger, mustDecode(t, baseFields().with("project", "7").body()), 5); err == nil {
 		t.Errorf("preview of another project's volume was allowed")
 	}
 }
@@ -391,7 +393,7 @@ func TestReplayOfADeletedStorage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.svc.Delete(context.Background(), owner, first.ID); err != nil {
+	if err := l.mgr.Delete(context.Background(), owner, first.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := l.svc.Create(context.Background(), owner, patRequest(t), "k"); !errors.Is(err, core.ErrKeyOfDeletedStorage) {
@@ -420,7 +422,7 @@ func TestTheRecordNamesItsSecretVersion(t *testing.T) {
 	if got := l.repo.stored[0].SecretVersionID; got != firstVersion {
 		t.Fatalf("created record names version %q, want the created secret's %q", got, firstVersion)
 	}
-	if _, err := l.svc.Update(ctx, owner, 42, patch(t, `{"token": "dapi-second"}`)); err != nil {
+	if _, err := l.mgr.Update(ctx, owner, 42, patch(t, `{"token": "dapi-second"}`)); err != nil {
 		t.Fatal(err)
 	}
 	rec := l.repo.stored[0]
@@ -432,7 +434,7 @@ func TestTheRecordNamesItsSecretVersion(t *testing.T) {
 	}
 	// Another version made current behind the record's back is not read.
 	l.vault.put(testARN, map[string]string{"token": "dapi-someone-elses"})
-	if err := l.svc.ValidateExisting(ctx, owner, 42, patch(t, `{}`)); err != nil {
+	if err := l.mgr.ValidateExisting(ctx, owner, 42, patch(t, `{}`)); err != nil {
 		t.Fatal(err)
 	}
 	if got := l.checker.conns[len(l.checker.conns)-1].Secrets.Token; got != "dapi-second" {
@@ -445,7 +447,7 @@ func TestTheRecordNamesItsSecretVersion(t *testing.T) {
 func TestAFailedRecordWriteLeavesTheCredentials(t *testing.T) {
 	l := newLifecycle(t)
 	l.repo.err = errors.New("ProvisionedThroughputExceededException")
-	_, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"token": "dapi-lost"}`))
+	_, err := l.mgr.Update(context.Background(), owner, 42, patch(t, `{"token": "dapi-lost"}`))
 	l.repo.err = nil
 	if !errors.Is(err, core.ErrPersistence) {
 		t.Fatalf("err = %v, want ErrPersistence", err)
@@ -465,13 +467,13 @@ func TestRecordsWithoutAVersionReadTheCurrentOne(t *testing.T) {
 			ctx := context.Background()
 			l.repo.stored[0].SecretVersionID = ""
 			l.vault.put(testARN, map[string]string{"token": "dapi-current"}) // v1, AWSCURRENT
-			if err := l.svc.ValidateExisting(ctx, owner, 42, patch(t, `{}`)); err != nil {
+			if err := l.mgr.ValidateExisting(ctx, owner, 42, patch(t, `{}`)); err != nil {
 				t.Fatal(err)
 			}
 			if got := l.checker.conns[0].Secrets.Token; got != "dapi-current" {
 				t.Errorf("validate of a record without a version used %q, want AWSCURRENT's", got)
 			}
-			if _, err := l.svc.Update(ctx, owner, 42, patch(t, body)); err != nil {
+			if _, err := l.mgr.Update(ctx, owner, 42, patch(t, body)); err != nil {
 				t.Fatal(err)
 			}
 			want := map[string]string{"settings only": "v1", "rotation": "v2"}[name]
@@ -491,14 +493,14 @@ func TestStoredCredentialsAreNotSentToANewHost(t *testing.T) {
 	want := map[string][]string{"token": {"Give the token again: stored credentials are not sent to a new host."}}
 	for name, call := range map[string]func(*lifecycle) error{
 		"update": func(l *lifecycle) error {
-			_, err := l.svc.Update(context.Background(), owner, 42, patch(t, moved))
+			_, err := l.mgr.Update(context.Background(), owner, 42, patch(t, moved))
 			return err
 		},
 		"validate": func(l *lifecycle) error {
-			return l.svc.ValidateExisting(context.Background(), owner, 42, patch(t, moved))
+			return l.mgr.ValidateExisting(context.Background(), owner, 42, patch(t, moved))
 		},
 		"files": func(l *lifecycle) error {
-			_, err := l.svc.PreviewStoredFiles(context.Background(), owner, 42, patch(t, moved), 5)
+			_, err := l.mgr.PreviewStoredFiles(context.Background(), owner, 42, patch(t, moved), 5)
 			return err
 		},
 	} {
@@ -516,7 +518,7 @@ func TestStoredCredentialsAreNotSentToANewHost(t *testing.T) {
 	}
 	t.Run("with the token given again", func(t *testing.T) {
 		l := newLifecycle(t)
-		if _, err := l.svc.Update(context.Background(), owner, 42, patch(t, `{"host": "https://other.cloud.databricks.com", "token": "dapi-for-the-new-host"}`)); err != nil {
+		if _, err := l.mgr.Update(context.Background(), owner, 42, patch(t, `{"host": "https://other.cloud.databricks.com", "token": "dapi-for-the-new-host"}`)); err != nil {
 			t.Fatal(err)
 		}
 		if got := l.checker.conns[0].Secrets.Token; got != "dapi-for-the-new-host" {

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"regexp"
 	"time"
@@ -155,9 +154,13 @@ type Failure struct {
 	Source string
 	// MessageID is the SQS message id or the EventBridge event id.
 	MessageID string
-	Status    int
-	// Error is Label Studio's error body.
-	Error json.RawMessage
+	// Kind is the kind of the error (never a retryable one).
+	Kind Kind
+	// Detail says what is wrong, in the words of Label Studio's error.
+	Detail string
+	// Fields are the problems of the request's fields, field name →
+	// messages; nil when none.
+	Fields map[string][]string
 }
 
 // FailureRecorder keeps permanent failures of event-borne requests.

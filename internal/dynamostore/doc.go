@@ -19,8 +19,9 @@
 //	                              "expires_at"; written with its storage record
 //	                              in one transaction.
 //	FAILURE#<source>#<message>    a permanent failure of an SQS message or
-//	                              EventBridge event: "status_code", "error"
-//	                              (Label Studio's error body), "expires_at".
+//	                              EventBridge event: "error_kind", "status_code",
+//	                              "detail", "validation_errors" (a map of
+//	                              lists), "expires_at".
 //	TOKEN#<sha256 hex of token>   an API token (package tokenstore): "token_id",
 //	                              "user", "organization", "all_projects",
 //	                              "projects" NS, "created_at", "expires_at",

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -21,11 +19,17 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
-// Core is the part of core.Service the event sources drive: SQS and
-// EventBridge create; direct invocations also get, update and delete.
-type Core interface {
+// Creator is what the create function does for the event sources (a
+// core.Creator): SQS messages, EventBridge events and direct invocations
+// create.
+type Creator interface {
 	Create(ctx context.Context, caller core.Caller, req storage.Request, key string) (core.Created, error)
 	Replay(ctx context.Context, caller core.Caller, key string) (core.Created, bool, error)
+}
+
+// Manager is what the manage function does for direct invocations (a
+// core.Manager): get, update and delete.
+type Manager interface {
 	Get(ctx context.Context, caller core.Caller, id int64) (storage.Storage, error)
 	Update(ctx context.Context, caller core.Caller, id int64, changes storage.Update) (storage.Storage, error)
 	Delete(ctx context.Context, caller core.Caller, id int64) error
@@ -65,48 +69,129 @@ const (
 // at once.
 const maxParallelRecords = 10
 
+// Outcome is what became of one event-borne operation. The event sources
+// answer in their own contracts from it: SQS lists a retried message in its
+// batch item failures, EventBridge fails the invocation of a retried event,
+// a direct invocation returns it (or fails, for a retry).
+type Outcome int
+
+// The outcomes.
+const (
+	// OutcomeCreated: a storage was created.
+	OutcomeCreated Outcome = iota + 1
+	// OutcomeReplayed: an earlier request with the same idempotency key
+	// created the storage; this one only returned it.
+	OutcomeReplayed
+	// OutcomeGot, OutcomeUpdated, OutcomeDeleted: a direct manage
+	// operation succeeded.
+	OutcomeGot
+	OutcomeUpdated
+	OutcomeDeleted
+	// OutcomeRefused: the request can never succeed as sent; it is
+	// acknowledged (and recorded for SQS and EventBridge), never retried.
+	OutcomeRefused
+	// OutcomeRetry: the same request may succeed later; it is delivered
+	// again.
+	OutcomeRetry
+)
+
+var outcomeNames = map[Outcome]string{
+	OutcomeCreated: "created", OutcomeReplayed: "replayed", OutcomeGot: "got", OutcomeUpdated: "updated",
+	OutcomeDeleted: "deleted", OutcomeRefused: "refused", OutcomeRetry: "retry",
+}
+
+// String is the outcome's name in direct results and logs.
+func (o Outcome) String() string { return outcomeNames[o] }
+
 // TransientError is returned to Lambda for failures a retry may cure, so the
 // caller's retry policy (Lambda's async retries, a Step Functions Retry on
 // "TransientError") applies. Its message is Label Studio's error body.
 type TransientError struct {
-	Status int
-	Body   json.RawMessage
+	// Kind is the kind of the failure (a retryable one).
+	Kind core.Kind
+	Body json.RawMessage
 }
 
 func (e *TransientError) Error() string { return string(e.Body) }
 
-// DirectResult is what a direct invocation returns for a create that
-// succeeded or failed for good: a state machine branches on StatusCode.
+// DirectResult is what a direct invocation returns for an operation that
+// succeeded or was refused for good (a retry is a TransientError instead):
+// a state machine branches on Outcome ("created", "replayed", "got",
+// "updated", "deleted" or "refused").
 type DirectResult struct {
-	StatusCode int             `json:"status_code"`
-	Replayed   bool            `json:"replayed"`
-	Storage    json.RawMessage `json:"storage,omitempty"`
-	Error      json.RawMessage `json:"error,omitempty"`
+	Outcome string `json:"outcome"`
+	// Storage is the created, replayed, read or updated storage.
+	Storage *storage.Storage `json:"storage,omitempty"`
+	// ErrorKind names the kind of a refusal ("invalid", "not_found",
+	// "wrong_function", …: core.Kind).
+	ErrorKind string `json:"error_kind,omitempty"`
+	// Error is Label Studio's error body of a refusal.
+	Error json.RawMessage `json:"error,omitempty"`
 }
 
-// result is the outcome of one event-borne create.
+// result is the outcome of one event-borne operation.
 type result struct {
-	created   core.Created
-	status    int
-	body      json.RawMessage // the storage, or Label Studio's error body
-	transient bool
-	err       error
+	outcome Outcome
+	storage storage.Storage
+	kind    core.Kind // of err
+	err     error
 }
 
-// keyEnvelope reads the optional explicit idempotency key of an event body.
+// succeeded is the result of a successful operation.
+func succeeded(outcome Outcome, s storage.Storage) result {
+	return result{outcome: outcome, storage: s}
+}
+
+// failed is the result of a failed operation: a retry when the error's kind
+// says one can help, else refused for good.
+func failed(err error) result {
+	kind := core.KindOf(err)
+	if kind.Retryable() {
+		return result{outcome: OutcomeRetry, kind: kind, err: err}
+	}
+	return result{outcome: OutcomeRefused, kind: kind, err: err}
+}
+
+// of is the result of an operation that returns a storage.
+func of(outcome Outcome, s storage.Storage, err error) result {
+	if err != nil {
+		return failed(err)
+	}
+	return succeeded(outcome, s)
+}
+
+// errorBody renders a failed result's error in Label Studio's format.
+func (d *Dispatcher) errorBody(res result) json.RawMessage {
+	return apierror.FromError(res.err, d.Version).JSON()
+}
+
+// keyEnvelope reads the optional explicit idempotency key of an SQS or
+// EventBridge body.
 type keyEnvelope struct {
 	IdempotencyKey string `json:"idempotency_key"`
 }
 
-// create runs one event-borne create as a trusted (IAM-authorised) caller
-// and logs one summary line. Without an idempotency_key in the body,
-// messageKey (the message or event id) is the key, so a redelivered message
+// createFromBody runs the create an SQS message or EventBridge event
+// carries (the create request, with an optional "idempotency_key"). Without
+// a key, the message or event id is the key, so a redelivered message
 // creates nothing twice; the two kinds of key cannot meet.
-func (d *Dispatcher) create(ctx context.Context, source, messageID string, body []byte) result {
+func (d *Dispatcher) createFromBody(ctx context.Context, source, messageID string, body []byte) result {
+	var env keyEnvelope
+	_ = json.Unmarshal(body, &env)
+	key := "key:" + env.IdempotencyKey
+	if env.IdempotencyKey == "" {
+		key = "message:" + source + ":" + messageID
+	}
+	return d.create(ctx, source, messageID, body, key)
+}
+
+// create runs one event-borne create as a trusted (IAM-authorised) caller
+// under the idempotency key (none when empty) and logs one summary line.
+func (d *Dispatcher) create(ctx context.Context, source, messageID string, body []byte, key string) result {
 	start := time.Now()
 	ctx, _ = metrics.Start(ctx)
-	res := d.createOnce(ctx, source, messageID, body)
-	d.logSummary(ctx, start, source, "create", messageID, res.created.ID, res)
+	res := d.createOnce(ctx, source, body, key)
+	d.logSummary(ctx, start, source, OperationCreate, messageID, res.storage.ID, res)
 	return res
 }
 
@@ -115,7 +200,7 @@ func (d *Dispatcher) logSummary(ctx context.Context, start time.Time, source, op
 	attrs := []slog.Attr{
 		slog.String("source", source),
 		slog.String("route", operation),
-		slog.Int("status", res.status),
+		slog.String("outcome", res.outcome.String()),
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 	}
 	if messageID != "" {
@@ -125,61 +210,67 @@ func (d *Dispatcher) logSummary(ctx context.Context, start time.Time, source, op
 		attrs = append(attrs, slog.Int64("storage_id", storageID))
 	}
 	level := slog.LevelInfo
+	class := metrics.OutcomeSuccess
 	if res.err != nil {
-		attrs = append(attrs, slog.String("error", res.err.Error()), slog.Bool("transient", res.transient))
-		if res.status >= 500 {
-			level = slog.LevelError
+		attrs = append(attrs, slog.String("error", res.err.Error()), slog.String("error_kind", res.kind.String()),
+			slog.Bool("transient", res.outcome == OutcomeRetry))
+		class = metrics.OutcomeClientError
+		if res.outcome == OutcomeRetry {
+			level, class = slog.LevelError, metrics.OutcomeServerError
 		}
 	}
-	attrs = append(attrs, metrics.RequestAttrs(ctx, d.MetricsNamespace, operation, res.status, time.Since(start))...)
+	attrs = append(attrs, metrics.OutcomeAttrs(ctx, d.MetricsNamespace, operation, class, time.Since(start))...)
 	d.logger().LogAttrs(ctx, level, "request", attrs...)
 }
 
-func (d *Dispatcher) createOnce(ctx context.Context, source, messageID string, body []byte) result {
-	if len(body) > storage.MaxRequestBytes {
-		return d.failed(storage.ErrTooLarge)
+func (d *Dispatcher) createOnce(ctx context.Context, source string, body []byte, key string) result {
+	if d.Creator == nil {
+		return failed(&core.WrongFunctionError{Operation: OperationCreate, Creates: true})
 	}
-	var env keyEnvelope
-	_ = json.Unmarshal(body, &env)
-	key := "key:" + env.IdempotencyKey
-	if env.IdempotencyKey == "" {
-		key = ""
-		if messageID != "" {
-			key = "message:" + source + ":" + messageID
-		}
+	if len(body) > storage.MaxRequestBytes {
+		return failed(storage.ErrTooLarge)
 	}
 	caller := core.TrustedSource(source)
 	credentials, ref, err := d.handOver(ctx, source, body)
 	if errors.Is(err, errCredentialsGone) {
 		// A redelivery of a create that succeeded and used up the secret
 		// replays; anything else cannot be served.
-		if created, found, replayErr := d.Core.Replay(ctx, caller, key); replayErr != nil || found {
-			return d.succeeded(created, replayErr)
+		if created, found, replayErr := d.Creator.Replay(ctx, caller, key); replayErr != nil || found {
+			return createdResult(created, replayErr)
 		}
-		return d.failed(&storage.ValidationError{Fields: map[string][]string{FieldCredentialsSecretID: {
+		return failed(&storage.ValidationError{Fields: map[string][]string{FieldCredentialsSecretID: {
 			"The secret does not exist; a create that used it has deleted it. Hand over the credentials again in a new secret."}}})
 	}
 	if err != nil {
-		return d.failed(err)
+		return failed(err)
 	}
 	req, err := d.Decoder.DecodeRequestWithCredentials(body, credentials)
 	if err == nil {
 		var created core.Created
-		created, err = d.Core.Create(ctx, caller, req, key)
+		created, err = d.Creator.Create(ctx, caller, req, key)
 		if err == nil {
 			d.discardCredentials(ctx, ref)
 			if created.Replayed {
 				metrics.Replayed(ctx)
 			}
-			return d.succeeded(created, nil)
+			return createdResult(created, nil)
 		}
 	}
-	if !core.Transient(err) {
+	res := failed(err)
+	if res.outcome == OutcomeRefused {
 		// Refused for good: a retry of the same message cannot use the
 		// secret, and nobody else should.
 		d.discardCredentials(ctx, ref)
 	}
-	return d.failed(err)
+	return res
+}
+
+// createdResult is the result of a create (or of its replay).
+func createdResult(created core.Created, err error) result {
+	if created.Replayed {
+		return of(OutcomeReplayed, created.Storage, err)
+	}
+	return of(OutcomeCreated, created.Storage, err)
 }
 
 // errCredentialsGone marks a handed-over secret that no longer exists.
@@ -263,106 +354,6 @@ func (d *Dispatcher) discardCredentials(ctx context.Context, ref string) {
 	}
 }
 
-func (d *Dispatcher) succeeded(created core.Created, err error) result {
-	if err != nil {
-		return d.failed(err)
-	}
-	rendered, err := json.Marshal(created.Storage)
-	if err != nil {
-		return d.failed(fmt.Errorf("render storage %d: %w", created.ID, err))
-	}
-	return result{created: created, status: http.StatusCreated, body: rendered}
-}
-
-func (d *Dispatcher) failed(err error) result {
-	body := apierror.FromError(err, d.Version)
-	return result{status: body.StatusCode, body: body.JSON(), transient: core.Transient(err), err: err}
-}
-
-// directEnvelope is a direct invocation: an operation on a storage, or,
-// without "operation", a create request.
-type directEnvelope struct {
-	Operation string          `json:"operation"`
-	ID        json.RawMessage `json:"id"`
-	Patch     json.RawMessage `json:"patch"`
-}
-
-// Direct operations besides create.
-const (
-	OperationCreate = "create"
-	OperationGet    = "get"
-	OperationUpdate = "update"
-	OperationDelete = "delete"
-)
-
-func (d *Dispatcher) serveDirect(ctx context.Context, payload []byte) ([]byte, error) {
-	var env directEnvelope
-	_ = json.Unmarshal(payload, &env)
-	var res result
-	switch env.Operation {
-	case "", OperationCreate:
-		res = d.create(ctx, SourceDirect, "", payload)
-	default:
-		res = d.operate(ctx, env)
-	}
-	if res.transient {
-		return nil, &TransientError{Status: res.status, Body: res.body}
-	}
-	out := DirectResult{StatusCode: res.status, Replayed: res.created.Replayed}
-	if res.err == nil {
-		out.Storage = res.body
-	} else {
-		out.Error = res.body
-	}
-	return json.Marshal(out)
-}
-
-// operate runs a direct get, update or delete, and logs one summary line.
-func (d *Dispatcher) operate(ctx context.Context, env directEnvelope) result {
-	start := time.Now()
-	ctx, _ = metrics.Start(ctx)
-	caller := core.TrustedSource(SourceDirect)
-	var res result
-	id, idErr := storage.DecodeInteger("id", env.ID, 1, math.MaxInt64)
-	if idErr != nil {
-		res = d.failed(idErr)
-	} else {
-		switch env.Operation {
-		case OperationGet:
-			got, err := d.Core.Get(ctx, caller, id)
-			res = d.succeeded(core.Created{Storage: got}, err)
-			res.status = statusOr(res, http.StatusOK)
-		case OperationUpdate:
-			changes, err := d.Decoder.DecodeUpdate(env.Patch)
-			var updated storage.Storage
-			if err == nil {
-				updated, err = d.Core.Update(ctx, caller, id, changes)
-			}
-			res = d.succeeded(core.Created{Storage: updated}, err)
-			res.status = statusOr(res, http.StatusOK)
-		case OperationDelete:
-			if err := d.Core.Delete(ctx, caller, id); err != nil {
-				res = d.failed(err)
-			} else {
-				res = result{status: http.StatusNoContent}
-			}
-		default:
-			res = d.failed(&storage.ValidationError{Fields: map[string][]string{"operation": {
-				fmt.Sprintf("%q is not a valid choice: use %s, %s, %s or %s.", env.Operation, OperationCreate, OperationGet, OperationUpdate, OperationDelete)}}})
-		}
-	}
-	d.logSummary(ctx, start, SourceDirect, env.Operation, "", max(id, 0), res)
-	return res
-}
-
-// statusOr is the status of a successful result other than a create.
-func statusOr(res result, status int) int {
-	if res.err != nil {
-		return res.status
-	}
-	return status
-}
-
 func (d *Dispatcher) serveSQS(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse {
 	var (
 		mu       sync.Mutex
@@ -404,20 +395,18 @@ func (d *Dispatcher) serveEventBridge(ctx context.Context, ev events.CloudWatchE
 }
 
 // handleAsync creates from one queued or published event. It returns false
-// when the event should be delivered again (a transient failure, or a
-// permanent one that could not be recorded); permanent failures are
-// recorded, then acknowledged.
+// when the event should be delivered again (a retry, or a refusal that
+// could not be recorded); refusals are recorded, then acknowledged.
 func (d *Dispatcher) handleAsync(ctx context.Context, source, messageID string, body []byte) bool {
-	res := d.create(ctx, source, messageID, body)
+	res := d.createFromBody(ctx, source, messageID, body)
 	switch {
-	case res.err == nil:
-		return true
-	case res.transient:
+	case res.outcome == OutcomeRetry:
 		return false
-	case d.Failures == nil:
+	case res.outcome != OutcomeRefused || d.Failures == nil:
 		return true
 	}
-	failure := core.Failure{Source: source, MessageID: messageID, Status: res.status, Error: res.body}
+	_, detail, fields := apierror.For(res.err)
+	failure := core.Failure{Source: source, MessageID: messageID, Kind: res.kind, Detail: detail, Fields: fields}
 	if err := d.Failures.RecordFailure(ctx, failure); err != nil {
 		d.logger().ErrorContext(ctx, "could not record a permanent failure; the event will be retried",
 			slog.String("source", source), slog.String("message_id", messageID), slog.String("error", err.Error()))

@@ -167,22 +167,33 @@ func handOverID(i int) string { return handOverDir + messageID(i) }
 type contractCase struct {
 	name string
 	// titles of the messages; for EventBridge and direct, only the first.
-	titles        []string
-	recordFails   bool
-	wantRetry     []int // indexes of messages to be redelivered
-	wantRecorded  []int // indexes of messages with a failure record
-	wantStatus    int   // of the first message
-	wantTransient bool  // the first message's failure is transient
+	titles       []string
+	recordFails  bool
+	wantRetry    []int // indexes of messages to be redelivered
+	wantRecorded []int // indexes of messages with a failure record
+	// wantOutcome and wantKind are the first message's outcome and, for a
+	// failure, the kind of its error.
+	wantOutcome eventsource.Outcome
+	wantKind    core.Kind
 }
 
 var contractCases = []contractCase{
-	{name: "success", titles: []string{"ok"}, wantStatus: 201},
-	{name: "permanent failure", titles: []string{"permanent"}, wantRecorded: []int{0}, wantStatus: 400},
-	{name: "permission refused", titles: []string{"forbidden"}, wantRecorded: []int{0}, wantStatus: 403},
-	{name: "invalid request", titles: []string{"invalid"}, wantRecorded: []int{0}, wantStatus: 400},
-	{name: "transient failure", titles: []string{"transient"}, wantRetry: []int{0}, wantStatus: 500, wantTransient: true},
-	{name: "workspace timed out", titles: []string{"timeout"}, wantRetry: []int{0}, wantStatus: 400, wantTransient: true},
-	{name: "failure record cannot be written", titles: []string{"permanent"}, recordFails: true, wantRetry: []int{0}, wantStatus: 400},
+	{name: "success", titles: []string{"ok"}, wantOutcome: eventsource.OutcomeCreated},
+	{name: "permanent failure", titles: []string{"permanent"}, wantRecorded: []int{0}, wantOutcome: eventsource.OutcomeRefused, wantKind: core.KindConnectionRefused},
+	{name: "permission refused", titles: []string{"forbidden"}, wantRecorded: []int{0}, wantOutcome: eventsource.OutcomeRefused, wantKind: core.KindForbidden},
+	{name: "invalid request", titles: []string{"invalid"}, wantRecorded: []int{0}, wantOutcome: eventsource.OutcomeRefused, wantKind: core.KindInvalid},
+	{name: "transient failure", titles: []string{"transient"}, wantRetry: []int{0}, wantOutcome: eventsource.OutcomeRetry, wantKind: core.KindPersistence},
+	{name: "workspace timed out", titles: []string{"timeout"}, wantRetry: []int{0}, wantOutcome: eventsource.OutcomeRetry, wantKind: core.KindWorkspaceUnavailable},
+	{name: "failure record cannot be written", titles: []string{"permanent"}, recordFails: true, wantRetry: []int{0}, wantOutcome: eventsource.OutcomeRefused, wantKind: core.KindConnectionRefused},
+}
+
+// directCreate is a direct create of body, with the idempotency key when
+// one is given.
+func directCreate(body, key string) string {
+	if key != "" {
+		return `{"operation": "create", "idempotency_key": "` + key + `", "storage": ` + body + `}`
+	}
+	return `{"operation": "create", "storage": ` + body + `}`
 }
 
 func newContractDispatcher(c contractCase) (*eventsource.Dispatcher, *scriptedCore, *failureLog, *bytes.Buffer) {
@@ -197,7 +208,7 @@ func newContractDispatcher(c contractCase) (*eventsource.Dispatcher, *scriptedCo
 	}
 	logs := &bytes.Buffer{}
 	return &eventsource.Dispatcher{
-		Core: sc, Decoder: storage.Decoder{}, Failures: fl, Version: "contract", Credentials: newHandOvers(ids...),
+		Creator: sc, Manager: sc, Decoder: storage.Decoder{}, Failures: fl, Version: "contract", Credentials: newHandOvers(ids...),
 		Logger: logging.New(logs, "DEBUG"),
 	}, sc, fl, logs
 }
@@ -228,21 +239,13 @@ func ids(indexes []int) []string {
 	return out
 }
 
-// checkFailureRecord checks the FAILURE record of a permanent failure: its
-// source, status and Label Studio error body.
-func checkFailureRecords(t *testing.T, fl *failureLog, source string, status int) {
+// checkFailureRecords checks the FAILURE records of permanent failures:
+// their source, kind and detail.
+func checkFailureRecords(t *testing.T, fl *failureLog, source string, kind core.Kind) {
 	t.Helper()
 	for _, f := range fl.failures {
-		if f.Source != source || f.Status != status {
-			t.Errorf("failure record %s/%s status %d, want source %s status %d", f.Source, f.MessageID, f.Status, source, status)
-		}
-		var body struct {
-			StatusCode int    `json:"status_code"`
-			Detail     string `json:"detail"`
-			Version    string `json:"version"`
-		}
-		if err := json.Unmarshal(f.Error, &body); err != nil || body.StatusCode != status || body.Detail == "" || body.Version != "contract" {
-			t.Errorf("failure record error body %s is not Label Studio's error for %d (%v)", f.Error, status, err)
+		if f.Source != source || f.Kind != kind || f.Detail == "" {
+			t.Errorf("failure record %s/%s of kind %s detail %q, want source %s kind %s and a detail", f.Source, f.MessageID, f.Kind, f.Detail, source, kind)
 		}
 	}
 }
@@ -260,7 +263,8 @@ func TestSQSContract(t *testing.T) {
 		titles:       []string{"ok", "transient", "permanent", "replay", "timeout"},
 		wantRetry:    []int{1, 4},
 		wantRecorded: []int{2},
-		wantStatus:   201,
+		wantOutcome:  eventsource.OutcomeCreated,
+		wantKind:     core.KindConnectionRefused, // of the one recorded
 	})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -296,8 +300,8 @@ func TestSQSContract(t *testing.T) {
 			if got := recordedIDs(fl); !reflect.DeepEqual(got, ids(c.wantRecorded)) {
 				t.Errorf("failure records for %v, want %v", got, ids(c.wantRecorded))
 			}
-			if len(c.titles) == 1 {
-				checkFailureRecords(t, fl, eventsource.SourceSQS, c.wantStatus)
+			if len(c.wantRecorded) > 0 {
+				checkFailureRecords(t, fl, eventsource.SourceSQS, c.wantKind)
 			}
 			for _, call := range sc.calls {
 				if call.caller.Principal != nil || call.caller.Source != eventsource.SourceSQS || !strings.Contains(call.key, "sqs") {
@@ -334,7 +338,7 @@ func TestEventBridgeContract(t *testing.T) {
 			if got := recordedIDs(fl); !reflect.DeepEqual(got, ids(c.wantRecorded)) {
 				t.Errorf("failure records for %v, want %v", got, ids(c.wantRecorded))
 			}
-			checkFailureRecords(t, fl, eventsource.SourceEventBridge, c.wantStatus)
+			checkFailureRecords(t, fl, eventsource.SourceEventBridge, c.wantKind)
 			if len(sc.calls) > 0 && (sc.calls[0].caller.Source != eventsource.SourceEventBridge || !strings.Contains(sc.calls[0].key, messageID(0))) {
 				t.Errorf("core called as %+v with key %q", sc.calls[0].caller, sc.calls[0].key)
 			}
@@ -357,21 +361,21 @@ func TestEventBridgeContract(t *testing.T) {
 }
 
 func TestDirectContract(t *testing.T) {
-	for _, c := range append(contractCases, contractCase{name: "replay", titles: []string{"replay"}, wantStatus: 201}) {
+	for _, c := range append(contractCases, contractCase{name: "replay", titles: []string{"replay"}, wantOutcome: eventsource.OutcomeReplayed}) {
 		if c.recordFails {
 			continue // direct invocations answer their caller; they record nothing
 		}
 		t.Run(c.name, func(t *testing.T) {
 			d, sc, fl, logs := newContractDispatcher(c)
-			out, err := d.Invoke(lambdaContext("lambda-req-3"), []byte(createBody(c.titles[0])))
+			out, err := d.Invoke(lambdaContext("lambda-req-3"), []byte(directCreate(createBody(c.titles[0]), "")))
 			checkNoSecret(t, "logs", logs.Bytes())
 			if len(fl.failures) != 0 {
 				t.Errorf("a direct invocation wrote failure records: %+v", fl.failures)
 			}
-			if c.wantTransient {
+			if c.wantOutcome == eventsource.OutcomeRetry {
 				var te *eventsource.TransientError
-				if !errors.As(err, &te) || te.Status != c.wantStatus {
-					t.Fatalf("Invoke = %s, %v; want a *TransientError with status %d", out, err, c.wantStatus)
+				if !errors.As(err, &te) || te.Kind != c.wantKind {
+					t.Fatalf("Invoke = %s, %v; want a *TransientError of kind %s", out, err, c.wantKind)
 				}
 				checkNoSecret(t, "error", []byte(err.Error()))
 				return
@@ -379,24 +383,19 @@ func TestDirectContract(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Invoke: %v", err)
 			}
-			var res map[string]json.RawMessage
+			var res eventsource.DirectResult
 			if err := json.Unmarshal(out, &res); err != nil {
 				t.Fatal(err)
 			}
-			if string(res["status_code"]) != fmt.Sprint(c.wantStatus) {
-				t.Errorf("status_code = %s, want %d", res["status_code"], c.wantStatus)
+			if res.Outcome != c.wantOutcome.String() {
+				t.Errorf("outcome = %q, want %q: %s", res.Outcome, c.wantOutcome, out)
 			}
-			wantReplayed := "false"
-			if c.titles[0] == "replay" {
-				wantReplayed = "true"
-			}
-			if string(res["replayed"]) != wantReplayed {
-				t.Errorf("replayed = %s, want %s", res["replayed"], wantReplayed)
-			}
-			_, hasStorage := res["storage"]
-			_, hasError := res["error"]
-			if hasStorage != (c.wantStatus == 201) || hasError == (c.wantStatus == 201) {
+			refused := c.wantOutcome == eventsource.OutcomeRefused
+			if (res.Storage != nil) == refused || (res.Error != nil) != refused {
 				t.Errorf("result %s: want storage on success, error otherwise", out)
+			}
+			if refused && res.ErrorKind != c.wantKind.String() {
+				t.Errorf("error_kind = %q, want %q", res.ErrorKind, c.wantKind)
 			}
 			if len(sc.calls) > 0 && (sc.calls[0].caller.Source != eventsource.SourceDirect || sc.calls[0].key != "") {
 				t.Errorf("core called as %+v with key %q; want the direct source without a key", sc.calls[0].caller, sc.calls[0].key)
@@ -406,12 +405,11 @@ func TestDirectContract(t *testing.T) {
 	}
 	t.Run("explicit idempotency key", func(t *testing.T) {
 		d, sc, _, _ := newContractDispatcher(contractCase{})
-		body := strings.Replace(createBody("ok"), `{`, `{"idempotency_key": "order-7", `, 1)
-		if _, err := d.Invoke(context.Background(), []byte(body)); err != nil {
+		if _, err := d.Invoke(context.Background(), []byte(directCreate(createBody("ok"), "order-7"))); err != nil {
 			t.Fatal(err)
 		}
 		if len(sc.calls) != 1 || !strings.Contains(sc.calls[0].key, "order-7") {
-			t.Fatalf("calls %+v; want the body's key", sc.calls)
+			t.Fatalf("calls %+v; want the envelope's key", sc.calls)
 		}
 	})
 }
@@ -424,20 +422,20 @@ func TestCredentialsAreHandedOverByReference(t *testing.T) {
 	cases := []struct {
 		name        string
 		body        string
-		wantStatus  int
+		wantKind    core.Kind
 		wantField   string
 		wantRetry   bool
 		wantDeleted bool
 	}{
-		{name: "token in clear", body: createBody("ok"), wantStatus: 400, wantField: "token"},
-		{name: "client_secret in clear", body: strings.Replace(handedOverBody("ok", ""), `"title"`, `"client_secret": "`+contractSecret+`", "title"`, 1), wantStatus: 400, wantField: "client_secret"},
-		{name: "reference outside the prefix", body: handedOverBody("ok", "lsdbx/storage-1"), wantStatus: 400, wantField: eventsource.FieldCredentialsSecretID},
-		{name: "reference and value", body: strings.Replace(handedOverBody("ok", handOverID(0)), `"title"`, `"token": "x", "title"`, 1), wantStatus: 400, wantField: "token"},
-		{name: "missing secret", body: handedOverBody("ok", handOverDir+"never-made"), wantStatus: 400, wantField: eventsource.FieldCredentialsSecretID},
-		{name: "created", body: handedOverBody("ok", handOverID(0)), wantStatus: 201, wantDeleted: true},
-		{name: "refused for good", body: handedOverBody("permanent", handOverID(0)), wantStatus: 400, wantDeleted: true},
-		{name: "invalid request", body: handedOverBody("invalid", handOverID(0)), wantStatus: 400, wantField: "project", wantDeleted: true},
-		{name: "transient failure keeps it", body: handedOverBody("transient", handOverID(0)), wantStatus: 500, wantRetry: true},
+		{name: "token in clear", body: createBody("ok"), wantKind: core.KindInvalid, wantField: "token"},
+		{name: "client_secret in clear", body: strings.Replace(handedOverBody("ok", ""), `"title"`, `"client_secret": "`+contractSecret+`", "title"`, 1), wantKind: core.KindInvalid, wantField: "client_secret"},
+		{name: "reference outside the prefix", body: handedOverBody("ok", "lsdbx/storage-1"), wantKind: core.KindInvalid, wantField: eventsource.FieldCredentialsSecretID},
+		{name: "reference and value", body: strings.Replace(handedOverBody("ok", handOverID(0)), `"title"`, `"token": "x", "title"`, 1), wantKind: core.KindInvalid, wantField: "token"},
+		{name: "missing secret", body: handedOverBody("ok", handOverDir+"never-made"), wantKind: core.KindInvalid, wantField: eventsource.FieldCredentialsSecretID},
+		{name: "created", body: handedOverBody("ok", handOverID(0)), wantKind: -1, wantDeleted: true},
+		{name: "refused for good", body: handedOverBody("permanent", handOverID(0)), wantKind: core.KindConnectionRefused, wantDeleted: true},
+		{name: "invalid request", body: handedOverBody("invalid", handOverID(0)), wantKind: core.KindInvalid, wantField: "project", wantDeleted: true},
+		{name: "transient failure keeps it", body: handedOverBody("transient", handOverID(0)), wantKind: core.KindPersistence, wantRetry: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -451,25 +449,22 @@ func TestCredentialsAreHandedOverByReference(t *testing.T) {
 			if retried := strings.Contains(string(out), messageID(0)); retried != c.wantRetry {
 				t.Errorf("result %s: redelivery %v, want %v", out, retried, c.wantRetry)
 			}
-			if c.wantStatus != 201 && !c.wantRetry {
-				if len(fl.failures) != 1 || fl.failures[0].Status != c.wantStatus {
-					t.Fatalf("failure records %+v, want one with status %d", fl.failures, c.wantStatus)
+			if c.wantKind >= 0 && !c.wantRetry {
+				if len(fl.failures) != 1 || fl.failures[0].Kind != c.wantKind {
+					t.Fatalf("failure records %+v, want one of kind %s", fl.failures, c.wantKind)
 				}
-				var body struct {
-					ValidationErrors map[string][]string `json:"validation_errors"`
+				f := fl.failures[0]
+				if c.wantField != "" && len(f.Fields[c.wantField]) == 0 {
+					t.Errorf("failure %+v does not name %s", f, c.wantField)
 				}
-				_ = json.Unmarshal(fl.failures[0].Error, &body)
-				if c.wantField != "" && len(body.ValidationErrors[c.wantField]) == 0 {
-					t.Errorf("error %s does not name %s", fl.failures[0].Error, c.wantField)
-				}
-				checkNoSecret(t, "failure record", fl.failures[0].Error)
+				checkNoSecret(t, "failure record", []byte(fmt.Sprint(f)))
 			}
 			if strings.HasPrefix(c.name, "token in clear") || strings.HasPrefix(c.name, "client_secret") {
 				if len(sc.calls) != 0 {
 					t.Errorf("a create with secrets in clear reached the core")
 				}
-				if !strings.Contains(string(fl.failures[0].Error), handOverDir) {
-					t.Errorf("the error does not say where to put the secrets: %s", fl.failures[0].Error)
+				if !strings.Contains(fmt.Sprint(fl.failures[0].Fields), handOverDir) {
+					t.Errorf("the error does not say where to put the secrets: %+v", fl.failures[0])
 				}
 			}
 			_, kept := secrets.secrets[handOverID(0)]
@@ -481,15 +476,15 @@ func TestCredentialsAreHandedOverByReference(t *testing.T) {
 	}
 	t.Run("direct invocations may carry values", func(t *testing.T) {
 		d, sc, _, _ := newContractDispatcher(contractCase{})
-		out, err := d.Invoke(context.Background(), []byte(createBody("ok")))
-		if err != nil || !strings.Contains(string(out), `"status_code":201`) || len(sc.calls) != 1 {
+		out, err := d.Invoke(context.Background(), []byte(directCreate(createBody("ok"), "")))
+		if err != nil || !strings.Contains(string(out), `"outcome":"created"`) || len(sc.calls) != 1 {
 			t.Fatalf("Invoke = %s, %v", out, err)
 		}
 	})
 	t.Run("the core receives the handed-over token", func(t *testing.T) {
 		d, _, _, _ := newContractDispatcher(contractCase{titles: []string{"x"}})
 		var got storage.Request
-		d.Core = recordingCore{func(req storage.Request) { got = req }}
+		d.Creator = recordingCore{func(req storage.Request) { got = req }}
 		payload, _ := json.Marshal(events.CloudWatchEvent{ID: "e", Source: eventsource.EventBridgeSource, DetailType: eventsource.EventBridgeDetailType,
 			Detail: json.RawMessage(handedOverBody("ok", handOverID(0)))})
 		if _, err := d.Invoke(context.Background(), payload); err != nil {
@@ -505,7 +500,7 @@ func TestCredentialsAreHandedOverByReference(t *testing.T) {
 // replays the storage the first delivery made.
 func TestRedeliveryAfterTheSecretWasUsedReplays(t *testing.T) {
 	d, _, fl, _ := newContractDispatcher(contractCase{})
-	d.Core = &replayingCore{}
+	d.Creator = &replayingCore{}
 	payload, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m-1", EventSource: "aws:sqs", Body: handedOverBody("ok", handOverDir+"used")}}})
 	out, err := d.Invoke(context.Background(), payload)
 	if err != nil || string(out) != `{"batchItemFailures":[]}` || len(fl.failures) != 0 {
@@ -522,48 +517,118 @@ func (*replayingCore) Replay(_ context.Context, _ core.Caller, key string) (core
 	return core.Created{Storage: storage.Storage{ID: 3}, Replayed: true}, true, nil
 }
 
-// Direct invocations get, update and delete with an explicit operation.
+// Direct invocations name their operation and carry exactly its members.
 func TestDirectOperations(t *testing.T) {
 	for _, c := range []struct {
-		payload   string
-		status    int
-		transient bool
+		payload string
+		outcome eventsource.Outcome
+		kind    core.Kind // of a refusal or retry
+		field   string    // the member a refusal names
 	}{
-		{`{"operation": "get", "id": 7}`, 200, false},
-		{`{"operation": "get", "id": "7"}`, 200, false},
-		{`{"operation": "get", "id": 404}`, 404, false},
-		{`{"operation": "update", "id": 7, "patch": {"title": "x"}}`, 200, false},
-		{`{"operation": "update", "id": 7, "patch": {"volume": "x"}}`, 400, true},
-		{`{"operation": "update", "id": 7, "patch": [1]}`, 400, false},
-		{`{"operation": "delete", "id": 7}`, 204, false},
-		{`{"operation": "delete", "id": 404}`, 404, false},
-		{`{"operation": "delete"}`, 400, false},
-		{`{"operation": "sync", "id": 7}`, 400, false},
+		{`{"operation": "get", "id": 7}`, eventsource.OutcomeGot, 0, ""},
+		{`{"operation": "get", "id": "7"}`, eventsource.OutcomeGot, 0, ""},
+		{`{"operation": "get", "id": 404}`, eventsource.OutcomeRefused, core.KindNotFound, ""},
+		{`{"operation": "update", "id": 7, "patch": {"title": "x"}}`, eventsource.OutcomeUpdated, 0, ""},
+		{`{"operation": "update", "id": 7, "patch": {"volume": "x"}}`, eventsource.OutcomeRetry, core.KindWorkspaceUnavailable, ""},
+		{`{"operation": "update", "id": 7, "patch": [1]}`, eventsource.OutcomeRefused, core.KindInvalid, "patch"},
+		{`{"operation": "update", "id": 7}`, eventsource.OutcomeRefused, core.KindInvalid, "patch"},
+		{`{"operation": "delete", "id": 7}`, eventsource.OutcomeDeleted, 0, ""},
+		{`{"operation": "delete", "id": 404}`, eventsource.OutcomeRefused, core.KindNotFound, ""},
+		{`{"operation": "delete"}`, eventsource.OutcomeRefused, core.KindInvalid, "id"},
+		{`{"operation": "delete", "id": 0}`, eventsource.OutcomeRefused, core.KindInvalid, "id"},
+		{`{"operation": "delete", "id": 7, "patch": {}}`, eventsource.OutcomeRefused, core.KindInvalid, "patch"},
+		{`{"operation": "get", "id": 7, "verbose": true}`, eventsource.OutcomeRefused, core.KindInvalid, "verbose"},
+		{`{"operation": "sync", "id": 7}`, eventsource.OutcomeRefused, core.KindInvalid, "operation"},
+		{`{"operation": 3}`, eventsource.OutcomeRefused, core.KindMalformed, ""},
+		{`{"operation": "create"}`, eventsource.OutcomeRefused, core.KindInvalid, "storage"},
+		{`{"operation": "create", "storage": [1]}`, eventsource.OutcomeRefused, core.KindInvalid, "storage"},
+		{`{"operation": "create", "storage": {"idempotency_key": "k"}}`, eventsource.OutcomeRefused, core.KindInvalid, "storage"},
+		{`{"operation": "create", "storage": {}, "idempotency_key": ""}`, eventsource.OutcomeRefused, core.KindInvalid, "idempotency_key"},
+		{`{"operation": "create", "storage": {}, "id": 7}`, eventsource.OutcomeRefused, core.KindInvalid, "id"},
+		{`{"operation": "get", "id": 7} {"x": 1}`, eventsource.OutcomeRefused, core.KindMalformed, ""},
 	} {
 		t.Run(c.payload, func(t *testing.T) {
 			d, sc, _, _ := newContractDispatcher(contractCase{})
 			out, err := d.Invoke(context.Background(), []byte(c.payload))
-			if c.transient {
+			if c.outcome == eventsource.OutcomeRetry {
 				var te *eventsource.TransientError
-				if !errors.As(err, &te) || te.Status != c.status {
-					t.Fatalf("Invoke = %s, %v; want a TransientError %d", out, err, c.status)
+				if !errors.As(err, &te) || te.Kind != c.kind {
+					t.Fatalf("Invoke = %s, %v; want a TransientError of kind %s", out, err, c.kind)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			var res map[string]json.RawMessage
+			var res eventsource.DirectResult
 			_ = json.Unmarshal(out, &res)
-			if string(res["status_code"]) != fmt.Sprint(c.status) {
-				t.Errorf("result %s, want status_code %d", out, c.status)
+			if res.Outcome != c.outcome.String() {
+				t.Errorf("result %s, want outcome %s", out, c.outcome)
 			}
-			_, hasStorage := res["storage"]
-			if hasStorage != (c.status == 200) {
+			if hasStorage := res.Storage != nil; hasStorage != (c.outcome == eventsource.OutcomeGot || c.outcome == eventsource.OutcomeUpdated) {
 				t.Errorf("result %s: storage present %v", out, hasStorage)
+			}
+			if c.outcome == eventsource.OutcomeRefused {
+				var body struct {
+					ValidationErrors map[string][]string `json:"validation_errors"`
+				}
+				_ = json.Unmarshal(res.Error, &body)
+				if res.ErrorKind != c.kind.String() || (c.field != "" && len(body.ValidationErrors[c.field]) == 0) {
+					t.Errorf("result %s: want error_kind %s naming %q", out, c.kind, c.field)
+				}
 			}
 			if len(sc.calls) != 0 {
 				t.Errorf("an operation created a storage")
+			}
+		})
+	}
+}
+
+// What a function may do is its type: the create function has no Manager,
+// so a direct get, update or delete sent to it is refused for good (never
+// retried) with where to send it; the manage function has no Creator and
+// refuses a create the same way. Before, a nil vault made an update a
+// retryable persistence error, retried until the dead-letter queue.
+func TestDirectOperationSentToTheWrongFunction(t *testing.T) {
+	createOnly := func() *eventsource.Dispatcher {
+		d, sc, _, _ := newContractDispatcher(contractCase{})
+		d.Creator, d.Manager = sc, nil
+		return d
+	}
+	manageOnly := func() *eventsource.Dispatcher {
+		d, sc, _, _ := newContractDispatcher(contractCase{})
+		d.Creator, d.Manager = nil, sc
+		return d
+	}
+	cases := []struct {
+		name       string
+		dispatcher func() *eventsource.Dispatcher
+		payload    string
+		detail     string
+	}{
+		{"update to the create function", createOnly, `{"operation": "update", "id": 7, "patch": {"title": "x"}}`,
+			"this function only creates storages; send update to the manage function"},
+		{"get to the create function", createOnly, `{"operation": "get", "id": 7}`,
+			"this function only creates storages; send get to the manage function"},
+		{"delete to the create function", createOnly, `{"operation": "delete", "id": 7}`,
+			"this function only creates storages; send delete to the manage function"},
+		{"create to the manage function", manageOnly, directCreate(createBody("ok"), ""),
+			"this function does not create storages; send create to the create function"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := c.dispatcher().Invoke(context.Background(), []byte(c.payload))
+			if err != nil {
+				t.Fatalf("Invoke = %v; want a refusal, never a retry", err)
+			}
+			var res eventsource.DirectResult
+			_ = json.Unmarshal(out, &res)
+			var body struct {
+				Detail string `json:"detail"`
+			}
+			_ = json.Unmarshal(res.Error, &body)
+			if res.Outcome != "refused" || res.ErrorKind != core.KindWrongFunction.String() || !strings.Contains(body.Detail, c.detail) {
+				t.Errorf("result %s; want refused (%s) saying %q", out, core.KindWrongFunction, c.detail)
 			}
 		})
 	}
@@ -589,3 +654,19 @@ func (recordingCore) Update(context.Context, core.Caller, int64, storage.Update)
 }
 
 func (recordingCore) Delete(context.Context, core.Caller, int64) error { return nil }
+
+// An SQS body over the size limit is refused for good and recorded: no
+// redelivery makes it smaller. (Before, the too-large error was of no
+// known kind, so the message was redelivered until the dead-letter queue.)
+func TestOversizedMessageIsRefusedNotRetried(t *testing.T) {
+	d, sc, fl, _ := newContractDispatcher(contractCase{})
+	body := strings.Replace(handedOverBody("ok", ""), `"title"`, `"description": "`+strings.Repeat("x", storage.MaxRequestBytes)+`", "title"`, 1)
+	payload, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{MessageId: "big", EventSource: "aws:sqs", Body: body}}})
+	out, err := d.Invoke(context.Background(), payload)
+	if err != nil || string(out) != `{"batchItemFailures":[]}` {
+		t.Fatalf("Invoke = %s, %v; want the message acknowledged", out, err)
+	}
+	if len(fl.failures) != 1 || fl.failures[0].Kind != core.KindTooLarge || len(sc.calls) != 0 {
+		t.Errorf("failure records %+v, core calls %d; want one too_large record and no create", fl.failures, len(sc.calls))
+	}
+}

@@ -29,8 +29,13 @@ import (
 type Dispatcher struct {
 	// HTTP serves API Gateway requests.
 	HTTP http.Handler
-	// Core serves SQS, EventBridge and direct invocations.
-	Core Core
+	// Creator serves the creates of SQS messages, EventBridge events and
+	// direct invocations; nil in the manage function, which refuses them.
+	Creator Creator
+	// Manager serves direct get, update and delete invocations; nil in the
+	// create function, which refuses them for good (never retried) with
+	// where to send them.
+	Manager Manager
 	// Decoder validates event-borne create requests.
 	Decoder storage.Decoder
 	// Credentials holds the secrets SQS and EventBridge creates hand over.
@@ -45,7 +50,8 @@ type Dispatcher struct {
 	Logger           *slog.Logger
 }
 
-// ErrUnsupportedEvent is returned for payloads of no known event shape.
+// ErrUnsupportedEvent is wrapped by the refusal of a payload of none of the
+// accepted shapes.
 var ErrUnsupportedEvent = errors.New("unsupported event")
 
 // Kind names the event shapes the dispatcher recognises.
@@ -61,41 +67,99 @@ const (
 	KindDirect      Kind = "direct"
 )
 
-// shape holds just enough of any event to tell which one it is.
-type shape struct {
-	Version        string          `json:"version"`
-	RawPath        *string         `json:"rawPath"`
-	HTTPMethod     *string         `json:"httpMethod"`
-	RequestContext json.RawMessage `json:"requestContext"`
-	Records        []struct {
-		EventSource string `json:"eventSource"`
-	} `json:"Records"`
-	DetailType *string         `json:"detail-type"`
-	Source     *string         `json:"source"`
-	Detail     json.RawMessage `json:"detail"`
+// acceptedShapes lists the payloads a function accepts, for the refusal of
+// any other.
+const acceptedShapes = `the payload is none of the accepted shapes: ` +
+	`an API Gateway HTTP API event (payload format 2.0: version "2.0", routeKey, rawPath, requestContext.http), ` +
+	`an API Gateway REST API proxy event (resource, path, httpMethod, requestContext), ` +
+	`an SQS event (Records, each with eventSource "aws:sqs"), ` +
+	`an EventBridge event (version, id, detail-type, source, account, time, region, resources, detail), ` +
+	`or a direct invocation naming its operation: {"operation": "create", "storage": {…}, "idempotency_key": "…"}, ` +
+	`{"operation": "get" or "delete", "id": N} or {"operation": "update", "id": N, "patch": {…}}`
+
+// envelope holds the top-level members of an event, to tell its shape by
+// which of them it has.
+type envelope map[string]json.RawMessage
+
+// has reports whether every name is a member that is not null.
+func (e envelope) has(names ...string) bool {
+	for _, n := range names {
+		if v, ok := e[n]; !ok || string(v) == "null" {
+			return false
+		}
+	}
+	return true
 }
 
-// Classify tells which event shape a payload has.
+// present reports whether every name is a member, null or not.
+func (e envelope) present(names ...string) bool {
+	for _, n := range names {
+		if _, ok := e[n]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// object decodes a member that is a JSON object; nil when it is not one.
+func (e envelope) object(name string) envelope {
+	var out envelope
+	if json.Unmarshal(e[name], &out) != nil {
+		return nil
+	}
+	return out
+}
+
+// isString reports whether a member is a JSON string equal to want (any
+// string when want is empty).
+func (e envelope) isString(name, want string) bool {
+	var s string
+	return json.Unmarshal(e[name], &s) == nil && (want == "" || s == want) && e.has(name)
+}
+
+// Classify tells which event shape a payload has, by its exact envelope:
+// every member the source always sends must be there. A payload of no
+// accepted shape is KindUnknown, never taken for a create.
 func Classify(payload []byte) Kind {
 	trimmed := bytes.TrimSpace(payload)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return KindUnknown
 	}
-	var s shape
-	if err := json.Unmarshal(trimmed, &s); err != nil {
+	var e envelope
+	if err := json.Unmarshal(trimmed, &e); err != nil {
 		return KindUnknown
 	}
 	switch {
-	case s.RequestContext != nil && s.Version == "2.0" && s.RawPath != nil:
+	case e.isString("version", "2.0") && e.isString("routeKey", "") && e.isString("rawPath", "") &&
+		e.object("requestContext").object("http").isString("method", ""):
 		return KindHTTPv2
-	case s.RequestContext != nil && s.HTTPMethod != nil:
+	case e.isString("resource", "") && e.isString("path", "") && e.isString("httpMethod", "") &&
+		e.object("requestContext") != nil:
 		return KindHTTPv1
-	case len(s.Records) > 0 && s.Records[0].EventSource == "aws:sqs":
+	case isSQS(e):
 		return KindSQS
-	case s.DetailType != nil && s.Source != nil && s.Detail != nil:
+	case e.present("version", "id", "detail-type", "source", "account", "time", "region", "resources") &&
+		e.isString("id", "") && e.isString("detail-type", "") && e.isString("source", "") && e.object("detail") != nil:
 		return KindEventBridge
+	case e.isString("operation", ""):
+		return KindDirect
 	}
-	return KindDirect
+	return KindUnknown
+}
+
+// isSQS reports whether e is an SQS event: a non-empty Records list whose
+// every record comes from SQS.
+func isSQS(e envelope) bool {
+	var records []envelope
+	if json.Unmarshal(e["Records"], &records) != nil || len(records) == 0 {
+		return false
+	}
+	for _, r := range records {
+		if !r.isString("eventSource", "aws:sqs") || !r.isString("messageId", "") {
+			return false
+		}
+	}
+	return true
 }
 
 // Invoke handles one Lambda invocation.
@@ -131,7 +195,9 @@ func (d *Dispatcher) Invoke(ctx context.Context, payload []byte) ([]byte, error)
 	case KindDirect:
 		return d.serveDirect(ctx, payload)
 	default:
-		return nil, fmt.Errorf("%w: %s", ErrUnsupportedEvent, kind)
+		// Only a direct invoker can send an arbitrary payload, so it is
+		// answered in the direct contract: refused for good.
+		return d.refuseUnsupported(ctx)
 	}
 }
 

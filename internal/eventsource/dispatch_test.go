@@ -91,7 +91,7 @@ const (
 	eventBridgeEvent = `{"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
 		"source": "aws.events", "account": "123456789012", "time": "2025-11-25T00:00:00Z", "region": "us-east-1",
 		"resources": ["arn:aws:events:us-east-1:123456789012:rule/sweep-orphan-secrets"], "detail": {}}`
-	directEvent = `{"action": "sweep", "older_than_minutes": 15}`
+	directEvent = `{"operation": "get", "id": 7}`
 )
 
 func TestClassify(t *testing.T) {
@@ -122,8 +122,22 @@ func TestClassify(t *testing.T) {
 		{"sqs", sqsEvent, eventsource.KindSQS},
 		{"eventbridge", eventBridgeEvent, eventsource.KindEventBridge},
 		{"direct", directEvent, eventsource.KindDirect},
-		{"direct empty object", `{}`, eventsource.KindDirect},
+		{"direct create", `{"operation": "create", "storage": {"project": 1}}`, eventsource.KindDirect},
+		{"direct of an unknown operation", `{"operation": "sync", "id": 7}`, eventsource.KindDirect},
 		{"leading whitespace", "\n  " + directEvent, eventsource.KindDirect},
+		// Never taken for a create: every payload names its shape exactly.
+		{"empty object", `{}`, eventsource.KindUnknown},
+		{"a bare create request", `{"project": 1, "host": "https://x.cloud.databricks.com", "catalog": "main", "schema": "s", "volume": "v", "token": "t"}`, eventsource.KindUnknown},
+		{"something else", `{"action": "sweep", "older_than_minutes": 15}`, eventsource.KindUnknown},
+		{"operation not a string", `{"operation": 1}`, eventsource.KindUnknown},
+		{"EventBridge without account", `{"version": "0", "id": "e", "detail-type": "x", "source": "y", "time": "t", "region": "r", "resources": [], "detail": {}}`, eventsource.KindUnknown},
+		{"EventBridge with a null detail", `{"version": "0", "id": "e", "detail-type": "x", "source": "y", "account": "1", "time": "t", "region": "r", "resources": [], "detail": null}`, eventsource.KindUnknown},
+		{"EventBridge with a detail not an object", `{"version": "0", "id": "e", "detail-type": "x", "source": "y", "account": "1", "time": "t", "region": "r", "resources": [], "detail": "{}"}`, eventsource.KindUnknown},
+		{"SQS with no records", `{"Records": []}`, eventsource.KindUnknown},
+		{"SQS with a record of another source", `{"Records": [{"messageId": "m", "eventSource": "aws:sqs"}, {"messageId": "n", "eventSource": "aws:sns"}]}`, eventsource.KindUnknown},
+		{"v2 without routeKey", `{"version": "2.0", "rawPath": "/", "requestContext": {"http": {"method": "GET"}}}`, eventsource.KindUnknown},
+		{"v2 without requestContext.http", `{"version": "2.0", "routeKey": "$default", "rawPath": "/", "requestContext": {}}`, eventsource.KindUnknown},
+		{"v1 without resource", `{"httpMethod": "POST", "path": "/", "requestContext": {}}`, eventsource.KindUnknown},
 		{"empty", ``, eventsource.KindUnknown},
 		{"whitespace", " \n", eventsource.KindUnknown},
 		{"not JSON", `hello`, eventsource.KindUnknown},
@@ -444,26 +458,56 @@ func TestInvokeV1Variants(t *testing.T) {
 	})
 }
 
-// Payloads of no recognisable shape are refused without reaching the
-// handler. (SQS, EventBridge and direct invocations are recognised: what is
-// done with them is not the HTTP path's business.)
+// Payloads of no accepted shape are refused for good, in the direct
+// contract, with the shapes that are accepted; they never reach the handler
+// or the core (before, any other object was taken for a direct create).
 func TestInvokeUnsupported(t *testing.T) {
 	for name, payload := range map[string]string{
 		"empty": "", "whitespace": " \n", "garbage": "\x00\x01", "not JSON": "hello",
 		"truncated": `{"version": "2.0", "rawPath": "/api/storages/databricks/"`,
-		"array":     "[]", "null": "null", "string": `"x"`, "number": "42",
+		"array":     "[]", "null": "null", "string": `"x"`, "number": "42", "empty object": "{}",
+		"a bare create request": `{"project": 1, "host": "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com", "catalog": "main", "schema": "default", "volume": "landing", "token": "dapi-x"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := newRecorder()
-			out, err := (&eventsource.Dispatcher{HTTP: r}).Invoke(context.Background(), []byte(payload))
-			if !errors.Is(err, eventsource.ErrUnsupportedEvent) {
-				t.Fatalf("Invoke = %s, %v; want ErrUnsupportedEvent", out, err)
+			d := &eventsource.Dispatcher{HTTP: r, Creator: panicCore{t}, Logger: slog.New(slog.DiscardHandler)}
+			out, err := d.Invoke(context.Background(), []byte(payload))
+			if err != nil {
+				t.Fatalf("Invoke = %v; want a refusal, never a retry", err)
+			}
+			var res eventsource.DirectResult
+			var body struct {
+				Detail string `json:"detail"`
+			}
+			if json.Unmarshal(out, &res) != nil || json.Unmarshal(res.Error, &body) != nil {
+				t.Fatalf("result %s is not a direct refusal", out)
+			}
+			if res.Outcome != "refused" || res.ErrorKind != core.KindMalformed.String() {
+				t.Errorf("result %s; want refused, malformed", out)
+			}
+			for _, shape := range []string{"HTTP API", "REST API", `"aws:sqs"`, "EventBridge", `"operation": "create"`, `"operation": "update"`} {
+				if !strings.Contains(body.Detail, shape) {
+					t.Errorf("the refusal %q does not list %s", body.Detail, shape)
+				}
 			}
 			if len(r.reqs) != 0 {
 				t.Errorf("handler called for a %s payload", name)
 			}
 		})
 	}
+}
+
+// panicCore fails the test if anything reaches it.
+type panicCore struct{ t *testing.T }
+
+func (p panicCore) Create(context.Context, core.Caller, storage.Request, string) (core.Created, error) {
+	p.t.Error("the payload reached Create")
+	return core.Created{}, nil
+}
+
+func (p panicCore) Replay(context.Context, core.Caller, string) (core.Created, bool, error) {
+	p.t.Error("the payload reached Replay")
+	return core.Created{}, false, nil
 }
 
 // fakeCore accepts everything.
@@ -521,7 +565,8 @@ func (acceptSampleToken) Authenticate(_ context.Context, header string) (core.Pr
 func realHandler(logs io.Writer) *httpapi.Handler {
 	return &httpapi.Handler{
 		Auth:    acceptSampleToken{},
-		Core:    fakeCore{},
+		Creator: fakeCore{},
+		Manager: fakeCore{},
 		Decoder: storage.Decoder{},
 		Version: "test",
 		Logger:  slog.New(slog.NewJSONHandler(logs, nil)),
@@ -638,15 +683,15 @@ func FuzzDispatch(f *testing.F) {
 		`{"httpMethod":"POST","path":"/api/storages/databricks","requestContext":{},"body":"{}","isBase64Encoded":true}`} {
 		f.Add([]byte(seed))
 	}
-	d := &eventsource.Dispatcher{HTTP: realHandler(io.Discard), Core: fakeCore{}, Logger: slog.New(slog.DiscardHandler)}
+	d := &eventsource.Dispatcher{HTTP: realHandler(io.Discard), Creator: fakeCore{}, Manager: fakeCore{}, Logger: slog.New(slog.DiscardHandler)}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		kind := eventsource.Classify(payload)
 		out, err := d.Invoke(context.Background(), payload)
 		switch kind {
 		case eventsource.KindHTTPv1, eventsource.KindHTTPv2:
 		case eventsource.KindUnknown:
-			if !errors.Is(err, eventsource.ErrUnsupportedEvent) {
-				t.Fatalf("unknown payload: Invoke = %s, %v; want ErrUnsupportedEvent", out, err)
+			if err != nil || !bytes.Contains(out, []byte(`"outcome":"refused"`)) {
+				t.Fatalf("unknown payload: Invoke = %s, %v; want a refusal", out, err)
 			}
 			return
 		default:

@@ -86,7 +86,10 @@ func TestStoragesOfOtherProjectsLookMissing(t *testing.T) {
 	}
 	h := newHarness()
 	h.h.Auth = project1Key{}
-	h.h.Core = &core.Service{
+	// A Creator with nothing behind it: the create for project 2 must be
+	// refused before anything is touched.
+	h.h.Creator = &core.Creator{Checker: untouchable{t}}
+	h.h.Manager = &core.Manager{
 		Records: oneStorage{storage.Record{Storage: storage.Storage{ID: 2, Type: storage.StorageType, CreatedAt: createdAt, Settings: req.Settings}, SecretARN: "arn:secret:2"}},
 		Vault:   untouchable{t}, Checker: untouchable{t},
 	}

@@ -27,9 +27,14 @@ import (
 	"github.com/lsdbx/databricks-storage/openapi"
 )
 
-// Core is the part of core.Service the API drives.
-type Core interface {
+// Creator is what the create function's API does (a core.Creator).
+type Creator interface {
 	Create(ctx context.Context, caller core.Caller, req storage.Request, key string) (core.Created, error)
+}
+
+// Manager is what the manage function's API does (a core.Manager): every
+// route but the create.
+type Manager interface {
 	Validate(ctx context.Context, caller core.Caller, req storage.Request) error
 	ValidateExisting(ctx context.Context, caller core.Caller, id int64, changes storage.Update) error
 	Get(ctx context.Context, caller core.Caller, id int64) (storage.Storage, error)
@@ -58,7 +63,13 @@ var errNoAuthenticator = errors.New("the handler has no authenticator")
 
 // Handler answers storage API requests. It implements http.Handler.
 type Handler struct {
-	Core Core
+	// Creator serves the create; nil in the manage function, which then
+	// refuses it (421) with where to send it.
+	Creator Creator
+	// Manager serves every other route; nil in the create function, which
+	// then refuses them (421) with where to send them. API Gateway routes
+	// none there; the refusal keeps a misrouted request from doing anything.
+	Manager Manager
 	// Auth authenticates every request. Without one every request is
 	// refused (503): a handler that is not wired to an authenticator must
 	// fail closed, never let everyone in.
@@ -253,16 +264,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 		h.fail(w, out, http.StatusMethodNotAllowed, fmt.Sprintf("Method %q not allowed.", r.Method), nil)
 		return
 	}
+	if wrong := h.wrongFunction(out.operation); wrong != nil {
+		h.failFor(w, out, wrong)
+		return
+	}
 	switch out.operation {
 	case "list":
 		h.list(w, r, caller, out)
 		return
 	case "get":
-		got, err := h.Core.Get(ctx, caller, id)
+		got, err := h.Manager.Get(ctx, caller, id)
 		h.respond(w, out, http.StatusOK, got, err)
 		return
 	case "delete":
-		if err := h.Core.Delete(ctx, caller, id); err != nil {
+		if err := h.Manager.Delete(ctx, caller, id); err != nil {
 			h.failFor(w, out, err)
 			return
 		}
@@ -289,13 +304,25 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 			h.failFor(w, out, err)
 			return
 		}
-		updated, err := h.Core.Update(ctx, caller, id, changes)
+		updated, err := h.Manager.Update(ctx, caller, id, changes)
 		h.respond(w, out, http.StatusOK, updated, err)
 	case "validate":
 		h.validate(w, r, caller, body, out)
 	case "files":
 		h.files(w, r, caller, body, out)
 	}
+}
+
+// wrongFunction returns the error of an operation this handler's function
+// does not perform, nil when it does.
+func (h *Handler) wrongFunction(operation string) error {
+	switch {
+	case operation == "create" && h.Creator == nil:
+		return &core.WrongFunctionError{Operation: operation, Creates: true}
+	case operation != "create" && h.Manager == nil:
+		return &core.WrongFunctionError{Operation: operation}
+	}
+	return nil
 }
 
 // document serves the OpenAPI document, to anyone.
@@ -323,7 +350,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, caller core.Cal
 		h.failFor(w, out, err)
 		return
 	}
-	created, err := h.Core.Create(r.Context(), caller, req, key)
+	created, err := h.Creator.Create(r.Context(), caller, req, key)
 	if err == nil && created.Replayed {
 		w.Header().Set(HeaderReplayed, "true")
 		metrics.Replayed(r.Context())
@@ -336,9 +363,9 @@ func (h *Handler) validate(w http.ResponseWriter, r *http.Request, caller core.C
 	if err == nil {
 		out.storageID = probe.ID
 		if probe.ID != 0 {
-			err = h.Core.ValidateExisting(r.Context(), caller, probe.ID, probe.Changes)
+			err = h.Manager.ValidateExisting(r.Context(), caller, probe.ID, probe.Changes)
 		} else {
-			err = h.Core.Validate(r.Context(), caller, probe.Request)
+			err = h.Manager.Validate(r.Context(), caller, probe.Request)
 		}
 	}
 	if err != nil {
@@ -373,9 +400,9 @@ func (h *Handler) files(w http.ResponseWriter, r *http.Request, caller core.Call
 	out.storageID = probe.ID
 	var listing storage.FileListing
 	if probe.ID != 0 {
-		listing, err = h.Core.PreviewStoredFiles(r.Context(), caller, probe.ID, probe.Changes, limit)
+		listing, err = h.Manager.PreviewStoredFiles(r.Context(), caller, probe.ID, probe.Changes, limit)
 	} else {
-		listing, err = h.Core.PreviewFiles(r.Context(), caller, probe.Request, limit)
+		listing, err = h.Manager.PreviewFiles(r.Context(), caller, probe.Request, limit)
 	}
 	if err != nil {
 		h.failFor(w, out, err)
@@ -407,7 +434,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, caller core.Calle
 		h.failFor(w, out, &storage.ValidationError{Fields: map[string][]string{"non_field_errors": {`query parameter "project" must be a project id`}}})
 		return
 	}
-	storages, err := h.Core.List(r.Context(), caller, project, query.Get("ordering"))
+	storages, err := h.Manager.List(r.Context(), caller, project, query.Get("ordering"))
 	if storages == nil {
 		storages = []storage.Storage{}
 	}

@@ -116,7 +116,8 @@ func newHarness() *harness {
 		logs: logs,
 		h: &httpapi.Handler{
 			Auth:    allowAll{},
-			Core:    wf,
+			Creator: wf,
+			Manager: wf,
 			Decoder: storage.Decoder{},
 			Version: testVersion,
 			Logger:  logging.New(logs, "DEBUG"),
@@ -806,5 +807,46 @@ func TestNoAuthenticatorFailsClosed(t *testing.T) {
 	defer h.wf.mu.Unlock()
 	if len(h.wf.creates) != 0 {
 		t.Errorf("the workflow was called: %d creates", len(h.wf.creates))
+	}
+}
+
+// Each function's handler holds only the part of the core it may use: the
+// create function's refuses every other route, the manage function's the
+// create, with a 421 saying where to send the request, and neither calls
+// the core for it.
+func TestEachFunctionServesOnlyItsRoutes(t *testing.T) {
+	cases := []struct {
+		name         string
+		createOnly   bool
+		method, path string
+		body         string
+		detail       string
+	}{
+		{"get at the create function", true, http.MethodGet, "/api/storages/databricks/7", "",
+			"this function only creates storages; send get to the manage function."},
+		{"update at the create function", true, http.MethodPatch, "/api/storages/databricks/7", `{"title": "x"}`,
+			"this function only creates storages; send update to the manage function."},
+		{"validate at the create function", true, http.MethodPost, "/api/storages/databricks/validate", `{}`,
+			"this function only creates storages; send validate to the manage function."},
+		{"create at the manage function", false, http.MethodPost, "/api/storages/databricks/", `{}`,
+			"this function does not create storages; send create to the create function."},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness()
+			if c.createOnly {
+				h.h.Manager = nil
+			} else {
+				h.h.Creator = nil
+			}
+			resp := h.do(c.method, c.path, nil, c.body)
+			body := checkError(t, resp, http.StatusMisdirectedRequest, false)
+			if body.Detail != c.detail {
+				t.Errorf("detail = %q, want %q", body.Detail, c.detail)
+			}
+			if len(h.wf.creates)+len(h.wf.validates) != 0 {
+				t.Errorf("the core was called")
+			}
+		})
 	}
 }

@@ -53,7 +53,7 @@ func TestFilesPreview(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness()
 			lc := &listingCore{fakeWorkflow: h.wf, listing: c.listing}
-			h.h.Core = lc
+			h.h.Manager = lc
 			resp := h.post("/api/storages/databricks/files", c.body)
 			if resp.Status != c.status {
 				t.Fatalf("status %d, want %d: %s", resp.Status, c.status, resp.Body)

@@ -143,6 +143,13 @@ func count(b bool) int {
 // envelope, the dimension values and the metric values. An empty namespace
 // renders nothing.
 func RequestAttrs(ctx context.Context, namespace, operation string, status int, took time.Duration) []slog.Attr {
+	return OutcomeAttrs(ctx, namespace, operation, outcome(status), took)
+}
+
+// OutcomeAttrs is RequestAttrs for a request whose outcome class
+// (OutcomeSuccess, OutcomeClientError, OutcomeServerError) is known without
+// an HTTP status: an event-borne one.
+func OutcomeAttrs(ctx context.Context, namespace, operation, class string, took time.Duration) []slog.Attr {
 	if namespace == "" {
 		return nil
 	}
@@ -160,7 +167,6 @@ func RequestAttrs(ctx context.Context, namespace, operation string, status int, 
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	class := outcome(status)
 	attrs := []slog.Attr{
 		slog.String("Operation", operation),
 		slog.String("Outcome", class),

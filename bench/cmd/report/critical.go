@@ -113,15 +113,15 @@ func measureCriticalPath(l *lab) (*section, error) {
 	// function's main does: AWS_ENDPOINT_URL names the proxy while it runs.
 	os.Setenv("AWS_ENDPOINT_URL", proxy.URL())
 	opts := l.env.AppOptions()
-	opts.CreateOnly = true
+	opts.Role = app.RoleCreate
 	opts.Version = "bench"
 	a, err := app.New(l.ctx, cfg, logging.New(io.Discard, "INFO"), opts)
 	os.Setenv("AWS_ENDPOINT_URL", l.env.Endpoint)
 	if err != nil {
 		return s, err
 	}
-	gate := &orderGate{ConnectionChecker: a.Service.Checker, secrets: a.Service.Secrets}
-	a.Service.Checker, a.Service.Secrets = gate, gatedSecrets{gate}
+	gate := &orderGate{ConnectionChecker: a.Creator.Checker, secrets: a.Creator.Secrets}
+	a.Creator.Checker, a.Creator.Secrets = gate, gatedSecrets{gate}
 
 	proxy.SetDelays(map[string]time.Duration{svcDynamoDB: l.opts.ddbLatency, svcSecrets: l.opts.smLatency})
 	l.env.Workspace.SetDelay(l.opts.wsDelay)
@@ -172,8 +172,8 @@ func measureCriticalPath(l *lab) (*section, error) {
 		}
 	}
 
-	s.printf("In-process through the real Lambda handler: `app.New` with the create function's environment (`CreateOnly`), then `Dispatcher.Invoke` with the API Gateway events `events/http-create-{pat,dbx-sp,azure-ad-sp}.json` (host pointed at the fake workspace, which is also the Azure authority). AWS calls go to moto through a proxy that waits, per call, DynamoDB %s and Secrets Manager %s (told apart by `X-Amz-Target`); the fake workspace answers each request (token, Files API) after %s. Creates are sequential, %d per auth mode and design after %d discarded warm-up creates; ID_BLOCK_SIZE and TOKEN_CACHE_SECONDS are the defaults.\n\n", l.opts.ddbLatency, l.opts.smLatency, l.opts.wsDelay, l.opts.creates, 6)
-	s.printf("Two designs, measured create by create in turn (ABBA) with the same code: **as built**, and **secret after the check** (today's design before issue 12), reproduced by wrapping the service's ports (`core.Service.Checker`, `core.Service.Secrets`) so that `CreateSecret` waits until the connection check has returned. The chain after the check is the longest run of AWS calls one after another among those that started once the check had returned, as the proxy saw them.\n\n")
+	s.printf("In-process through the real Lambda handler: `app.New` with the create function's environment (`Role: app.RoleCreate`), then `Dispatcher.Invoke` with the API Gateway events `events/http-create-{pat,dbx-sp,azure-ad-sp}.json` (host pointed at the fake workspace, which is also the Azure authority). AWS calls go to moto through a proxy that waits, per call, DynamoDB %s and Secrets Manager %s (told apart by `X-Amz-Target`); the fake workspace answers each request (token, Files API) after %s. Creates are sequential, %d per auth mode and design after %d discarded warm-up creates; ID_BLOCK_SIZE and TOKEN_CACHE_SECONDS are the defaults.\n\n", l.opts.ddbLatency, l.opts.smLatency, l.opts.wsDelay, l.opts.creates, 6)
+	s.printf("Two designs, measured create by create in turn (ABBA) with the same code: **as built**, and **secret after the check** (today's design before issue 12), reproduced by wrapping the service's ports (`core.Creator.Checker`, `core.Creator.Secrets`) so that `CreateSecret` waits until the connection check has returned. The chain after the check is the longest run of AWS calls one after another among those that started once the check had returned, as the proxy saw them.\n\n")
 	s.printf("| auth mode | design | p50 | p99 | chain after check (median, max) | workspace requests | AWS calls / create |\n|---|---|---:|---:|---:|---:|---|\n")
 	worst := 0.0
 	for _, mode := range authModes {

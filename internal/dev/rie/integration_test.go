@@ -19,7 +19,7 @@ import (
 )
 
 // A 401 needs no AWS call, so the function answers without moto.
-var missingToken = `{"version": "2.0", "rawPath": "/api/storages/databricks/", "body": "{}",
+var missingToken = `{"version": "2.0", "routeKey": "POST /api/storages/databricks", "rawPath": "/api/storages/databricks/", "body": "{}",
 	"headers": {"content-type": "application/json"},
 	"requestContext": {"http": {"method": "POST", "path": "/api/storages/databricks/"}}}`
 

@@ -179,11 +179,11 @@ func TestExpectationVerify(t *testing.T) {
 			t.Errorf("status 201 accepted %s", bad)
 		}
 	}
-	check := Expectation{File: "f", Check: json.RawMessage(`{"status_code": 201, "storage": {"project": 1}}`)}
-	if err := check.Verify([]byte(`{"status_code": 201, "replayed": false, "storage": {"id": 3, "project": 1}}`)); err != nil {
+	check := Expectation{File: "f", Check: json.RawMessage(`{"outcome": "created", "storage": {"project": 1}}`)}
+	if err := check.Verify([]byte(`{"outcome": "created", "storage": {"id": 3, "project": 1}}`)); err != nil {
 		t.Error(err)
 	}
-	for _, bad := range []string{`{"status_code": 400, "storage": {"project": 1}}`, `{"status_code": 201}`, `null`, `[]`} {
+	for _, bad := range []string{`{"outcome": "refused", "storage": {"project": 1}}`, `{"outcome": "created"}`, `null`, `[]`} {
 		if check.Verify([]byte(bad)) == nil {
 			t.Errorf("check accepted %s", bad)
 		}
