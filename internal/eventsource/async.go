@@ -139,6 +139,11 @@ func (d *Dispatcher) createOnce(ctx context.Context, source, messageID string, b
 	if len(body) > storage.MaxRequestBytes {
 		return d.failed(storage.ErrTooLarge)
 	}
+	// Checked here, on the body as sent: the credentials hand-over below
+	// re-encodes it before the decoder sees it.
+	if err := storage.CheckJSON(body); err != nil {
+		return d.failed(err)
+	}
 	var env keyEnvelope
 	_ = json.Unmarshal(body, &env)
 	key := "key:" + env.IdempotencyKey
@@ -301,7 +306,7 @@ func (d *Dispatcher) serveDirect(ctx context.Context, payload []byte) ([]byte, e
 	case "", OperationCreate:
 		res = d.create(ctx, SourceDirect, "", payload)
 	default:
-		res = d.operate(ctx, env)
+		res = d.operate(ctx, env, payload)
 	}
 	if res.transient {
 		return nil, &TransientError{Status: res.status, Body: res.body}
@@ -315,14 +320,17 @@ func (d *Dispatcher) serveDirect(ctx context.Context, payload []byte) ([]byte, e
 	return json.Marshal(out)
 }
 
-// operate runs a direct get, update or delete, and logs one summary line.
-func (d *Dispatcher) operate(ctx context.Context, env directEnvelope) result {
+// operate runs a direct get, update or delete (payload is the whole
+// invocation), and logs one summary line.
+func (d *Dispatcher) operate(ctx context.Context, env directEnvelope, payload []byte) result {
 	start := time.Now()
 	ctx, _ = metrics.Start(ctx)
 	caller := core.TrustedSource(SourceDirect)
 	var res result
 	id, idErr := strconv.ParseInt(strings.Trim(string(env.ID), `" `), 10, 64)
-	if idErr != nil || id < 1 {
+	if err := storage.CheckJSON(payload); err != nil {
+		res = d.failed(err)
+	} else if idErr != nil || id < 1 {
 		res = d.failed(&storage.ValidationError{Fields: map[string][]string{"id": {"A valid integer is required."}}})
 	} else {
 		switch env.Operation {

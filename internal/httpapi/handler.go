@@ -275,6 +275,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 		return
 	}
 	body, err := readBody(r)
+	if err == nil {
+		// Every body, whichever decoder reads it: text Label Studio's
+		// parser reads, nested no deeper than its clients read back.
+		err = storage.CheckJSON(body)
+	}
 	if err != nil {
 		h.failFor(w, out, err)
 		return

@@ -24,9 +24,13 @@ type Decoder struct {
 }
 
 // DecodeRequest parses and validates a create or validate request body. It
-// returns an error wrapping ErrMalformed when the body is not a JSON object,
-// and a *ValidationError listing every field problem otherwise.
+// returns an error wrapping ErrMalformed when the body is not a JSON object
+// (or fails CheckJSON), and a *ValidationError listing every field problem
+// otherwise.
 func (d Decoder) DecodeRequest(body []byte) (Request, error) {
+	if err := CheckJSON(body); err != nil {
+		return Request{}, err
+	}
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()

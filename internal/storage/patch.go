@@ -12,8 +12,11 @@ import (
 // with an "id", apply one over the stored storage.
 type Patch map[string]json.RawMessage
 
-// DecodePatch parses a body that must be a JSON object.
+// DecodePatch parses a body that must be a JSON object (and pass CheckJSON).
 func DecodePatch(body []byte) (Patch, error) {
+	if err := CheckJSON(body); err != nil {
+		return nil, err
+	}
 	var p Patch
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
