@@ -77,7 +77,7 @@ func (d Decoder) DecodeRequest(body []byte) (Request, error) {
 	s.RequestTimeoutS = p.integer("request_timeout_s", 1, MaxRequestTimeoutS, DefaultRequestTimeoutS)
 	s.StreamChunkBytes = p.integer("stream_chunk_bytes", MinStreamChunkBytes, MaxStreamChunkBytes, DefaultStreamChunkBytes)
 	s.Presign = p.boolean("presign", false)
-	s.PresignTTL = p.integer("presign_ttl", 1, MaxPresignTTL, DefaultPresignTTL)
+	s.PresignTTL = p.integer("presign_ttl", MinPresignTTL, MaxPresignTTL, DefaultPresignTTL)
 	s.Synchronizable = p.boolean("synchronizable", true)
 	s.Status = p.choice("status", statusChoices, DefaultStatus)
 	s.Title = p.nullableString("title", maxTitleLength)

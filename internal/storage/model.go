@@ -36,7 +36,10 @@ const (
 	MinStreamChunkBytes     = 1 << 10
 	MaxStreamChunkBytes     = 64 << 20
 	DefaultPresignTTL       = 1
-	MaxPresignTTL           = 10080
+	// presign_ttl is a PositiveSmallIntegerField in Label Studio's model:
+	// 0 to 32767 on PostgreSQL.
+	MinPresignTTL = 0
+	MaxPresignTTL = 32767
 	DefaultStatus           = "initialized"
 )
 
