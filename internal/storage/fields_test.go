@@ -106,10 +106,10 @@ func TestDecodeRequestTextFieldsAsCharField(t *testing.T) {
 // before "u" is no escape: both are text like any other.
 func TestDecodeRequestSurrogatePairsAreText(t *testing.T) {
 	for raw, want := range map[string]string{
-		`"\ud83d\ude00"`:      "😀",
-		`" a\uD83D\uDE00b "`:  "a😀b",
-		`"\\ud800"`:           `\ud800`,
-		`"\\\ud83d\ude00"`:    `\😀`,
+		`"\ud83d\ude00"`:     "😀",
+		`" a\uD83D\uDE00b "`: "a😀b",
+		`"\\ud800"`:          `\ud800`,
+		`"\\\ud83d\ude00"`:   `\😀`,
 		`"x\u0041\u00e9\\u"`: `xAé\u`,
 	} {
 		req := mustDecode(t, baseFields().with("title", raw).body())

@@ -40,7 +40,7 @@ const (
 	// 0 to 32767 on PostgreSQL.
 	MinPresignTTL = 0
 	MaxPresignTTL = 32767
-	DefaultStatus           = "initialized"
+	DefaultStatus = "initialized"
 )
 
 // Settings are the non-secret fields of a storage: what a request may set and
