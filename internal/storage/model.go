@@ -36,11 +36,9 @@ const (
 	MinStreamChunkBytes     = 1 << 10
 	MaxStreamChunkBytes     = 64 << 20
 	DefaultPresignTTL       = 1
-	// presign_ttl is a PositiveSmallIntegerField in Label Studio's model:
-	// 0 to 32767 on PostgreSQL.
-	MinPresignTTL = 0
-	MaxPresignTTL = 32767
-	DefaultStatus = "initialized"
+	MinPresignTTL           = 0     // Label Studio's PositiveSmallIntegerField,
+	MaxPresignTTL           = 32767 // on PostgreSQL
+	DefaultStatus           = "initialized"
 )
 
 // Settings are the non-secret fields of a storage: what a request may set and
