@@ -2,9 +2,11 @@ package storage_test
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
@@ -97,5 +99,24 @@ func TestDecodersCheckJSON(t *testing.T) {
 				t.Errorf("DecodePatch = %v, want %v", err, want)
 			}
 		})
+	}
+}
+
+// CheckJSON reports an encoding problem exactly when the bytes are not
+// UTF-8, on random bytes around the encoding's edges (Python's wording of
+// it is checked against Python by the integration tests).
+func TestCheckJSONFindsEveryInvalidUTF8(t *testing.T) {
+	alphabet := []byte{'a', 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf,
+		0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff}
+	rng := rand.New(rand.NewPCG(18, 23))
+	for range 100000 {
+		b := make([]byte, 1+rng.IntN(6))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		err := storage.CheckJSON(b)
+		if reported := err != nil && strings.Contains(err.Error(), "'utf-8' codec"); reported == utf8.Valid(b) {
+			t.Fatalf("% x: CheckJSON = %v, utf8.Valid = %v", b, err, utf8.Valid(b))
+		}
 	}
 }
