@@ -2,12 +2,15 @@ package app_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/lsdbx/databricks-storage/internal/httpapi"
 )
 
 // node walks a YAML document by map keys and list indexes ("Resources",
@@ -243,6 +246,42 @@ func TestTemplateAlarmsAndTracing(t *testing.T) {
 		}
 		if actions := props.get("AlarmActions"); actions.Tag != "!If" || !slices.Contains(actions.strings(), "HasAlarmTopic") {
 			t.Errorf("%s does not notify the optional AlarmTopicArn", name)
+		}
+	}
+}
+
+// The HTTP API routes every route and method of the handler's table
+// (httpapi.Routes, which the OpenAPI test holds the document to) to the
+// function that serves it: creates to the create function, everything
+// else — HEAD wherever GET — to the manage function. Only the slash-less
+// path is declared (HTTP API matches both spellings to it).
+func TestTemplateRoutesEveryMethodOfTheHandler(t *testing.T) {
+	tpl := loadTemplate(t)
+	declared := map[string]string{} // "METHOD path" → function
+	for _, fn := range []string{"CreateStorageFunction", "ManageStorageFunction"} {
+		events := tpl.get("Resources", fn, "Properties", "Events")
+		for i := 0; i+1 < len(events.Content); i += 2 {
+			ev := node{events.Content[i+1]}
+			if ev.get("Type").Value != "HttpApi" {
+				continue
+			}
+			key := ev.get("Properties", "Method").Value + " " + ev.get("Properties", "Path").Value
+			if other, dup := declared[key]; dup {
+				t.Errorf("%s is routed to both %s and %s", key, other, fn)
+			}
+			declared[key] = fn
+		}
+	}
+	for _, r := range httpapi.Routes() {
+		path := strings.TrimSuffix(r.Path, "/")
+		for _, m := range r.Methods {
+			want := "ManageStorageFunction"
+			if m == http.MethodPost && path == httpapi.BasePath {
+				want = "CreateStorageFunction"
+			}
+			if got := declared[m+" "+path]; got != want {
+				t.Errorf("%s %s is routed to %q, want %s", m, path, got, want)
+			}
 		}
 	}
 }

@@ -230,6 +230,11 @@ func (d *Dispatcher) createOnce(ctx context.Context, source string, body []byte,
 	if len(body) > storage.MaxRequestBytes {
 		return failed(storage.ErrTooLarge)
 	}
+	// Checked here, on the body as sent: the credentials hand-over below
+	// re-encodes it before the decoder sees it.
+	if err := storage.CheckJSON(body); err != nil {
+		return failed(err)
+	}
 	caller := core.TrustedSource(source)
 	credentials, ref, err := d.handOver(ctx, source, body)
 	if errors.Is(err, errCredentialsGone) {

@@ -63,6 +63,9 @@ const maxDirectKey = 255
 // the members its operation takes; problems are field errors.
 func parseDirect(payload []byte) (DirectRequest, int64, error) {
 	var req DirectRequest
+	if err := storage.CheckJSON(payload); err != nil {
+		return req, 0, err
+	}
 	var e envelope
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	if err := dec.Decode(&e); err != nil || e == nil {

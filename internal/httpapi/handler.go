@@ -97,12 +97,14 @@ const (
 )
 
 // methods are the methods each route answers, in its Allow header's order.
+// HEAD is answered wherever GET is, as GET without the body (Django's
+// views do the same, and list it after the others).
 var methods = map[route][]string{
-	routeCollection: {http.MethodGet, http.MethodPost},
+	routeCollection: {http.MethodGet, http.MethodPost, http.MethodHead},
 	routeValidate:   {http.MethodPost},
 	routeFiles:      {http.MethodPost},
-	routeItem:       {http.MethodGet, http.MethodPatch, http.MethodPut, http.MethodDelete},
-	routeOpenAPI:    {http.MethodGet},
+	routeItem:       {http.MethodGet, http.MethodPatch, http.MethodPut, http.MethodDelete, http.MethodHead},
+	routeOpenAPI:    {http.MethodGet, http.MethodHead},
 }
 
 // OpenAPIPath serves the API's OpenAPI document (package openapi), without
@@ -165,6 +167,9 @@ func match(path string) (route, int64) {
 
 // operation names what a request does, for the summary log line.
 func operation(rt route, method string) string {
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
 	switch {
 	case rt == routeCollection && method == http.MethodPost:
 		return "create"
@@ -227,6 +232,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 	ctx := r.Context()
+	if r.Method == http.MethodHead {
+		// Whatever the answer, errors included: its status and headers
+		// without its body.
+		w = headResponse{w}
+	}
 	rt, id := match(r.URL.Path)
 	if rt == routeNone {
 		h.fail(w, out, http.StatusNotFound, "Not found.", nil)
@@ -291,6 +301,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 		return
 	}
 	body, err := readBody(r)
+	if err == nil {
+		// Every body, whichever decoder reads it: text Label Studio's
+		// parser reads, nested no deeper than its clients read back.
+		err = storage.CheckJSON(body)
+	}
 	if err != nil {
 		h.failFor(w, out, err)
 		return
@@ -335,9 +350,17 @@ func (h *Handler) document(w http.ResponseWriter, r *http.Request, out *outcome)
 	}
 	out.status = http.StatusOK
 	w.Header().Set("Content-Type", openapi.ContentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(openapi.Document)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(openapi.Document)
 }
+
+// headResponse answers a HEAD request as Django does: the status and
+// headers of the GET answer, Content-Length included (set by whoever writes
+// a body), and no body.
+type headResponse struct{ http.ResponseWriter }
+
+func (headResponse) Write(p []byte) (int, error) { return len(p), nil }
 
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, caller core.Caller, body []byte, out *outcome) {
 	key := r.Header.Get(HeaderIdempotencyKey)
@@ -496,8 +519,12 @@ func (h *Handler) fail(w http.ResponseWriter, out *outcome, status int, detail s
 	writeJSON(w, status, apierror.New(status, h.Version, detail, fields).JSON())
 }
 
+// writeJSON answers with a JSON body. Its Content-Length is set here, not
+// left to net/http, so that a HEAD answer (headResponse) carries it too and
+// the Lambda adapter returns it.
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

@@ -175,7 +175,7 @@ func TestOpenAPIDocumentIsServed(t *testing.T) {
 	}
 	resp := h.do(http.MethodPost, httpapi.OpenAPIPath, nil, "{}")
 	checkError(t, resp, http.StatusMethodNotAllowed, false)
-	if resp.Headers["Allow"] != "GET" {
-		t.Errorf("Allow = %q, want GET", resp.Headers["Allow"])
+	if resp.Headers["Allow"] != "GET, HEAD" {
+		t.Errorf("Allow = %q, want GET, HEAD", resp.Headers["Allow"])
 	}
 }

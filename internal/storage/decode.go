@@ -4,7 +4,6 @@ package storage
 // serializer's order.
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,28 +23,14 @@ type Decoder struct {
 }
 
 // DecodeRequest parses and validates a create or validate request body. It
-// returns an error wrapping ErrMalformed when the body is not a JSON object,
-// and a *ValidationError listing every field problem otherwise.
+// returns an error wrapping ErrMalformed when the body is not a JSON object
+// (or fails CheckJSON), and a *ValidationError listing every field problem
+// otherwise.
 func (d Decoder) DecodeRequest(body []byte) (Request, error) {
-	var fields map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&fields); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return Request{}, fmt.Errorf("%w: expected a JSON object, got %s", ErrMalformed, typeErr.Value)
-		}
-		return Request{}, fmt.Errorf("%w: %s", ErrMalformed, jsonProblem(err))
+	fields, err := decodeObject(body)
+	if err != nil {
+		return Request{}, err
 	}
-	if fields == nil {
-		return Request{}, fmt.Errorf("%w: expected a JSON object, got null", ErrMalformed)
-	}
-	// Only JSON whitespace may follow the object. (dec.More and dec.Token
-	// both miss a stray closing '}' or ']'.)
-	if rest := body[dec.InputOffset():]; len(bytes.TrimLeft(rest, " \t\r\n")) != 0 {
-		return Request{}, fmt.Errorf("%w: unexpected data after the JSON object", ErrMalformed)
-	}
-
 	p := parser{fields: fields}
 	r := p.request(d.Hosts)
 	if p.errs.Fields["auth_type"] == nil {
@@ -85,7 +70,7 @@ func (p *parser) request(hosts HostPolicy) Request {
 	s.RequestTimeoutS = p.integer("request_timeout_s", 1, MaxRequestTimeoutS, DefaultRequestTimeoutS)
 	s.StreamChunkBytes = p.integer("stream_chunk_bytes", MinStreamChunkBytes, MaxStreamChunkBytes, DefaultStreamChunkBytes)
 	s.Presign = p.boolean("presign", false)
-	s.PresignTTL = p.integer("presign_ttl", 1, MaxPresignTTL, DefaultPresignTTL)
+	s.PresignTTL = p.integer("presign_ttl", MinPresignTTL, MaxPresignTTL, DefaultPresignTTL)
 	s.Synchronizable = p.boolean("synchronizable", true)
 	s.Status = p.choice("status", statusChoices, DefaultStatus)
 	s.Title = p.nullableString("title", maxTitleLength)

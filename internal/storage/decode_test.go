@@ -141,7 +141,8 @@ func TestDecodeRequestRequiredFields(t *testing.T) {
 				{"bool", ptr("true"), "Incorrect type. Expected pk value, received bool."},
 				{"array", ptr("[1]"), "Incorrect type. Expected pk value, received list."},
 				{"object", ptr(`{"id": 1}`), "Incorrect type. Expected pk value, received dict."},
-				{"fraction", ptr("1.5"), "Incorrect type. Expected pk value, received float."},
+				{"fraction below 1", ptr("0.5"), `Invalid pk "0.5" - object does not exist.`},
+				{"fraction string", ptr(`"1.5"`), "Incorrect type. Expected pk value, received str."},
 				{"zero", ptr("0"), `Invalid pk "0" - object does not exist.`},
 				{"negative", ptr("-3"), `Invalid pk "-3" - object does not exist.`},
 			}
@@ -326,7 +327,7 @@ func TestDecodeRequestNullableStrings(t *testing.T) {
 		"traceback":     func(r storage.Request) *string { return r.Traceback },
 		"regex_filter":  func(r storage.Request) *string { return r.RegexFilter },
 	}
-	long := strings.Repeat("line of a traceback\n", 2000)
+	long := strings.Repeat("line of a traceback\n", 2000) + "end"
 	for field, fn := range get {
 		t.Run(field, func(t *testing.T) {
 			if got := fn(mustDecode(t, baseFields().with(field, "null").body())); got != nil {
@@ -649,8 +650,10 @@ func TestDecodeRequestHost(t *testing.T) {
 		{"https://dbc-x.cloud.databricks.com:port", "", ""},
 		{"https://:443", "", ""},
 		{"https://dbc x.cloud.databricks.com", "", ""},
-		{" https://dbc-x.cloud.databricks.com", "", ""},
-		{"https://dbc-x.cloud.databricks.com\n", "", ""},
+		// Trimmed first, as Django REST framework's CharField does.
+		{" https://dbc-x.cloud.databricks.com", "https://dbc-x.cloud.databricks.com", ""},
+		{"https://dbc-x.cloud.databricks.com\n", "https://dbc-x.cloud.databricks.com", ""},
+		{"https://dbc-x.cloud.databricks.com\n/", "", ""},
 		{`https://dbc-x.cloud.databricks.com\evil`, "", ""},
 	}
 	for _, c := range cases {
@@ -723,7 +726,7 @@ func TestDecodeRequestHostPolicy(t *testing.T) {
 
 func TestDecodeRequestUnityCatalogNames(t *testing.T) {
 	accepted := []string{"main", "my_catalog", "my-catalog", "a..b", "Ünïcödé", "x.y", strings.Repeat("n", 255)}
-	refused := []string{"a/b", "/main", "main/", "..", ".", `a\b`, "../etc", "tab\there", "nl\n", strings.Repeat("n", 256)}
+	refused := []string{"a/b", "/main", "main/", "..", ".", `a\b`, "../etc", "tab\there", "n\nl", strings.Repeat("n", 256)}
 	for _, field := range []string{"catalog", "schema", "volume"} {
 		for _, name := range accepted {
 			req := mustDecode(t, baseFields().with(field, jsonString(name)).body())

@@ -26,6 +26,8 @@ const (
 	msgIntLength  = "String value too large."
 	msgRequiredBy = "This field is required when auth_type is \"%s\"."
 	msgSpoofing   = "Must not contain bidirectional control characters or zero-width characters."
+	msgNullChar   = "Null characters are not allowed."
+	msgSurrogate  = "Surrogate characters are not allowed: U+%X."
 )
 
 // ErrMalformed is wrapped by DecodeRequest when the body is not a JSON object.

@@ -57,6 +57,75 @@ func (p *parser) str(name string) (string, bool) {
 	return "", false
 }
 
+// text reads a text field as Django REST framework's CharField does with
+// its default trim_whitespace: the value (see str) without the whitespace
+// Python's str.strip() removes. Blank after trimming, it is "" — refused
+// unless allowBlank, and then no validator runs. Otherwise every validator
+// runs and reports, in Django REST framework's order: more than maxLen
+// characters (no limit when 0), a NUL character, a lone surrogate. ok is
+// false when a problem was reported.
+func (p *parser) text(field string, maxLen int, allowBlank bool) (s string, ok bool) {
+	if s, ok = p.str(field); !ok {
+		return "", false
+	}
+	if s = strings.TrimFunc(s, pyIsSpace); s == "" {
+		if !allowBlank {
+			p.errs.add(field, msgBlank)
+			return "", false
+		}
+		return "", true
+	}
+	if maxLen > 0 && utf8.RuneCountInString(s) > maxLen {
+		p.errs.add(field, fmt.Sprintf(msgMaxLength, maxLen))
+		ok = false
+	}
+	if strings.ContainsRune(s, 0) {
+		p.errs.add(field, msgNullChar)
+		ok = false
+	}
+	if r, found := loneSurrogate(p.fields[field]); found {
+		p.errs.add(field, fmt.Sprintf(msgSurrogate, r))
+		ok = false
+	}
+	return s, ok
+}
+
+// loneSurrogate finds the first \uD800–\uDFFF escape of a raw JSON string
+// that is not half of a pair. Python's json module keeps such an escape as
+// a surrogate character (which Django REST framework refuses); Go's
+// decoder has already replaced it by U+FFFD, so it is looked for in the
+// raw text.
+func loneSurrogate(raw json.RawMessage) (rune, bool) {
+	hex := func(i int) (rune, bool) {
+		if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 32)
+		return rune(n), err == nil
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		r, ok := hex(i)
+		switch {
+		case !ok:
+			i++ // a one-character escape
+		case r >= 0xd800 && r <= 0xdbff:
+			if low, ok := hex(i + 6); ok && low >= 0xdc00 && low <= 0xdfff {
+				i += 11 // a pair: one character
+				continue
+			}
+			return r, true
+		case r >= 0xdc00 && r <= 0xdfff:
+			return r, true
+		default:
+			i += 5
+		}
+	}
+	return 0, false
+}
+
 // name parses a required Unity Catalog identifier. Identifiers become path
 // segments of /Volumes/<catalog>/<schema>/<volume>, so anything that could
 // step out of that path is refused.
@@ -70,15 +139,11 @@ func (p *parser) name(field string) string {
 		p.errs.add(field, msgNull)
 		return ""
 	}
-	s, ok := p.str(field)
+	s, ok := p.text(field, maxNameLength, false)
 	if !ok {
 		return ""
 	}
 	switch {
-	case strings.TrimSpace(s) == "":
-		p.errs.add(field, msgBlank)
-	case utf8.RuneCountInString(s) > maxNameLength:
-		p.errs.add(field, fmt.Sprintf(msgMaxLength, maxNameLength))
 	case strings.ContainsAny(s, "/\\") || s == "." || s == ".." || hasControl(s):
 		p.errs.add(field, "Must be a single Unity Catalog name: no slashes, control characters, \".\" or \"..\".")
 	case hasSpoofing(s):
@@ -96,7 +161,7 @@ func (p *parser) credential(field string) string {
 		p.errs.add(field, msgNull)
 		return ""
 	}
-	s, ok := p.str(field)
+	s, ok := p.text(field, 0, false)
 	if !ok {
 		return ""
 	}
@@ -168,12 +233,8 @@ func (p *parser) nullableString(field string, maxLen int) *string {
 	if !present || null {
 		return nil
 	}
-	s, ok := p.str(field)
+	s, ok := p.text(field, maxLen, true)
 	if !ok {
-		return nil
-	}
-	if maxLen > 0 && utf8.RuneCountInString(s) > maxLen {
-		p.errs.add(field, fmt.Sprintf(msgMaxLength, maxLen))
 		return nil
 	}
 	return &s
@@ -216,11 +277,11 @@ func (p *parser) choice(field string, choices []string, def string) string {
 }
 
 // project reads the project as Django REST framework's
-// PrimaryKeyRelatedField does: an integer, an integral float, or a string
-// Python's int() reads (" 5 ", but not "1.0"). Other values are of the
-// wrong type; an id below 1 or beyond the database's range names no
-// project. (Django would truncate a fractional float to a project id; that
-// is refused here as a float.)
+// PrimaryKeyRelatedField does: an integer, a float, which Django's int()
+// truncates (1.5 is project 1), or a string Python's int() reads (" 5 ",
+// but not "1.0" or "1.5"). Other values are of the wrong type; an id below
+// 1 or beyond the database's range names no project. (An infinite float,
+// which int() cannot truncate, is refused as a float.)
 func (p *parser) project(field string) int64 {
 	v, present, null := p.raw(field)
 	switch {
@@ -251,7 +312,7 @@ func (p *parser) project(field string) int64 {
 	case pyFloat:
 		f, _ := strconv.ParseFloat(string(v), 64)
 		switch {
-		case math.IsInf(f, 0) || f != math.Trunc(f):
+		case math.IsInf(f, 0):
 			p.errs.add(field, fmt.Sprintf(msgPkType, "float"))
 			return 0
 		case f >= math.MaxInt64:
@@ -259,7 +320,7 @@ func (p *parser) project(field string) int64 {
 		case f < math.MinInt64:
 			overflow = -1
 		default:
-			n = int64(f)
+			n = int64(math.Trunc(f))
 		}
 	default:
 		p.errs.add(field, fmt.Sprintf(msgPkType, kind))

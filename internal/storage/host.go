@@ -20,12 +20,8 @@ func (p *parser) host(field string, policy HostPolicy) string {
 		p.errs.add(field, msgNull)
 		return ""
 	}
-	s, ok := p.str(field)
+	s, ok := p.text(field, 0, false)
 	if !ok {
-		return ""
-	}
-	if strings.TrimSpace(s) == "" {
-		p.errs.add(field, msgBlank)
 		return ""
 	}
 	normalised, hostname, err := NormaliseHost(s)

@@ -36,7 +36,8 @@ const (
 	MinStreamChunkBytes     = 1 << 10
 	MaxStreamChunkBytes     = 64 << 20
 	DefaultPresignTTL       = 1
-	MaxPresignTTL           = 10080
+	MinPresignTTL           = 0     // Label Studio's PositiveSmallIntegerField,
+	MaxPresignTTL           = 32767 // on PostgreSQL
 	DefaultStatus           = "initialized"
 )
 

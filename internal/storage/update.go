@@ -208,8 +208,12 @@ func sameHost(a, b string) bool {
 	return na == nb
 }
 
-// decodeObject parses a body that must be a JSON object.
+// decodeObject parses a body that must be a JSON object Label Studio's
+// parser can read (CheckJSON).
 func decodeObject(body []byte) (map[string]json.RawMessage, error) {
+	if err := CheckJSON(body); err != nil {
+		return nil, err
+	}
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()

@@ -61,6 +61,9 @@ func TestDecodeRequestIntegersAsDRFReadsThem(t *testing.T) {
 		{"stream_chunk_bytes", `2048.0`, 2048},
 		{"presign_ttl", `"60"`, 60},
 		{"presign_ttl", `" 60.0 "`, 60},
+		// A PositiveSmallIntegerField on PostgreSQL: 0 to 32767.
+		{"presign_ttl", `0`, 0},
+		{"presign_ttl", `32767`, 32767},
 		{"last_sync_count", `"0"`, 0},
 		{"last_sync_count", `"2147483647"`, 2147483647},
 		{"last_sync_count", `"5.0"`, 5},
@@ -69,6 +72,9 @@ func TestDecodeRequestIntegersAsDRFReadsThem(t *testing.T) {
 		{"project", `" 5 "`, 5},
 		{"project", `"+3"`, 3},
 		{"project", `1.0`, 1},
+		// Django's int() truncates a float pk.
+		{"project", `1.5`, 1},
+		{"project", `7.99`, 7},
 		{"project", `"9223372036854775807"`, 9223372036854775807},
 	}
 	for _, c := range accepted {
@@ -106,7 +112,8 @@ func TestDecodeRequestIntegersAsDRFReadsThem(t *testing.T) {
 		// Python's str() writes 1e16 as "1e+16", which int() refuses.
 		{"stream_chunk_bytes", `1e16`, msgInteger},
 		{"stream_chunk_bytes", `"1024.5"`, msgInteger},
-		{"presign_ttl", `"0"`, "Ensure this value is greater than or equal to 1."},
+		{"presign_ttl", `"-1"`, "Ensure this value is greater than or equal to 0."},
+		{"presign_ttl", `32768`, "Ensure this value is less than or equal to 32767."},
 		{"last_sync_count", `"-1"`, "Ensure this value is greater than or equal to 0."},
 		{"last_sync_count", `"2147483648"`, "Ensure this value is less than or equal to 2147483647."},
 		{"last_sync_count", jsonString(strings.Repeat("1", 1001)), "String value too large."},
@@ -117,7 +124,9 @@ func TestDecodeRequestIntegersAsDRFReadsThem(t *testing.T) {
 		{"project", `true`, pkType + "bool."},
 		{"project", `[1]`, pkType + "list."},
 		{"project", `{"id": 1}`, pkType + "dict."},
-		{"project", `1.5`, pkType + "float."},
+		{"project", `"1.5"`, pkType + "str."},
+		{"project", `0.5`, `Invalid pk "0.5" - object does not exist.`},
+		{"project", `1e400`, pkType + "float."},
 		{"project", `0`, `Invalid pk "0" - object does not exist.`},
 		{"project", `"-1"`, `Invalid pk "-1" - object does not exist.`},
 		{"project", `-1.0`, `Invalid pk "-1.0" - object does not exist.`},
