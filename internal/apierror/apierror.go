@@ -111,6 +111,8 @@ func For(err error) (status int, detail string, fields map[string][]string) {
 		return http.StatusUnprocessableEntity, "The storage this Idempotency-Key created has been deleted since. Use a new key for a new request.", nil
 	case errors.Is(err, core.ErrIdempotencyConflict):
 		return http.StatusUnprocessableEntity, "This Idempotency-Key was already used with a different request. Use a new key for a new request.", nil
+	case errors.Is(err, core.ErrAccessUnavailable):
+		return http.StatusServiceUnavailable, "Label Studio could not be asked whether this caller may manage the project; nothing was changed. Retry later.", nil
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, "The request took too long and was abandoned; nothing was stored. Retry later.", nil
 	default:

@@ -29,6 +29,9 @@ type Service struct {
 	Files FileLister
 	// Decoder validates merged updates with the create's rules.
 	Decoder storage.Decoder
+	// Projects decides who may manage which project's storages;
+	// ListedProjects (the API keys' lists) when nil.
+	Projects ProjectAccess
 	// Keys keeps idempotency keys; needed only for creates with a key.
 	Keys IdempotencyStore
 	// KeyTTL is how long an idempotency key is remembered

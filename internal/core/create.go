@@ -23,7 +23,7 @@ type Created struct {
 // Validate checks that the caller may manage the project and that the
 // connection works; it saves nothing.
 func (s *Service) Validate(ctx context.Context, caller Caller, req storage.Request) error {
-	if err := caller.authorize(req.Project); err != nil {
+	if err := s.authorizeNew(ctx, caller, req.Project); err != nil {
 		return err
 	}
 	return s.check(ctx, req)
@@ -44,7 +44,7 @@ func (s *Service) Validate(ctx context.Context, caller Caller, req storage.Reque
 // ErrIdempotencyConflict. The key is looked up beside the check; a replay
 // answers whatever the check says, cancels it and creates no secret.
 func (s *Service) Create(ctx context.Context, caller Caller, req storage.Request, key string) (Created, error) {
-	if err := caller.authorize(req.Project); err != nil {
+	if err := s.authorizeNew(ctx, caller, req.Project); err != nil {
 		return Created{}, err
 	}
 	var fingerprint string
