@@ -122,6 +122,12 @@ func NewWithAWS(awsCfg aws.Config, cfg Config, logger *slog.Logger, opts Options
 		MetricsNamespace: cfg.MetricsNamespace,
 		Logger:           logger,
 	}
+	if cfg.LabelStudio.Enabled() {
+		// Label Studio mode: its tokens and projects decide, for the HTTP
+		// API and, through the core, for the trusted AWS sources.
+		ls := newLabelStudio(cfg, sm)
+		handler.Auth, service.Projects = ls, ls
+	}
 	return &App{
 		Dispatcher: &eventsource.Dispatcher{
 			HTTP: handler, Core: service, Decoder: decoder, Failures: store, Version: cfg.Version, Logger: logger,

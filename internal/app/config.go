@@ -50,6 +50,10 @@ type Config struct {
 	// MetricsNamespace is the CloudWatch namespace of the metrics in the
 	// log lines (METRICS_NAMESPACE, default metrics.DefaultNamespace).
 	MetricsNamespace string
+	// LabelStudio is the Label Studio that authenticates callers and owns
+	// the projects, when one is configured (LABEL_STUDIO_URL,
+	// LABEL_STUDIO_TOKEN_SECRET).
+	LabelStudio LabelStudio
 	// Version is reported in error bodies.
 	Version string
 }
@@ -100,6 +104,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		cfg.TokenCacheTTL = time.Duration(n) * time.Second
 	}
+	ls, err := labelStudioFromEnv(getenv)
+	cfg.LabelStudio = ls
+	errs = append(errs, err)
 	cfg.IdempotencyTTL = core.DefaultIdempotencyTTL
 	if v := strings.TrimSpace(getenv("IDEMPOTENCY_TTL_HOURS")); v != "" {
 		n, err := strconv.Atoi(v)
