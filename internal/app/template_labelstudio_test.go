@@ -22,7 +22,7 @@ func TestTemplateLabelStudio(t *testing.T) {
 	for value, ok := range map[string]bool{
 		"": true,
 		"arn:aws:secretsmanager:eu-west-1:123456789012:secret:label-studio/service-token-AbCdEf": true,
-		"label-studio/service-token":                                true,
+		"label-studio/service-token":                                 true,
 		"arn:aws:secretsmanager:eu-west-1:123456789012:secret:*":     false,
 		"arn:aws:secretsmanager:eu-west-1:123456789012:secret:a-b*c": false,
 	} {
