@@ -103,6 +103,8 @@ func For(err error) (status int, detail string, fields map[string][]string) {
 		return http.StatusForbidden, fmt.Sprintf("You do not have permission to perform this action: this token may not manage project %d.", permission.Project), nil
 	case errors.As(err, &connection):
 		return http.StatusBadRequest, connection.Message, map[string][]string{"non_field_errors": {connection.Message}}
+	case errors.Is(err, core.ErrProjectNotFound):
+		return http.StatusNotFound, "No Project matches the given query.", nil
 	case errors.Is(err, core.ErrNotFound):
 		return http.StatusNotFound, "Not found.", nil
 	case errors.Is(err, core.ErrConflict):

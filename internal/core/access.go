@@ -61,12 +61,23 @@ func (s *Service) authorizeNew(ctx context.Context, caller Caller, project int64
 	return err
 }
 
-// authorizeExisting checks access to a project whose storages are read or
-// changed: a missing project has no storages to show, so it is not found.
-func (s *Service) authorizeExisting(ctx context.Context, caller Caller, project int64) error {
+// authorizeList checks access to a project whose storages are listed: a
+// missing project is not found (Label Studio: 404 "No Project matches the
+// given query.").
+func (s *Service) authorizeList(ctx context.Context, caller Caller, project int64) error {
 	err := s.projectAccess().Authorize(ctx, caller, project)
 	if errors.Is(err, ErrProjectNotFound) {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return err
+}
+
+// authorizeExisting checks access to the project of a stored storage: a
+// project that no longer exists leaves the storage not found.
+func (s *Service) authorizeExisting(ctx context.Context, caller Caller, id, project int64) error {
+	err := s.projectAccess().Authorize(ctx, caller, project)
+	if errors.Is(err, ErrProjectNotFound) {
+		return fmt.Errorf("storage %d of a missing project: %w", id, ErrNotFound)
 	}
 	return err
 }

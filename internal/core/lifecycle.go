@@ -27,7 +27,7 @@ func (s *Service) Get(ctx context.Context, caller Caller, id int64) (storage.Sto
 // storage ("id", "-created_at", …; id order when empty or unknown, as
 // Django REST framework ignores unknown ordering fields).
 func (s *Service) List(ctx context.Context, caller Caller, project int64, ordering string) ([]storage.Storage, error) {
-	if err := s.authorizeExisting(ctx, caller, project); err != nil {
+	if err := s.authorizeList(ctx, caller, project); err != nil {
 		return nil, err
 	}
 	records, err := s.Records.ListProject(ctx, project)
@@ -113,7 +113,7 @@ func (s *Service) load(ctx context.Context, caller Caller, id int64) (storage.Re
 	if err != nil {
 		return storage.Record{}, fmt.Errorf("%w: read storage %d: %w", ErrPersistence, id, err)
 	}
-	if err := s.authorizeExisting(ctx, caller, rec.Project); err != nil {
+	if err := s.authorizeExisting(ctx, caller, id, rec.Project); err != nil {
 		return storage.Record{}, err
 	}
 	return rec, nil
