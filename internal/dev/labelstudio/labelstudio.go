@@ -146,12 +146,32 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err := copyFile(snapshot, filepath.Join(s.DataDir, "ls.sqlite3")); err != nil {
 		return nil, err
 	}
+	// The port is picked before Label Studio binds it, tens of seconds
+	// later (Django starts): on a shared machine another process may take
+	// it meanwhile, and Label Studio exits. Then another port is tried.
+	for attempt := 1; ; attempt++ {
+		err := s.launch(ctx, logw, progress)
+		if err == nil {
+			return s, nil
+		}
+		if !errors.Is(err, errExited) || attempt == 3 {
+			return nil, err
+		}
+		fmt.Fprintf(progress, "Label Studio exited (%v); trying another port.\n", err)
+	}
+}
+
+// errExited is wrapped when Label Studio ends before it is healthy.
+var errExited = errors.New("label Studio exited before it was healthy")
+
+// launch starts Label Studio on a free port and waits until it is healthy.
+func (s *Server) launch(ctx context.Context, logw, progress io.Writer) error {
 	port, err := freePort()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.URL = "http://127.0.0.1:" + strconv.Itoa(port)
-	s.cmd = exec.Command(filepath.Join(venv, "bin", "label-studio"), "start", "--no-browser",
+	s.cmd = exec.Command(filepath.Join(s.venv, "bin", "label-studio"), "start", "--no-browser",
 		"--data-dir", s.DataDir, "-db", filepath.Join(s.DataDir, "ls.sqlite3"),
 		"--internal-host", "127.0.0.1", "-p", strconv.Itoa(port),
 		"--username", s.Email, "--password", s.Password, "--user-token", s.Token,
@@ -161,15 +181,16 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	// Its own process group: Stop ends Label Studio and whatever it forks.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start Label Studio: %w", err)
+		return fmt.Errorf("start Label Studio: %w", err)
 	}
 	s.done = make(chan error, 1)
 	go func() { s.done <- s.cmd.Wait() }()
 	fmt.Fprintf(progress, "Starting Label Studio %s at %s...\n", Version, s.URL)
-	if err := s.waitHealthy(ctx); err != nil {
-		return nil, err
+	err = s.waitHealthy(ctx)
+	if errors.Is(err, errExited) {
+		s.cmd = nil
 	}
-	return s, nil
+	return err
 }
 
 // env is the environment of Label Studio's processes.
@@ -216,7 +237,7 @@ func (s *Server) waitHealthy(ctx context.Context) error {
 		select {
 		case err := <-s.done:
 			s.done <- err
-			return fmt.Errorf("label Studio exited before it was healthy: %v", err)
+			return fmt.Errorf("%w: %v", errExited, err)
 		case <-ctx.Done():
 			return fmt.Errorf("label Studio at %s was not healthy in time: %w", s.URL, ctx.Err())
 		case <-time.After(500 * time.Millisecond):
