@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -208,6 +209,25 @@ func TestLabelStudioIsTheSystemOfRecord(t *testing.T) {
 		if got := svc.calls.total() - before; got != 0 {
 			t.Errorf("5 warm requests asked Label Studio %d times", got)
 		}
+	})
+
+	// What a cold verification adds to a request: Label Studio's whoami
+	// and project read, one after the other (reported, never failed on).
+	t.Run("cost of a cold verification", func(t *testing.T) {
+		var cold, warm []time.Duration
+		for range 7 {
+			began := time.Now()
+			call(t, http.MethodGet, ls.URL+"/api/current-user/whoami", aliceAuth, "")
+			call(t, http.MethodGet, fmt.Sprintf("%s/api/projects/%d", ls.URL, project), aliceAuth, "")
+			cold = append(cold, time.Since(began))
+			began = time.Now()
+			call(t, http.MethodGet, listURL, aliceAuth, "")
+			warm = append(warm, time.Since(began))
+		}
+		slices.Sort(cold)
+		slices.Sort(warm)
+		t.Logf("cold verification (whoami + project, Label Studio OSS %s on this machine): median %s, min %s, max %s; a warm list through the front door: median %s",
+			devls.Version, cold[3].Round(time.Millisecond), cold[0].Round(time.Millisecond), cold[6].Round(time.Millisecond), warm[3].Round(time.Millisecond))
 	})
 
 	t.Run("the same answers as Label Studio", func(t *testing.T) {
