@@ -323,7 +323,7 @@ func startFunction(t *testing.T, function string, env map[string]string) *rie.Fu
 
 func TestLabelStudioSDKThroughTheLocalAPI(t *testing.T) {
 	wd, _ := os.Getwd()
-	python := filepath.Join(wd, "..", "..", ".venv", "bin", "python")
+	python := filepath.Join(wd, "..", "..", "..", ".venv", "bin", "python")
 	if _, err := os.Stat(python); err != nil {
 		t.Fatalf("the project virtualenv is missing (make venv): %v", err)
 	}
