@@ -76,7 +76,7 @@ func TestContractWithSchemathesis(t *testing.T) {
 		t.Skip("run by make contract (CONTRACT_TEST=1), which make test calls")
 	}
 	wd, _ := os.Getwd()
-	venv := filepath.Join(wd, "..", "..", ".venv", "bin")
+	venv := filepath.Join(wd, "..", "..", "..", ".venv", "bin")
 	schemathesis := filepath.Join(venv, "schemathesis")
 	if _, err := os.Stat(schemathesis); err != nil {
 		t.Fatalf("schemathesis is missing from the project virtualenv (make venv): %v", err)
