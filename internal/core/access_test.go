@@ -42,7 +42,9 @@ func TestTheCoreAsksItsProjectAccess(t *testing.T) {
 		wantList   func(error) bool
 	}{
 		{"allowed", nil, func(err error) bool { return err == nil }, func(err error) bool { return err == nil }},
-		{"not found", notFound, invalidPK, func(err error) bool { return errors.Is(err, core.ErrNotFound) && errors.Is(err, core.ErrProjectNotFound) }},
+		{"not found", notFound, invalidPK, func(err error) bool {
+			return errors.Is(err, core.ErrNotFound) && errors.Is(err, core.ErrProjectNotFound)
+		}},
 		{"forbidden", forbidden, isPermission, isPermission},
 		{"unavailable", unavailable, isUnavailable, isUnavailable},
 	} {
