@@ -17,10 +17,10 @@ const module = "github.com/lsdbx/databricks-storage/"
 var shipped = map[string][]string{
 	"create-storage": {"internal/apierror", "internal/app", "internal/auth", "internal/awsclients", "internal/config", "internal/core", "internal/databricks",
 		"internal/dynamostore", "internal/dynamostore/tokenstore", "internal/eventsource", "internal/hostguard",
-		"internal/httpapi", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "openapi"},
+		"internal/httpapi", "internal/labelstudio", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "openapi"},
 	"manage-storage": {"internal/apierror", "internal/app", "internal/auth", "internal/awsclients", "internal/config", "internal/core", "internal/databricks",
 		"internal/dynamostore", "internal/dynamostore/tokenstore", "internal/eventsource", "internal/hostguard",
-		"internal/httpapi", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "openapi"},
+		"internal/httpapi", "internal/labelstudio", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "openapi"},
 	// The sweep links no HTTP, token or event-source code.
 	"sweep": {"internal/awsclients", "internal/config", "internal/core", "internal/dynamostore", "internal/hostguard",
 		"internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "internal/sweep"},

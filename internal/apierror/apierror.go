@@ -114,6 +114,10 @@ func detailOf(kind core.Kind, err error) (detail string, fields map[string][]str
 		errors.As(err, &connection)
 		return connection.Message, map[string][]string{"non_field_errors": {connection.Message}}
 	case core.KindNotFound:
+		if errors.Is(err, core.ErrProjectNotFound) {
+			// Label Studio's answer for a project id that names nothing.
+			return "No Project matches the given query.", nil
+		}
 		return "Not found.", nil
 	case core.KindConflict:
 		return "The storage was changed by another request at the same time; nothing of this request was saved. Retry it.", nil
@@ -126,6 +130,8 @@ func detailOf(kind core.Kind, err error) (detail string, fields map[string][]str
 		errors.As(err, &wrong)
 		// The message names the operation and where to send it.
 		return wrong.Error() + ".", nil
+	case core.KindAccessUnavailable:
+		return "Label Studio could not be asked whether this caller may manage the project; nothing was changed. Retry later.", nil
 	case core.KindTimeout:
 		return "The request took too long and was abandoned; nothing was stored. Retry later.", nil
 	default:

@@ -194,6 +194,7 @@ func TestForCoversEveryKind(t *testing.T) {
 		core.KindWrongFunction:        &core.WrongFunctionError{Operation: "update"},
 		core.KindPersistence:          fmt.Errorf("%w: ThrottlingException", core.ErrPersistence),
 		core.KindTimeout:              context.DeadlineExceeded,
+		core.KindAccessUnavailable:    fmt.Errorf("%w: Label Studio is down", core.ErrAccessUnavailable),
 	}
 	details := map[string]core.Kind{}
 	for _, kind := range core.Kinds() {

@@ -107,6 +107,13 @@ func NewWithAWS(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, opts 
 		MetricsNamespace: cfg.MetricsNamespace,
 		Logger:           logger,
 	}
+	// Label Studio mode: its tokens and projects decide, for the HTTP API
+	// and, through the core, for the trusted AWS sources.
+	var projects core.ProjectAccess
+	if cfg.LabelStudio.Enabled() {
+		ls := newLabelStudio(cfg, sm)
+		handler.Auth, projects = ls, ls
+	}
 	dispatcher := &eventsource.Dispatcher{
 		HTTP: handler, Decoder: decoder, Failures: store, Version: opts.Version, Logger: logger,
 		MetricsNamespace: cfg.MetricsNamespace,
@@ -117,22 +124,24 @@ func NewWithAWS(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, opts 
 	// interface.
 	if opts.Role != RoleManage {
 		creator = &core.Creator{
-			Checker: metrics.Checker{Inner: checker},
-			Secrets: secrets,
-			Records: store,
-			IDs:     &dynamostore.IDBlocks{Client: db, Table: cfg.TableName, BlockSize: cfg.IDBlockSize},
-			Keys:    store,
-			KeyTTL:  cfg.IdempotencyTTL,
-			Logger:  logger,
+			Checker:  metrics.Checker{Inner: checker},
+			Secrets:  secrets,
+			Records:  store,
+			Projects: projects,
+			IDs:      &dynamostore.IDBlocks{Client: db, Table: cfg.TableName, BlockSize: cfg.IDBlockSize},
+			Keys:     store,
+			KeyTTL:   cfg.IdempotencyTTL,
+			Logger:   logger,
 		}
 		handler.Creator, dispatcher.Creator = creator, creator
 	}
 	if opts.Role != RoleCreate {
 		manager = &core.Manager{
-			Checker: metrics.Checker{Inner: checker},
-			Records: store,
-			Vault:   &secretstore.Vault{Client: sm, RecoveryDays: cfg.SecretRecoveryDays},
-			Logger:  logger,
+			Checker:  metrics.Checker{Inner: checker},
+			Records:  store,
+			Projects: projects,
+			Vault:    &secretstore.Vault{Client: sm, RecoveryDays: cfg.SecretRecoveryDays},
+			Logger:   logger,
 		}
 		if lister, ok := checker.(core.FileLister); ok {
 			manager.Files = lister

@@ -85,6 +85,10 @@ type Config struct {
 	// SweepGrace is how old a secret must be before the sweep may take it
 	// for an orphan (SWEEP_GRACE_MINUTES).
 	SweepGrace time.Duration
+	// LabelStudio is the Label Studio that authenticates callers and owns
+	// the projects, when one is configured (LABEL_STUDIO_URL,
+	// LABEL_STUDIO_TOKEN_SECRET).
+	LabelStudio LabelStudio
 }
 
 // FromEnv reads the configuration with getenv (os.Getenv in production) and
@@ -104,6 +108,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		SweepGrace:         DefaultSweepGrace,
 	}
 	var errs []error
+	ls, err := labelStudioFromEnv(getenv)
+	cfg.LabelStudio = ls
+	errs = append(errs, err)
 	if cfg.TableName == "" {
 		errs = append(errs, errors.New(EnvTableName+" is required"))
 	}

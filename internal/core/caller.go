@@ -17,6 +17,9 @@ type Principal struct {
 	AllProjects bool
 	// Projects lists the granted project ids when AllProjects is false.
 	Projects []int64
+	// Credential is the caller's Authorization header when a ProjectAccess
+	// must ask on the caller's behalf (Label Studio mode); it never prints.
+	Credential Credential
 }
 
 // CanManage reports whether the principal may manage storages of project.

@@ -29,6 +29,9 @@ type Creator struct {
 	Secrets SecretStore
 	Records Repository
 	IDs     IDAllocator
+	// Projects decides who may manage which project's storages;
+	// ListedProjects (the API keys' lists) when nil.
+	Projects ProjectAccess
 	// Keys keeps idempotency keys; needed only for creates with a key.
 	Keys IdempotencyStore
 	// KeyTTL is how long an idempotency key is remembered
@@ -45,6 +48,9 @@ type Creator struct {
 type Manager struct {
 	Checker ConnectionChecker
 	Records Records
+	// Projects decides who may manage which project's storages;
+	// ListedProjects (the API keys' lists) when nil.
+	Projects ProjectAccess
 	// Vault reads, versions and deletes the storages' secrets.
 	Vault SecretVault
 	// Files lists a storage's objects for the files preview.
@@ -56,17 +62,17 @@ type Manager struct {
 // Validate checks that the caller may manage the project and that the
 // connection works; it saves nothing.
 func (s *Creator) Validate(ctx context.Context, caller Caller, req storage.Request) error {
-	return validate(ctx, s.Checker, caller, req)
+	return validate(ctx, s.Checker, s.Projects, caller, req)
 }
 
 // Validate checks that the caller may manage the project and that the
 // connection works; it saves nothing.
 func (s *Manager) Validate(ctx context.Context, caller Caller, req storage.Request) error {
-	return validate(ctx, s.Checker, caller, req)
+	return validate(ctx, s.Checker, s.Projects, caller, req)
 }
 
-func validate(ctx context.Context, checker ConnectionChecker, caller Caller, req storage.Request) error {
-	if err := caller.authorize(req.Project); err != nil {
+func validate(ctx context.Context, checker ConnectionChecker, pa ProjectAccess, caller Caller, req storage.Request) error {
+	if err := authorizeNew(ctx, pa, caller, req.Project); err != nil {
 		return err
 	}
 	return check(ctx, checker, req)

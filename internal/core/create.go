@@ -44,7 +44,7 @@ type Created struct {
 // too; an AWS failure is the answer only once the check has passed. So an
 // AWS failure waits for the check's outcome.
 func (s *Creator) Create(ctx context.Context, caller Caller, req storage.Request, key string) (Created, error) {
-	if err := caller.authorize(req.Project); err != nil {
+	if err := authorizeNew(ctx, s.Projects, caller, req.Project); err != nil {
 		return Created{}, err
 	}
 	var fingerprint string

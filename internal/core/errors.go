@@ -78,6 +78,7 @@ const (
 	KindWrongFunction
 	KindPersistence
 	KindTimeout
+	KindAccessUnavailable
 )
 
 // kindSpec is one row of the table of kinds.
@@ -122,8 +123,10 @@ var kinds = [...]kindSpec{
 		var c *storage.ConnectionError
 		return errors.As(err, &c) && c.Transient()
 	}},
+	// A missing project is not found where it is what the request reads
+	// (a list); a create or validate turns it into a field error first.
 	KindNotFound: {"not_found", http.StatusNotFound, false, func(err error) bool {
-		return errors.Is(err, ErrNotFound)
+		return errors.Is(err, ErrNotFound) || errors.Is(err, ErrProjectNotFound)
 	}},
 	// The update has already been merged again over the other write
 	// (maxUpdateAttempts); the sender decides whether to try once more.
@@ -144,7 +147,12 @@ var kinds = [...]kindSpec{
 		return errors.Is(err, ErrPersistence)
 	}},
 	KindTimeout: {"timeout", http.StatusGatewayTimeout, true, func(err error) bool {
-		return errors.Is(err, context.DeadlineExceeded)
+		return errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrAccessUnavailable)
+	}},
+	// Label Studio could not say who the caller is or what they may see:
+	// nothing was done, and the same request may succeed later.
+	KindAccessUnavailable: {"access_unavailable", http.StatusServiceUnavailable, true, func(err error) bool {
+		return errors.Is(err, ErrAccessUnavailable)
 	}},
 }
 

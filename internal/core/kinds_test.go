@@ -27,6 +27,8 @@ var sentinels = map[string]struct {
 	"ErrKeyOfDeletedStorage": {ErrKeyOfDeletedStorage, KindKeyOfDeletedStorage},
 	"ErrNotFound":            {ErrNotFound, KindNotFound},
 	"ErrConflict":            {ErrConflict, KindConflict},
+	"ErrProjectNotFound":     {ErrProjectNotFound, KindNotFound},
+	"ErrAccessUnavailable":   {ErrAccessUnavailable, KindAccessUnavailable},
 	"WrongFunctionError":     {&WrongFunctionError{Operation: "update"}, KindWrongFunction},
 	// The ports' own errors never leave the core unwrapped: the core turns
 	// them into ErrPersistence or handles them. Alone they are a fault.

@@ -26,7 +26,7 @@ func (s *Manager) Get(ctx context.Context, caller Caller, id int64) (storage.Sto
 // storage ("id", "-created_at", …; id order when empty or unknown, as
 // Django REST framework ignores unknown ordering fields).
 func (s *Manager) List(ctx context.Context, caller Caller, project int64, ordering string) ([]storage.Storage, error) {
-	if err := caller.authorize(project); err != nil {
+	if err := authorizeList(ctx, s.Projects, caller, project); err != nil {
 		return nil, err
 	}
 	records, err := s.Records.ListProject(ctx, project)
@@ -115,8 +115,8 @@ func (s *Manager) load(ctx context.Context, caller Caller, id int64) (storage.Re
 	if err != nil {
 		return storage.Record{}, fmt.Errorf("%w: read storage %d: %w", ErrPersistence, id, err)
 	}
-	if err := caller.authorize(rec.Project); err != nil {
-		return storage.Record{}, fmt.Errorf("storage %d (%v): %w", id, err, ErrNotFound)
+	if err := authorizeExisting(ctx, s.Projects, caller, id, rec.Project); err != nil {
+		return storage.Record{}, err
 	}
 	return rec, nil
 }
@@ -277,7 +277,7 @@ const (
 // PreviewFiles lists the objects a sync of a new storage, req, would
 // import. It stops after limit files or request_timeout_s.
 func (s *Manager) PreviewFiles(ctx context.Context, caller Caller, req storage.Request, limit int) (storage.FileListing, error) {
-	if err := caller.authorize(req.Project); err != nil {
+	if err := authorizeNew(ctx, s.Projects, caller, req.Project); err != nil {
 		return storage.FileListing{}, err
 	}
 	return s.listFiles(ctx, req, limit)

@@ -98,7 +98,7 @@ func TestContractWithSchemathesis(t *testing.T) {
 	api.Env = os.Environ() // AWS_ENDPOINT_URL: this test binary's moto (testenv)
 	for k, v := range map[string]string{
 		"PORT": "0", "TABLE_NAME": testenv.NewTable(t), "SECRET_NAME_PREFIX": testenv.NewSecretPrefix(t),
-		"LOCAL_API_TOKEN": token, "AWS_LAMBDA_LOG_LEVEL": "INFO",
+		"LOCAL_API_TOKEN": token, "AWS_LAMBDA_LOG_LEVEL": "INFO", "LABEL_STUDIO": "off",
 	} {
 		api.Env = append(api.Env, k+"="+v)
 	}

@@ -339,6 +339,7 @@ func TestLabelStudioSDKThroughTheLocalAPI(t *testing.T) {
 	// from the banner.
 	for k, v := range map[string]string{
 		"PORT": "0", "TABLE_NAME": table, "SECRET_NAME_PREFIX": prefix, "LOCAL_API_TOKEN": "sdk-test-token",
+		"LABEL_STUDIO": "off", // the standalone service and its own API keys
 	} {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

@@ -65,6 +65,11 @@ func run() error {
 	}
 
 	env.Export()
+	ls, err := startLabelStudio(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer ls.stop()
 	cfg, err := config.FromEnv(os.Getenv)
 	if err != nil {
 		return err
@@ -78,22 +83,31 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("API token with access to all projects: %s (fix it with LOCAL_API_TOKEN)\n", env.Token)
+	if ls.url == nil {
+		fmt.Printf("API token with access to all projects: %s (fix it with LOCAL_API_TOKEN)\n", env.Token)
+	}
 
 	listener, err := listen(os.Getenv("PORT"))
 	if err != nil {
 		return err
 	}
 	addr := listener.Addr().String()
-	server := &http.Server{Handler: localapi.Handler{Lambda: service.Dispatcher}, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Println(localapi.Describe(addr))
-	fmt.Printf(`Try:
+	var handler http.Handler = localapi.Handler{Lambda: service.Dispatcher}
+	if ls.url != nil {
+		handler = localapi.FrontDoor(handler, ls.url)
+		ls.describe(addr, exampleHost)
+	}
+	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	if ls.url == nil {
+		fmt.Println(localapi.Describe(addr))
+		fmt.Printf(`Try:
   curl -s -X POST http://%s/api/storages/databricks/ \
     -H 'Authorization: Token %s' \
     -H 'Content-Type: application/json' \
     -d '{"project": 1, "host": "%s", "catalog": "main", "schema": "default", "volume": "landing", "prefix": "images", "token": "%s"}'
 Press Ctrl+C to stop.
 `, addr, env.Token, exampleHost, fakeworkspace.DefaultPAT)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- server.Serve(listener) }()
