@@ -28,6 +28,10 @@ var sentinels = map[string]struct {
 	"ErrNotFound":            {ErrNotFound, KindNotFound},
 	"ErrConflict":            {ErrConflict, KindConflict},
 	"WrongFunctionError":     {&WrongFunctionError{Operation: "update"}, KindWrongFunction},
+	"ErrLinkRefused":         {ErrLinkRefused, KindLinkRefused},
+	"ErrWorkspaceRefused":    {ErrWorkspaceRefused, KindWorkspaceRefused},
+	"ErrWorkspaceBusy":       {ErrWorkspaceBusy, KindWorkspaceBusy},
+	"ErrWorkspaceFailed":     {ErrWorkspaceFailed, KindWorkspaceFailed},
 	// The ports' own errors never leave the core unwrapped: the core turns
 	// them into ErrPersistence or handles them. Alone they are a fault.
 	"ErrIDTaken":      {ErrIDTaken, KindInternal},
