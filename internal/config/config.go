@@ -15,6 +15,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -85,6 +86,10 @@ type Config struct {
 	// SweepGrace is how old a secret must be before the sweep may take it
 	// for an orphan (SWEEP_GRACE_MINUTES).
 	SweepGrace time.Duration
+	// LabelStudioOrigin is the origin (scheme://host[:port]) of
+	// LABEL_STUDIO_URL, the Label Studio whose pages may read files through
+	// the file route (CORS); empty when unset.
+	LabelStudioOrigin string
 }
 
 // FromEnv reads the configuration with getenv (os.Getenv in production) and
@@ -138,6 +143,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	minGrace, maxGrace := int64(MinSweepGrace/time.Minute), int64(MaxSweepGrace/time.Minute)
 	number("SWEEP_GRACE_MINUTES", func(n int64) bool { return n >= minGrace && n <= maxGrace },
 		fmt.Sprintf("an integer from %d to %d", minGrace, maxGrace), func(n int64) { cfg.SweepGrace = time.Duration(n) * time.Minute })
+	if v := strings.TrimSpace(getenv("LABEL_STUDIO_URL")); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			errs = append(errs, fmt.Errorf("LABEL_STUDIO_URL must be an http(s) URL such as https://label-studio.example.com, got %q", v))
+		} else {
+			cfg.LabelStudioOrigin = u.Scheme + "://" + strings.ToLower(u.Host)
+		}
+	}
 	return cfg, errors.Join(errs...)
 }
 

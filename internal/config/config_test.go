@@ -73,6 +73,10 @@ func TestFromEnv(t *testing.T) {
 			}},
 		{"not numbers", map[string]string{"TABLE_NAME": "t", "ID_BLOCK_SIZE": "ten", "SWEEP_GRACE_MINUTES": "15m", "SECRET_RECOVERY_DAYS": "31"},
 			defaults(), []string{"ID_BLOCK_SIZE must be", `SWEEP_GRACE_MINUTES must be an integer from 5 to 10080, got "15m"`, "SECRET_RECOVERY_DAYS must be"}},
+		{"Label Studio's origin", map[string]string{"TABLE_NAME": "t", "LABEL_STUDIO_URL": " https://LS.example.com:8443/projects/ "},
+			with(func(c *config.Config) { c.LabelStudioOrigin = "https://ls.example.com:8443" }), nil},
+		{"Label Studio URL not a URL", map[string]string{"TABLE_NAME": "t", "LABEL_STUDIO_URL": "ls.example.com"},
+			defaults(), []string{`LABEL_STUDIO_URL must be an http(s) URL`}},
 		{"sweep grace too long", map[string]string{"TABLE_NAME": "t", "SWEEP_GRACE_MINUTES": "10081"},
 			defaults(), []string{"SWEEP_GRACE_MINUTES must be"}},
 	}
