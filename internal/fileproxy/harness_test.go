@@ -219,3 +219,5 @@ func (e *env) fileRequests() int {
 }
 
 var _ = time.Second
+
+var fakeworkspaceGenerated = fakeworkspace.Generated
