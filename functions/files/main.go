@@ -5,9 +5,9 @@
 // role reads storage records and storage secrets, nothing else.
 package main
 
-import "github.com/lsdbx/databricks-storage/internal/app"
+import "github.com/lsdbx/databricks-storage/internal/filesapp"
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func main() { app.RunFiles(version) }
+func main() { filesapp.RunFiles(version) }

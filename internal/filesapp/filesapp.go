@@ -1,4 +1,9 @@
-package app
+// Package filesapp wires the files function (the file route) from its
+// configuration: core.Files over the storage records and secrets (read
+// only) and the Databricks file fetcher, behind fileproxy's handler. It is
+// apart from package app so that the files function links no API-key,
+// storage-API or event-source code.
+package filesapp
 
 import (
 	"context"
