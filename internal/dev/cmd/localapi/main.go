@@ -24,6 +24,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/dev/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/dev/localapi"
 	"github.com/lsdbx/databricks-storage/internal/dev/localenv"
+	"github.com/lsdbx/databricks-storage/internal/filesapp"
 	"github.com/lsdbx/databricks-storage/internal/logging"
 )
 
@@ -85,7 +86,9 @@ func run() error {
 		return err
 	}
 	addr := listener.Addr().String()
-	server := &http.Server{Handler: localapi.Handler{Lambda: service.Dispatcher}, ReadHeaderTimeout: 10 * time.Second}
+	// The file route, as the files function serves it behind the front door.
+	files := filesapp.NewFiles(service.AWS, cfg, logger, filesapp.FilesOptions{RootCAs: opts.RootCAs, Version: opts.Version})
+	server := &http.Server{Handler: localapi.WithFiles(localapi.Handler{Lambda: service.Dispatcher}, files), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Println(localapi.Describe(addr))
 	fmt.Printf(`Try:
   curl -s -X POST http://%s/api/storages/databricks/ \
