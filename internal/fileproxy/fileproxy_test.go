@@ -17,6 +17,8 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/dev/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/filecap"
+	"github.com/lsdbx/databricks-storage/internal/hostguard"
+	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
 const mb = 1 << 20
@@ -284,25 +286,32 @@ func mustRecord(t *testing.T, e *env, id int64) (r struct{ SecretVersionID strin
 	return r
 }
 
-// An update of the credentials keeps the file key: links keep working.
+// An update of the credentials (a new secret version) keeps the file
+// key: links made before keep working.
 func TestUpdateKeepsFileLinks(t *testing.T) {
 	e := newEnv(t)
 	e.store.addStorage(t, 1, e.ws.URL(), "images", 10)
 	e.ws.AddGeneratedFile(volumePath+"/images/a.jpg", 10, 1, "")
 	link := e.link(t, 1, "images/a.jpg")
-	rec, _ := e.store.GetStorage(context.Background(), 1)
-	values, _, _ := e.store.ReadSecret(context.Background(), "", rec.SecretVersionID)
-	values["token"] = testPAT // the same token: the write goes through PutSecretVersion below
-	// A credential change, as Manager.Update writes it, keeps the key.
-	before := values[filecap.SecretValue]
-	if before == "" {
-		t.Fatal("FileURL did not add a file key")
+	before, _ := e.store.GetStorage(context.Background(), 1)
+	e.ws.AddPAT("dapi-new-token")
+	changes, err := storage.Decoder{Hosts: hostguard.Policy{AllowPrivate: true}}.DecodeUpdate([]byte(`{"token": "dapi-new-token"}`))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if resp, _ := e.get(t, http.MethodGet, link, nil); resp.StatusCode != 200 {
-		t.Fatalf("status %d", resp.StatusCode)
+	if _, err := e.manager.Update(context.Background(), core.TrustedSource("test"), 1, changes); err != nil {
+		t.Fatal(err)
 	}
-	if again := e.link(t, 1, "images/a.jpg"); again != link {
-		t.Errorf("a second FileURL gave another link: the key changed")
+	after, _ := e.store.GetStorage(context.Background(), 1)
+	values, _, _ := e.store.ReadSecret(context.Background(), "", after.SecretVersionID)
+	if after.SecretVersionID == before.SecretVersionID || values["token"] != "dapi-new-token" {
+		t.Fatalf("the update wrote no new version with the new token")
+	}
+	if resp, body := e.get(t, http.MethodGet, link, nil); resp.StatusCode != 200 {
+		t.Errorf("after an update of the token: status %d (%s), want 200", resp.StatusCode, body)
+	}
+	if got := e.ws.Requests(); len(got) == 0 || got[len(got)-1].Authorization != "Bearer dapi-new-token" {
+		t.Errorf("the file was not read with the new token")
 	}
 }
 
