@@ -13,7 +13,7 @@ STATICCHECK_VERSION := v0.6.1
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 GOFLAGS_LAMBDA := -tags lambda.norpc,grpcnotrace -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
-FUNCTIONS := create-storage manage-storage sweep
+FUNCTIONS := create-storage manage-storage sweep files
 # Fuzz targets as package:FuzzName; `make test` runs each briefly, `make fuzz` longer.
 FUZZ_TARGETS := ./internal/storage:FuzzDecodeRequest ./internal/eventsource:FuzzDispatch
 FUZZTIME  ?= 2m
@@ -24,6 +24,8 @@ export AWS_LAMBDA_RIE := $(RIE)
 
 .PHONY: help venv labelstudio tools build run invoke sam-local sam-local-packages test unit contract lint cfn-lint fuzz fuzz-short load clean \
 	build-CreateStorageFunction build-ManageStorageFunction build-SweepFunction
+.PHONY: help venv tools build run invoke sam-local sam-local-packages test unit contract lint cfn-lint fuzz fuzz-short load clean \
+	build-CreateStorageFunction build-ManageStorageFunction build-SweepFunction build-FilesFunction
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -82,6 +84,9 @@ build-ManageStorageFunction:
 
 build-SweepFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sweep
+
+build-FilesFunction:
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/files
 
 # The local commands are built, then run (not `go run`, which exits 1 when
 # Ctrl+C reaches it, whatever the program does): Ctrl+C ends `make run`

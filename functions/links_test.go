@@ -16,13 +16,13 @@ const module = "github.com/lsdbx/databricks-storage/"
 // shipped lists, per function, the module's packages it links.
 var shipped = map[string][]string{
 	"create-storage": {"internal/apierror", "internal/app", "internal/auth", "internal/awsclients", "internal/config", "internal/core", "internal/databricks",
-		"internal/dynamostore", "internal/dynamostore/tokenstore", "internal/eventsource", "internal/hostguard",
+		"internal/dynamostore", "internal/dynamostore/tokenstore", "internal/eventsource", "internal/filecap", "internal/hostguard",
 		"internal/httpapi", "internal/labelstudio", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "openapi"},
 	"manage-storage": {"internal/apierror", "internal/app", "internal/auth", "internal/awsclients", "internal/config", "internal/core", "internal/databricks",
-		"internal/dynamostore", "internal/dynamostore/tokenstore", "internal/eventsource", "internal/hostguard",
+		"internal/dynamostore", "internal/dynamostore/tokenstore", "internal/eventsource", "internal/filecap", "internal/hostguard",
 		"internal/httpapi", "internal/labelstudio", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "openapi"},
 	// The sweep links no HTTP, token or event-source code.
-	"sweep": {"internal/awsclients", "internal/config", "internal/core", "internal/dynamostore", "internal/hostguard",
+	"sweep": {"internal/awsclients", "internal/config", "internal/core", "internal/dynamostore", "internal/filecap", "internal/hostguard",
 		"internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "internal/sweep"},
 }
 

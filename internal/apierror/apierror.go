@@ -130,6 +130,14 @@ func detailOf(kind core.Kind, err error) (detail string, fields map[string][]str
 		errors.As(err, &wrong)
 		// The message names the operation and where to send it.
 		return wrong.Error() + ".", nil
+	case core.KindLinkRefused:
+		return "This file link is not valid: it was changed, is for another file, or its storage's file key was rotated.", nil
+	case core.KindWorkspaceRefused:
+		return "The Databricks workspace refused this storage's credentials for the file; the storage's settings must be fixed.", nil
+	case core.KindWorkspaceBusy:
+		return "The Databricks workspace is throttling requests; retry later.", nil
+	case core.KindWorkspaceFailed:
+		return "The Databricks workspace failed to serve the file; retry later.", nil
 	case core.KindAccessUnavailable:
 		return "Label Studio could not be asked whether this caller may manage the project; nothing was changed. Retry later.", nil
 	case core.KindTimeout:
@@ -137,6 +145,13 @@ func detailOf(kind core.Kind, err error) (detail string, fields map[string][]str
 	default:
 		return "Internal server error: the storage could not be saved and nothing was stored. Retry later.", nil
 	}
+}
+
+// KindDetail is the detail of an error of kind that carries nothing of
+// its own (the file route's kinds, not found, timeouts).
+func KindDetail(kind core.Kind) string {
+	detail, _ := detailOf(kind, nil)
+	return detail
 }
 
 // FromError builds the error body of err (see For).

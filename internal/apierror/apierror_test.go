@@ -195,6 +195,10 @@ func TestForCoversEveryKind(t *testing.T) {
 		core.KindPersistence:          fmt.Errorf("%w: ThrottlingException", core.ErrPersistence),
 		core.KindTimeout:              context.DeadlineExceeded,
 		core.KindAccessUnavailable:    fmt.Errorf("%w: Label Studio is down", core.ErrAccessUnavailable),
+		core.KindLinkRefused:          core.ErrLinkRefused,
+		core.KindWorkspaceRefused:     core.ErrWorkspaceRefused,
+		core.KindWorkspaceBusy:        core.ErrWorkspaceBusy,
+		core.KindWorkspaceFailed:      core.ErrWorkspaceFailed,
 	}
 	details := map[string]core.Kind{}
 	for _, kind := range core.Kinds() {

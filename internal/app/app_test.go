@@ -26,6 +26,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/dev/faultinject"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
+	"github.com/lsdbx/databricks-storage/internal/filecap"
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
 	"github.com/lsdbx/databricks-storage/internal/logging"
 )
@@ -201,8 +202,9 @@ func TestCreateStoresSecretAndRecordWithoutSecrets(t *testing.T) {
 	if err := json.Unmarshal([]byte(aws.ToString(secret.SecretString)), &values); err != nil {
 		t.Fatal(err)
 	}
-	if len(values) != 1 || values["token"] != secretToken {
-		t.Errorf("secret holds %d values, token matches: %v", len(values), values["token"] == secretToken)
+	// The token and the key of the storage's file links (package filecap).
+	if len(values) != 2 || values["token"] != secretToken || len(values[filecap.SecretValue]) != 43 {
+		t.Errorf("secret holds %d values, token matches: %v, file key of %d characters", len(values), values["token"] == secretToken, len(values[filecap.SecretValue]))
 	}
 	if got := aws.ToString(secret.Name); got != f.prefix+fmt.Sprintf("storage-%d", id) {
 		t.Errorf("secret name = %q", got)
@@ -239,8 +241,12 @@ func TestServicePrincipalSecretIsStoredAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := aws.ToString(secret.SecretString); got != fmt.Sprintf(`{"client_secret":%q}`, secretClient) {
-		t.Errorf("secret has unexpected shape (length %d)", len(got))
+	var values map[string]string
+	if err := json.Unmarshal([]byte(aws.ToString(secret.SecretString)), &values); err != nil {
+		t.Fatal(err)
+	}
+	if len(values) != 2 || values["client_secret"] != secretClient || len(values[filecap.SecretValue]) != 43 {
+		t.Errorf("secret has unexpected shape (%d values)", len(values))
 	}
 	assertNoSecretStored(t, f)
 }

@@ -98,11 +98,15 @@ func TestTemplateFrontDoor(t *testing.T) {
 		if got := append(b.get("CachePolicyId").strings(), b.get("OriginRequestPolicyId").strings()...); !slices.Equal(got, []string{cachingDisabled, allViewerExceptHost}) {
 			t.Errorf("behaviour %q caches or drops viewer headers", path)
 		}
-		if got := b.get("AllowedMethods").strings(); len(got) != 7 {
-			t.Errorf("behaviour %q allows %v, want every method", path, got)
+		want := 7
+		if path == "/data/databricks/*" {
+			want = 3 // the file route is read-only: GET, HEAD, OPTIONS
+		}
+		if got := b.get("AllowedMethods").strings(); len(got) != want {
+			t.Errorf("behaviour %q allows %v, want %d methods", path, got, want)
 		}
 	}
-	if want := map[string]string{"": "label-studio", "/api/storages/databricks*": "storage-api"}; !mapsEqual(targets, want) {
+	if want := map[string]string{"": "label-studio", "/api/storages/databricks*": "storage-api", "/data/databricks/*": "file-proxy"}; !mapsEqual(targets, want) {
 		t.Errorf("behaviours %v, want %v", targets, want)
 	}
 }

@@ -134,6 +134,29 @@ func TestTemplateGuards(t *testing.T) {
 		}
 	}
 
+	// The file route reads records and secrets, and nothing else: no write,
+	// no other item type, no listing; its URL streams and is signed by the
+	// front door.
+	for sid, s := range statements(t, tpl, "FilesFunctionRole") {
+		for _, a := range s.get("Action").strings() {
+			if !slices.Contains([]string{"dynamodb:GetItem", "secretsmanager:GetSecretValue", "kms:Decrypt",
+				"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}, a) {
+				t.Errorf("statement %s lets the files function %s", sid, a)
+			}
+			resources := strings.Join(s.get("Resource").strings(), " ")
+			if a == "secretsmanager:GetSecretValue" && !strings.HasSuffix(resources, "${SecretNamePrefix}storage-*") {
+				t.Errorf("statement %s lets the files function read secrets other than storage secrets: %s", sid, resources)
+			}
+			if keys := s.get("Condition", "ForAllValues:StringLike", "dynamodb:LeadingKeys").strings(); a == "dynamodb:GetItem" && !slices.Equal(keys, []string{"STORAGE#*"}) {
+				t.Errorf("statement %s lets the files function read items other than storage records: %v", sid, keys)
+			}
+		}
+	}
+	url := tpl.get("Resources", "FilesFunction", "Properties", "FunctionUrlConfig")
+	if url.get("InvokeMode").Value != "RESPONSE_STREAM" || url.get("AuthType").Value != "AWS_IAM" {
+		t.Errorf("the files function's URL is %v, want AWS_IAM and RESPONSE_STREAM", url.strings())
+	}
+
 	manage := statements(t, tpl, "ManageStorageFunctionRole")
 	for sid, s := range manage {
 		if slices.Contains(s.get("Action").strings(), "secretsmanager:CreateSecret") {
@@ -152,6 +175,8 @@ func TestTemplateSetsTheVariablesTheFunctionsRead(t *testing.T) {
 		"ManageStorageFunction": {"TABLE_NAME", "SECRET_NAME_PREFIX", "SECRET_RECOVERY_DAYS", "DATABRICKS_ALLOWED_HOST_SUFFIXES", "TOKEN_CACHE_SECONDS", "METRICS_NAMESPACE",
 			"LABEL_STUDIO_URL", "LABEL_STUDIO_TOKEN_SECRET", "AWS_ENDPOINT_URL", "DATABRICKS_ALLOW_PRIVATE_HOSTS", "AZURE_AUTHORITY_HOST"},
 		"SweepFunction": {"TABLE_NAME", "SECRET_NAME_PREFIX", "SWEEP_GRACE_MINUTES", "METRICS_NAMESPACE", "AWS_ENDPOINT_URL"},
+		"FilesFunction": {"TABLE_NAME", "SECRET_NAME_PREFIX", "DATABRICKS_ALLOWED_HOST_SUFFIXES", "LABEL_STUDIO_URL",
+			"LABEL_STUDIO_TOKEN_SECRET", "AWS_ENDPOINT_URL", "DATABRICKS_ALLOW_PRIVATE_HOSTS", "AZURE_AUTHORITY_HOST"},
 	} {
 		vars := tpl.get("Resources", fn, "Properties", "Environment", "Variables")
 		var got []string
@@ -183,7 +208,7 @@ func TestTemplateLocalSwitchesAreOffWhenDeployed(t *testing.T) {
 		t.Errorf("Globals sets an environment; the local switches must be checked there too")
 	}
 	declared := map[string]bool{}
-	for _, fn := range []string{"CreateStorageFunction", "ManageStorageFunction", "SweepFunction"} {
+	for _, fn := range []string{"CreateStorageFunction", "ManageStorageFunction", "SweepFunction", "FilesFunction"} {
 		vars := tpl.get("Resources", fn, "Properties", "Environment", "Variables")
 		for i := 0; vars.Node != nil && i+1 < len(vars.Content); i += 2 {
 			name, value := vars.Content[i].Value, vars.Content[i+1]
@@ -220,7 +245,7 @@ func TestTemplateLocalSwitchesAreOffWhenDeployed(t *testing.T) {
 // needs exist and notify the optional topic.
 func TestTemplateAlarmsAndTracing(t *testing.T) {
 	tpl := loadTemplate(t)
-	for _, fn := range []string{"CreateStorageFunction", "ManageStorageFunction", "SweepFunction"} {
+	for _, fn := range []string{"CreateStorageFunction", "ManageStorageFunction", "SweepFunction", "FilesFunction"} {
 		if got := tpl.get("Resources", fn, "Properties", "Tracing").Value; got != "Active" {
 			t.Errorf("%s Tracing = %q, want Active", fn, got)
 		}

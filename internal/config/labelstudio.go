@@ -18,6 +18,16 @@ type LabelStudio struct {
 	TokenSecret string
 }
 
+// Origin is the origin (scheme://host[:port]) of the Label Studio, whose
+// pages may read files through the file route (CORS); empty without one.
+func (l LabelStudio) Origin() string {
+	u, err := url.Parse(l.URL)
+	if l.URL == "" || err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + strings.ToLower(u.Host)
+}
+
 // Enabled reports whether a Label Studio is configured.
 func (l LabelStudio) Enabled() bool { return l.URL != "" }
 

@@ -37,6 +37,9 @@ func TestConfigLabelStudio(t *testing.T) {
 			if c.name == "label studio" && cfg.LabelStudio.URL != "https://ls.example.com" {
 				t.Errorf("URL = %q, want it without the trailing slash", cfg.LabelStudio.URL)
 			}
+			if c.name == "label studio" && cfg.LabelStudio.Origin() != "https://ls.example.com" {
+				t.Errorf("Origin() = %q", cfg.LabelStudio.Origin())
+			}
 		})
 	}
 }

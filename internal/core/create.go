@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lsdbx/databricks-storage/internal/filecap"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
@@ -213,6 +214,13 @@ type madeSecret struct {
 // when another storage's secret has the name.
 func (s *Creator) makeSecret(ctx context.Context, req storage.Request, id int64) madeSecret {
 	values := req.Secrets.For(req.AuthType).Values()
+	// The key of the storage's file links (package filecap), kept with its
+	// credentials.
+	key, err := filecap.NewKey()
+	if err != nil {
+		return madeSecret{err: err}
+	}
+	values[filecap.SecretValue] = key
 	for attempt := 1; ; attempt++ {
 		arn, versionID, err := s.Secrets.CreateSecret(ctx, NewSecret{StorageID: id, Project: req.Project, Values: values})
 		if err == nil {

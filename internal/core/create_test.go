@@ -341,7 +341,7 @@ func TestServiceCreateHappyPath(t *testing.T) {
 			if sec.StorageID != 42 || sec.Project != 7 {
 				t.Errorf("secret tagged storage %d project %d, want 42 and 7", sec.StorageID, sec.Project)
 			}
-			if !reflect.DeepEqual(sec.Values, c.wantValues) {
+			if !reflect.DeepEqual(credentialsOf(t, sec.Values), c.wantValues) {
 				t.Errorf("secret holds keys %v, want exactly %v with the sent values", keysOf(sec.Values), keysOf(c.wantValues))
 			}
 			if len(f.repo.stored) != 1 {

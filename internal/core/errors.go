@@ -25,6 +25,24 @@ var ErrKeyOfDeletedStorage = errors.New("the storage this idempotency key create
 // ErrNotFound is returned for a storage id that names no storage.
 var ErrNotFound = errors.New("storage not found")
 
+// ErrLinkRefused is returned for a file link whose capability does not
+// open the file it names: tampered with, of another storage or path,
+// signed with a rotated key, or naming a path outside the storage's prefix.
+var ErrLinkRefused = errors.New("the file link is not valid")
+
+// ErrWorkspaceRefused is wrapped when the workspace refuses a storage's
+// stored credentials for a file (401, 403) or answers in a way the file
+// route does not follow (a redirect): the storage must be fixed.
+var ErrWorkspaceRefused = errors.New("the workspace refused the storage's credentials")
+
+// ErrWorkspaceBusy is wrapped when the workspace throttles a file read
+// (429): later may succeed.
+var ErrWorkspaceBusy = errors.New("the workspace is throttling requests")
+
+// ErrWorkspaceFailed is wrapped when the workspace fails a file read (5xx,
+// an unexpected answer, no answer): later may succeed.
+var ErrWorkspaceFailed = errors.New("the workspace failed to serve the file")
+
 // WrongFunctionError is returned when an operation reaches a function that
 // cannot perform it (a manage operation sent to the create function): the
 // sender must send it to the other function, so a retry of the same
@@ -79,6 +97,10 @@ const (
 	KindPersistence
 	KindTimeout
 	KindAccessUnavailable
+	KindLinkRefused
+	KindWorkspaceRefused
+	KindWorkspaceBusy
+	KindWorkspaceFailed
 )
 
 // kindSpec is one row of the table of kinds.
@@ -153,6 +175,21 @@ var kinds = [...]kindSpec{
 	// nothing was done, and the same request may succeed later.
 	KindAccessUnavailable: {"access_unavailable", http.StatusServiceUnavailable, true, func(err error) bool {
 		return errors.Is(err, ErrAccessUnavailable)
+	}},
+	// The file route's: a link that opens nothing is forbidden; the
+	// workspace's failures are a bad gateway's, for the annotator's
+	// browser did nothing wrong.
+	KindLinkRefused: {"link_refused", http.StatusForbidden, false, func(err error) bool {
+		return errors.Is(err, ErrLinkRefused)
+	}},
+	KindWorkspaceRefused: {"workspace_refused", http.StatusBadGateway, false, func(err error) bool {
+		return errors.Is(err, ErrWorkspaceRefused)
+	}},
+	KindWorkspaceBusy: {"workspace_busy", http.StatusServiceUnavailable, true, func(err error) bool {
+		return errors.Is(err, ErrWorkspaceBusy)
+	}},
+	KindWorkspaceFailed: {"workspace_failed", http.StatusBadGateway, true, func(err error) bool {
+		return errors.Is(err, ErrWorkspaceFailed)
 	}},
 }
 

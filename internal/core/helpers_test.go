@@ -1,13 +1,16 @@
 package core_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/lsdbx/databricks-storage/internal/core"
+	"github.com/lsdbx/databricks-storage/internal/filecap"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
@@ -129,4 +132,18 @@ func assertCalls(t *testing.T, got, want []string) {
 	if write := slices.Index(got, "put-record"); write >= 0 && at > write {
 		t.Errorf("calls = %v: a record was written before the connection check", got)
 	}
+}
+
+// credentialsOf checks that a storage secret's values hold a file key of
+// filecap.KeySize random bytes and returns the other values: the
+// credentials.
+func credentialsOf(t *testing.T, values map[string]string) map[string]string {
+	t.Helper()
+	key, err := base64.RawURLEncoding.DecodeString(values[filecap.SecretValue])
+	if err != nil || len(key) != filecap.KeySize {
+		t.Errorf("the secret's %s is not %d bytes of base64url", filecap.SecretValue, filecap.KeySize)
+	}
+	out := maps.Clone(values)
+	delete(out, filecap.SecretValue)
+	return out
 }

@@ -30,6 +30,10 @@ var sentinels = map[string]struct {
 	"ErrProjectNotFound":     {ErrProjectNotFound, KindNotFound},
 	"ErrAccessUnavailable":   {ErrAccessUnavailable, KindAccessUnavailable},
 	"WrongFunctionError":     {&WrongFunctionError{Operation: "update"}, KindWrongFunction},
+	"ErrLinkRefused":         {ErrLinkRefused, KindLinkRefused},
+	"ErrWorkspaceRefused":    {ErrWorkspaceRefused, KindWorkspaceRefused},
+	"ErrWorkspaceBusy":       {ErrWorkspaceBusy, KindWorkspaceBusy},
+	"ErrWorkspaceFailed":     {ErrWorkspaceFailed, KindWorkspaceFailed},
 	// The ports' own errors never leave the core unwrapped: the core turns
 	// them into ErrPersistence or handles them. Alone they are a fault.
 	"ErrIDTaken":      {ErrIDTaken, KindInternal},

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lsdbx/databricks-storage/internal/filecap"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
@@ -126,7 +127,10 @@ type merged struct {
 	record    storage.Record
 	stored    storage.Secrets
 	versionID string
-	req       storage.Request
+	// fileKey is the stored file key (filecap.SecretValue), kept by a new
+	// version of the secret so that file links survive an update.
+	fileKey string
+	req     storage.Request
 }
 
 // merge loads a storage and the credentials its record names and applies
@@ -152,7 +156,7 @@ func (s *Manager) merge(ctx context.Context, caller Caller, id int64, changes st
 		return merged{}, err
 	}
 	req.Secrets = req.Secrets.For(req.AuthType)
-	return merged{record: rec, stored: stored, versionID: versionID, req: req}, nil
+	return merged{record: rec, stored: stored, versionID: versionID, fileKey: values[filecap.SecretValue], req: req}, nil
 }
 
 // ValidateExisting applies the update over a stored storage (with its
@@ -203,6 +207,9 @@ func (s *Manager) updateOnce(ctx context.Context, caller Caller, id int64, chang
 	newValues := m.req.Secrets.Values()
 	written := false
 	if !maps.Equal(newValues, m.stored.Values()) {
+		if m.fileKey != "" {
+			newValues[filecap.SecretValue] = m.fileKey
+		}
 		// A version nobody names yet: if the record write below fails, it
 		// stays an orphan that nothing reads, and nothing needs undoing.
 		if rec.SecretVersionID, err = s.Vault.PutSecretVersion(ctx, rec.SecretARN, newValues); err != nil {

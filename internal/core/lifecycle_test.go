@@ -408,7 +408,7 @@ func TestCreateStoresOnlyTheSecretsOfItsAuthType(t *testing.T) {
 	if _, err := f.svc.Create(context.Background(), anyone, req, ""); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.secrets.created[0].Values; !reflect.DeepEqual(got, map[string]string{"token": testToken}) {
+	if got := credentialsOf(t, f.secrets.created[0].Values); !reflect.DeepEqual(got, map[string]string{"token": testToken}) {
 		t.Errorf("secret keys = %v, want only token", keysOf(got))
 	}
 }

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"io"
 	"regexp"
 	"time"
 
@@ -166,4 +167,73 @@ type Failure struct {
 // FailureRecorder keeps permanent failures of event-borne requests.
 type FailureRecorder interface {
 	RecordFailure(ctx context.Context, f Failure) error
+}
+
+// ByteRange is the one range of a file a client asked for (HTTP's single
+// byte range): bytes First to Last inclusive, to the end when Last is
+// negative; or, when Suffix is positive, the last Suffix bytes.
+type ByteRange struct {
+	First, Last, Suffix int64
+}
+
+// FileRead is what a client asks of a file: its metadata only (Head), or
+// its contents, whole or one range, unless its entity tag is one of
+// IfNoneMatch (an If-None-Match header's value).
+type FileRead struct {
+	Head        bool
+	Range       *ByteRange
+	IfNoneMatch string
+}
+
+// FileContent is a workspace's answer for a file. Exactly one of
+// NotModified, Unsatisfiable or neither (contents) holds.
+type FileContent struct {
+	// Body streams the bytes First to Last (all of them when not Partial);
+	// nil for a Head read, NotModified or Unsatisfiable. Its reader must
+	// close it.
+	Body io.ReadCloser
+	// Size is the whole file's size, -1 when unknown.
+	Size int64
+	// Partial: Body holds bytes First to Last (inclusive) of Size.
+	Partial     bool
+	First, Last int64
+	// NotModified: the file's entity tag is one of the read's IfNoneMatch.
+	NotModified bool
+	// Unsatisfiable: the range starts past the end of the file.
+	Unsatisfiable bool
+	ContentType   string
+	ETag          string
+	LastModified  time.Time
+}
+
+// Length is the number of bytes Body holds: Last-First+1 for a partial
+// answer, else Size.
+func (c FileContent) Length() int64 {
+	if c.Partial {
+		return c.Last - c.First + 1
+	}
+	return c.Size
+}
+
+// FileFetcher reads a file of a storage's volume from its workspace.
+type FileFetcher interface {
+	// FetchFile reads path, relative to the volume root (checked with
+	// filecap.CheckPath), through the connection. It contacts the
+	// workspace once. Its errors wrap ErrNotFound (no such file),
+	// ErrWorkspaceRefused, ErrWorkspaceBusy, ErrWorkspaceFailed or
+	// context.DeadlineExceeded, and hold nothing the workspace sent but a
+	// status.
+	FetchFile(ctx context.Context, c storage.Connection, path string, r FileRead) (FileContent, error)
+}
+
+// StorageReader reads storage records: all the file route may do with
+// them.
+type StorageReader interface {
+	GetStorage(ctx context.Context, id int64) (storage.Record, error)
+}
+
+// SecretReader reads a version of a storage's secret: all the file route
+// may do with secrets (see SecretVault.ReadSecret).
+type SecretReader interface {
+	ReadSecret(ctx context.Context, arn, versionID string) (values map[string]string, readID string, err error)
 }

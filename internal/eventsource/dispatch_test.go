@@ -531,7 +531,8 @@ func (fakeCore) Update(context.Context, core.Caller, int64, storage.Update) (sto
 	return storage.Storage{}, core.ErrNotFound
 }
 
-func (fakeCore) Delete(context.Context, core.Caller, int64) error { return core.ErrNotFound }
+func (fakeCore) Delete(context.Context, core.Caller, int64) error        { return core.ErrNotFound }
+func (fakeCore) RotateFileKey(context.Context, core.Caller, int64) error { return core.ErrNotFound }
 
 func (fakeCore) List(context.Context, core.Caller, int64, string) ([]storage.Storage, error) {
 	return nil, nil

@@ -43,6 +43,7 @@ type Manager interface {
 	Delete(ctx context.Context, caller core.Caller, id int64) error
 	PreviewFiles(ctx context.Context, caller core.Caller, req storage.Request, limit int) (storage.FileListing, error)
 	PreviewStoredFiles(ctx context.Context, caller core.Caller, id int64, changes storage.Update, limit int) (storage.FileListing, error)
+	RotateFileKey(ctx context.Context, caller core.Caller, id int64) error
 }
 
 // Header names of the idempotency protocol (as Stripe and the IETF draft
@@ -94,6 +95,7 @@ const (
 	routeFiles
 	routeItem
 	routeOpenAPI
+	routeFileKey
 )
 
 // methods are the methods each route answers, in its Allow header's order.
@@ -105,6 +107,7 @@ var methods = map[route][]string{
 	routeFiles:      {http.MethodPost},
 	routeItem:       {http.MethodGet, http.MethodPatch, http.MethodPut, http.MethodDelete, http.MethodHead},
 	routeOpenAPI:    {http.MethodGet, http.MethodHead},
+	routeFileKey:    {http.MethodPost},
 }
 
 // OpenAPIPath serves the API's OpenAPI document (package openapi), without
@@ -118,6 +121,7 @@ var paths = map[route]string{
 	routeFiles:      BasePath + "/files",
 	routeItem:       BasePath + "/{id}",
 	routeOpenAPI:    OpenAPIPath,
+	routeFileKey:    BasePath + "/{id}/file-key",
 }
 
 // Route is a path the handler serves, written as in the OpenAPI document
@@ -158,11 +162,15 @@ func match(path string) (route, int64) {
 	case rest == "/files":
 		return routeFiles, 0
 	}
+	rt := routeItem
+	if r, ok := strings.CutSuffix(rest, "/file-key"); ok {
+		rest, rt = r, routeFileKey
+	}
 	id, err := strconv.ParseInt(strings.TrimPrefix(rest, "/"), 10, 64)
 	if !strings.HasPrefix(rest, "/") || err != nil || id < 1 || strings.ContainsAny(rest[1:], "+-") {
 		return routeNone, 0
 	}
-	return routeItem, id
+	return rt, id
 }
 
 // operation names what a request does, for the summary log line.
@@ -187,6 +195,8 @@ func operation(rt route, method string) string {
 		return "update"
 	case rt == routeOpenAPI:
 		return "openapi"
+	case rt == routeFileKey:
+		return "rotate_file_key"
 	}
 	return "none"
 }
@@ -288,6 +298,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 		return
 	case "delete":
 		if err := h.Manager.Delete(ctx, caller, id); err != nil {
+			h.failFor(w, out, err)
+			return
+		}
+		out.status = http.StatusNoContent
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case "rotate_file_key":
+		// No body: every file link of the storage stops working.
+		if err := h.Manager.RotateFileKey(ctx, caller, id); err != nil {
 			h.failFor(w, out, err)
 			return
 		}

@@ -87,6 +87,8 @@ func (w *fakeWorkflow) Update(_ context.Context, _ core.Caller, id int64, _ stor
 
 func (w *fakeWorkflow) Delete(context.Context, core.Caller, int64) error { return w.getErr }
 
+func (w *fakeWorkflow) RotateFileKey(context.Context, core.Caller, int64) error { return w.getErr }
+
 func (w *fakeWorkflow) PreviewFiles(context.Context, core.Caller, storage.Request, int) (storage.FileListing, error) {
 	return storage.FileListing{}, w.getErr
 }

@@ -73,6 +73,9 @@ type Request struct {
 	RawQuery    string
 	// Authorization is the Authorization header as sent.
 	Authorization string
+	// Range and IfNoneMatch are those headers as sent.
+	Range       string
+	IfNoneMatch string
 	// Form holds the form fields of a form-encoded POST body.
 	Form url.Values
 	Time time.Time

@@ -5,7 +5,10 @@ package fakeworkspace
 // tokens it accepts, and the statuses and delays a test forces.
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"path"
 	"slices"
@@ -13,10 +16,90 @@ import (
 	"time"
 )
 
-// file is a file of the workspace.
+// file is a file of the workspace: its content, or, when generated, size
+// bytes of Generated(seed, …), which cost no memory.
 type file struct {
-	content  []byte
-	modified time.Time
+	content     []byte
+	generated   bool
+	size        int64
+	seed        byte
+	modified    time.Time
+	contentType string
+}
+
+// length is the file's size in bytes.
+func (f file) length() int64 {
+	if f.generated {
+		return f.size
+	}
+	return int64(len(f.content))
+}
+
+// reader reads the file's bytes.
+func (f file) reader() io.ReadSeeker {
+	if f.generated {
+		return &generated{seed: f.seed, size: f.size}
+	}
+	return bytes.NewReader(f.content)
+}
+
+// AddGeneratedFile creates the file p of size bytes, byte i being
+// GeneratedByte(seed, i): a file of any size that holds no memory (the
+// file route's tests serve 100 MB). contentType is its Content-Type
+// (application/octet-stream when empty); its modification time is now.
+func (s *Server) AddGeneratedFile(p string, size int64, seed byte, contentType string) {
+	p = cleanPath(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addDirLocked(path.Dir(p))
+	s.files[p] = file{generated: true, size: size, seed: seed, contentType: contentType,
+		modified: time.Now().UTC().Truncate(time.Second)}
+}
+
+// GeneratedByte is byte i of a generated file of seed: deterministic, and
+// not periodic over short spans, so that a misplaced range shows.
+func GeneratedByte(seed byte, i int64) byte {
+	x := uint64(i)*0x9E3779B97F4A7C15 + uint64(seed)
+	return byte(x>>56) ^ byte(i>>13)
+}
+
+// Generated returns a reader of a generated file's bytes: what
+// AddGeneratedFile(p, size, seed, …) serves.
+func Generated(seed byte, size int64) io.ReadSeeker { return &generated{seed: seed, size: size} }
+
+type generated struct {
+	seed      byte
+	size, off int64
+}
+
+func (g *generated) Read(p []byte) (int, error) {
+	if g.off >= g.size {
+		return 0, io.EOF
+	}
+	n := int64(len(p))
+	if rest := g.size - g.off; n > rest {
+		n = rest
+	}
+	for i := range n {
+		p[i] = GeneratedByte(g.seed, g.off+i)
+	}
+	g.off += n
+	return int(n), nil
+}
+
+func (g *generated) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += g.off
+	case io.SeekEnd:
+		offset += g.size
+	}
+	if offset < 0 {
+		return 0, errors.New("fakeworkspace: negative offset")
+	}
+	g.off = offset
+	return offset, nil
 }
 
 // AddPAT makes the Files API accept token as a personal access token.

@@ -115,7 +115,7 @@ func (s *Server) childrenLocked(dir string) []dirEntry {
 	}
 	for p, f := range s.files {
 		if path.Dir(p) == dir {
-			out = append(out, dirEntry{Path: p, FileSize: int64(len(f.content)), LastModified: f.modified.UnixMilli(), Name: path.Base(p)})
+			out = append(out, dirEntry{Path: p, FileSize: f.length(), LastModified: f.modified.UnixMilli(), Name: path.Base(p)})
 		}
 	}
 	slices.SortFunc(out, func(a, b dirEntry) int { return strings.Compare(a.Path, b.Path) })

@@ -45,6 +45,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		EscapedPath:   r.URL.EscapedPath(),
 		RawQuery:      r.URL.RawQuery,
 		Authorization: r.Header.Get("Authorization"),
+		Range:         r.Header.Get("Range"),
+		IfNoneMatch:   r.Header.Get("If-None-Match"),
 		Time:          time.Now(),
 	}
 	if r.Method == http.MethodPost {

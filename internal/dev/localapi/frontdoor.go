@@ -8,12 +8,13 @@ import (
 	"strings"
 
 	"github.com/lsdbx/databricks-storage/internal/apierror"
+	"github.com/lsdbx/databricks-storage/internal/filecap"
 )
 
 // ServicePaths are the path prefixes the front door sends to this service;
 // everything else goes to Label Studio. The CloudFront distribution of
 // template.yaml (FrontDoor) has a cache behaviour for each.
-var ServicePaths = []string{"/api/storages/databricks"}
+var ServicePaths = []string{"/api/storages/databricks", filecap.RoutePrefix}
 
 // IsServicePath reports whether the front door sends path to this service.
 func IsServicePath(path string) bool {

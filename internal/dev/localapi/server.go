@@ -17,6 +17,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
+
+	"github.com/lsdbx/databricks-storage/internal/filecap"
 )
 
 // Invoker is a Lambda handler (lambda.Handler has this method).
@@ -113,4 +115,18 @@ func Event(r *http.Request, body []byte) events.APIGatewayV2HTTPRequest {
 // Describe returns the banner the local server prints.
 func Describe(addr string) string {
 	return fmt.Sprintf("Label Studio Databricks storage API listening on http://%s/api/storages/databricks/", addr)
+}
+
+// WithFiles serves the file route (filecap.RoutePrefix) with files and
+// everything else with api, as the front door does in AWS. It matches the
+// path as sent, without ServeMux's cleaning and redirects, so the file
+// route judges a path with dot segments itself.
+func WithFiles(api, files http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.EscapedPath(), filecap.RoutePrefix) {
+			files.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
 }

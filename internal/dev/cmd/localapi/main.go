@@ -24,6 +24,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/dev/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/dev/localapi"
 	"github.com/lsdbx/databricks-storage/internal/dev/localenv"
+	"github.com/lsdbx/databricks-storage/internal/filesapp"
 	"github.com/lsdbx/databricks-storage/internal/logging"
 )
 
@@ -92,7 +93,9 @@ func run() error {
 		return err
 	}
 	addr := listener.Addr().String()
-	var handler http.Handler = localapi.Handler{Lambda: service.Dispatcher}
+	// The file route, as the files function serves it behind the front door.
+	files := filesapp.NewFiles(service.AWS, cfg, logger, filesapp.FilesOptions{RootCAs: opts.RootCAs, Version: opts.Version})
+	var handler http.Handler = localapi.WithFiles(localapi.Handler{Lambda: service.Dispatcher}, files)
 	if ls.url != nil {
 		handler = localapi.FrontDoor(handler, ls.url)
 		ls.describe(addr, exampleHost)
