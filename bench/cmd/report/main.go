@@ -6,7 +6,8 @@
 // per-service latency proxy, per auth mode, beside today's design; 4. CPU
 // and memory per create under the emulator beside a reference making the
 // same AWS calls; 5. Lambda's CPU share per memory size (cgroup quotas):
-// INIT, warm creates and cost. AWS, the fake workspace, the table and the
+// INIT, warm creates and cost; 6. in Label Studio mode, a cold and a warm
+// verification of a caller beside one plain Label Studio round trip. AWS, the fake workspace, the table and the
 // token come from package localenv.
 //
 // A section that cannot be measured says so in the report, which is still
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/lsdbx/databricks-storage/bench/benchkit"
+	devls "github.com/lsdbx/databricks-storage/internal/dev/labelstudio"
 	"github.com/lsdbx/databricks-storage/internal/dev/localenv"
 )
 
@@ -34,6 +36,7 @@ type options struct {
 	out, only                      string
 	starts, creates                int
 	cpuCreates, quotaCreates       int
+	lsSamples                      int
 	ddbLatency, smLatency, wsDelay time.Duration
 }
 
@@ -45,12 +48,13 @@ func main() {
 	flag.IntVar(&o.creates, "creates", 100, "sequential creates measured for the critical path, per auth mode and design")
 	flag.IntVar(&o.cpuCreates, "cpu-creates", 1000, "creates (and reference invokes) for CPU and memory per create")
 	flag.IntVar(&o.quotaCreates, "quota-creates", 45, "warm creates per memory size under its CPU quota")
+	flag.IntVar(&o.lsSamples, "ls-samples", 50, "samples per kind of Label Studio verification")
 	flag.DurationVar(&o.ddbLatency, "dynamodb-latency", 10*time.Millisecond, "latency the proxy adds to every DynamoDB call")
 	flag.DurationVar(&o.smLatency, "secrets-latency", 40*time.Millisecond, "latency the proxy adds to every Secrets Manager call")
 	flag.DurationVar(&o.wsDelay, "workspace-delay", 30*time.Millisecond, "delay the fake workspace adds to every request")
 	flag.Parse()
-	if o.starts < 1 || o.creates < 1 || o.cpuCreates < 1 || o.quotaCreates < 1 {
-		fmt.Fprintln(os.Stderr, "report: -starts, -creates, -cpu-creates and -quota-creates must be positive")
+	if o.starts < 1 || o.creates < 1 || o.cpuCreates < 1 || o.quotaCreates < 1 || o.lsSamples < 1 {
+		fmt.Fprintln(os.Stderr, "report: -starts, -creates, -cpu-creates and -quota-creates and -ls-samples must be positive")
 		os.Exit(2)
 	}
 	if err := run(o); err != nil {
@@ -87,6 +91,12 @@ func run(o options) error {
 		}
 	}
 
+	defer func() {
+		if l.ls != nil {
+			l.ls.Stop()
+		}
+	}()
+
 	r := &report{began: began, opts: o, header: describeMachine(ctx, root)}
 	var failed []string
 	for _, s := range []struct {
@@ -98,6 +108,7 @@ func run(o options) error {
 		{"3. Critical path of a warm create", measureCriticalPath},
 		{"4. CPU and memory per create", measurePerCreate},
 		{"5. Lambda's CPU share by memory size", measureQuotas},
+		{"6. Label Studio mode: verifying a caller", measureLabelStudio},
 	} {
 		if o.only != "" && !slices.Contains(strings.Split(o.only, ","), s.title[:1]) {
 			continue
@@ -152,6 +163,12 @@ type lab struct {
 	evs    []*benchkit.CreateEvents // creates for env, by auth mode (authModes)
 	envErr error
 	seq    int // the last request id sent
+
+	// Label Studio, started on first need (labelStudio).
+	ls        *devls.Server
+	lsProject int64
+	lsErr     error
+	lsTried   bool
 }
 
 // build compiles pkg as the Lambda is built, for linux/goarch, once.

@@ -54,8 +54,8 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "- %s\n", h)
 	}
 	fmt.Fprintf(&b, "- Run: %s UTC, %s in all\n", r.began.UTC().Format("2006-01-02 15:04:05"), r.took.Round(time.Second))
-	fmt.Fprintf(&b, "- Settings: %d fresh starts per function; %d creates per auth mode and design with DynamoDB %s, Secrets Manager %s and the workspace %s away; %d creates (and reference invokes) for CPU and memory; %d warm creates per memory size\n\n",
-		r.opts.starts, r.opts.creates, r.opts.ddbLatency, r.opts.smLatency, r.opts.wsDelay, r.opts.cpuCreates, r.opts.quotaCreates)
+	fmt.Fprintf(&b, "- Settings: %d fresh starts per function; %d creates per auth mode and design with DynamoDB %s, Secrets Manager %s and the workspace %s away; %d creates (and reference invokes) for CPU and memory; %d warm creates per memory size; %d samples per kind of Label Studio verification\n\n",
+		r.opts.starts, r.opts.creates, r.opts.ddbLatency, r.opts.smLatency, r.opts.wsDelay, r.opts.cpuCreates, r.opts.quotaCreates, r.opts.lsSamples)
 	b.WriteString("## Summary\n\n" + r.summary())
 	for _, s := range r.sections {
 		fmt.Fprintf(&b, "\n## %s\n\n", s.title)
@@ -70,6 +70,7 @@ func (r *report) markdown() string {
 
 - ` + "`make bench`" + ` (needs Go and Python 3; installs moto into .venv and the emulator into .tools); flags go through ` + "`make bench BENCH_FLAGS='-starts 40 -creates 500'`" + `, and ` + "`go run ./bench/cmd/report -h`" + ` lists them.
 - The reference Lambdas are ` + "`bench/reference`" + ` (the AWS configuration and the DynamoDB and Secrets Manager clients built as the service builds them; with REFERENCE_CALLS=1 it also makes a create's AWS calls) and ` + "`bench/reference/dbx`" + ` (the same, linking the Databricks SDK packages the service uses); both answer a fixed body.
+- Label Studio (sections 2 and 6) is Label Studio OSS from ` + "`.venv-ls`" + ` (` + "`make labelstudio`" + ` installs it), started by package ` + "`internal/dev/labelstudio`" + ` as for ` + "`make test`" + `; without it those figures say not measured.
 - AWS (moto), the fake workspace, the table and the API token are package ` + "`internal/localenv`" + `'s, as for ` + "`make run`" + `.
 - Timings depend on the machine and on what else runs on it: compare figures from one report, not across reports.
 `)
