@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -18,7 +19,8 @@ import (
 
 // labelStudio is the real Label Studio OSS sections 2 and 6 use, started
 // on first need (package dev/labelstudio, as make test and make run start
-// it) with one project; run stops it. Its output goes to
+// it; LABEL_STUDIO_VENV names another install) with one project; run
+// stops it. Its output goes to
 // build/local/label-studio-bench.log.
 func (l *lab) labelStudio() (*devls.Server, int64, error) {
 	if l.lsTried {
@@ -33,7 +35,7 @@ func (l *lab) labelStudio() (*devls.Server, int64, error) {
 		logw = f
 	}
 	logf("starting Label Studio %s (output: %s)", devls.Version, logPath)
-	l.ls, l.lsErr = devls.Start(l.ctx, devls.Options{Log: logw, Progress: os.Stderr})
+	l.ls, l.lsErr = devls.Start(l.ctx, devls.Options{Venv: cmp.Or(os.Getenv("LABEL_STUDIO_VENV"), devls.DefaultVenv), Log: logw, Progress: os.Stderr})
 	if l.lsErr != nil {
 		l.lsErr = fmt.Errorf("label Studio could not be started: %w", l.lsErr)
 		return nil, 0, l.lsErr
