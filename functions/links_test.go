@@ -15,14 +15,19 @@ const module = "github.com/lsdbx/databricks-storage/"
 
 // shipped lists, per function, the module's packages it links.
 var shipped = map[string][]string{
-	"create-storage": {"internal/apierror", "internal/app", "internal/auth", "internal/awsclients", "internal/config", "internal/core", "internal/databricks",
+	"create-storage": {"internal/apierror", "internal/app", "internal/auth", "internal/awsclients", "internal/boot", "internal/config", "internal/core", "internal/databricks",
 		"internal/dynamostore", "internal/dynamostore/tokenstore", "internal/eventsource", "internal/filecap", "internal/hostguard",
 		"internal/httpapi", "internal/labelstudio", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "openapi"},
-	"manage-storage": {"internal/apierror", "internal/app", "internal/auth", "internal/awsclients", "internal/config", "internal/core", "internal/databricks",
+	"manage-storage": {"internal/apierror", "internal/app", "internal/auth", "internal/awsclients", "internal/boot", "internal/config", "internal/core", "internal/databricks",
 		"internal/dynamostore", "internal/dynamostore/tokenstore", "internal/eventsource", "internal/filecap", "internal/hostguard",
 		"internal/httpapi", "internal/labelstudio", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "openapi"},
+	// The file route links no API-key, Label Studio, storage-API or
+	// event-source code.
+	"files": {"internal/apierror", "internal/awsclients", "internal/boot", "internal/config", "internal/core",
+		"internal/databricks", "internal/dynamostore", "internal/filecap", "internal/fileproxy", "internal/filesapp",
+		"internal/hostguard", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage"},
 	// The sweep links no HTTP, token or event-source code.
-	"sweep": {"internal/awsclients", "internal/config", "internal/core", "internal/dynamostore", "internal/filecap", "internal/hostguard",
+	"sweep": {"internal/awsclients", "internal/boot", "internal/config", "internal/core", "internal/dynamostore", "internal/filecap", "internal/hostguard",
 		"internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "internal/sweep"},
 }
 

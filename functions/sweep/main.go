@@ -10,13 +10,10 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/lsdbx/databricks-storage/internal/awsclients"
-	"github.com/lsdbx/databricks-storage/internal/config"
-	"github.com/lsdbx/databricks-storage/internal/logging"
+	"github.com/lsdbx/databricks-storage/internal/boot"
 	"github.com/lsdbx/databricks-storage/internal/metrics"
 	"github.com/lsdbx/databricks-storage/internal/sweep"
 )
@@ -25,18 +22,9 @@ import (
 var version = "dev"
 
 func main() {
-	logger := logging.New(os.Stdout, os.Getenv("AWS_LAMBDA_LOG_LEVEL")).With(slog.String("version", version))
+	logger, cfg, awsCfg := boot.Function()
+	logger = logger.With(slog.String("version", version))
 	slog.SetDefault(logger)
-	cfg, err := config.FromEnv(os.Getenv)
-	if err != nil {
-		logger.Error("invalid configuration", slog.String("error", err.Error()))
-		os.Exit(1)
-	}
-	awsCfg, err := awsclients.Load(context.Background())
-	if err != nil {
-		logger.Error("start-up failed", slog.String("error", err.Error()))
-		os.Exit(1)
-	}
 	sweeper := sweep.New(awsCfg, cfg, logger)
 	// The scheduled event carries nothing the sweep needs, so it is ignored.
 	lambda.Start(func(ctx context.Context) (sweep.Report, error) {

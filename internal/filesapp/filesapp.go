@@ -6,21 +6,19 @@
 package filesapp
 
 import (
-	"context"
 	"crypto/x509"
 	"log/slog"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambdaurl"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/lsdbx/databricks-storage/internal/awsclients"
+	"github.com/lsdbx/databricks-storage/internal/boot"
 	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/databricks"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
 	"github.com/lsdbx/databricks-storage/internal/fileproxy"
-	"github.com/lsdbx/databricks-storage/internal/logging"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 )
 
@@ -62,17 +60,6 @@ func NewFiles(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, opts Fi
 // (aws-lambda-go's lambdaurl adapter over the http.Handler), so a file of
 // any size streams through a small buffer.
 func RunFiles(version string) {
-	logger := logging.New(os.Stdout, os.Getenv("AWS_LAMBDA_LOG_LEVEL"))
-	slog.SetDefault(logger)
-	cfg, err := config.FromEnv(os.Getenv)
-	if err != nil {
-		logger.Error("invalid configuration", slog.String("error", err.Error()))
-		os.Exit(1)
-	}
-	awsCfg, err := awsclients.Load(context.Background())
-	if err != nil {
-		logger.Error("start-up failed", slog.String("error", err.Error()))
-		os.Exit(1)
-	}
+	logger, cfg, awsCfg := boot.Function()
 	lambdaurl.Start(NewFiles(awsCfg, cfg, logger, FilesOptions{Version: version}))
 }
