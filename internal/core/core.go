@@ -55,6 +55,14 @@ type Manager struct {
 	Vault SecretVault
 	// Files lists a storage's objects for the files preview.
 	Files FileLister
+	// Syncs keeps the storages' syncs and links, and SyncQueue starts
+	// syncs; nil where the function does not sync.
+	Syncs     SyncStore
+	SyncQueue SyncQueue
+	// SyncStaleAfter is DefaultSyncStaleAfter when zero.
+	SyncStaleAfter time.Duration
+	// Now returns the current time; time.Now when nil.
+	Now func() time.Time
 	// Logger receives workflow events; slog.Default when nil.
 	Logger *slog.Logger
 }

@@ -80,7 +80,7 @@ func (f *Files) Open(ctx context.Context, req FileRequest) (FileContent, error) 
 		capped.Last = r.First + MaxRangeBytes - 1
 		read.Range = &capped
 	}
-	conn := storage.Request{Settings: rec.Settings, Secrets: storage.Secrets{Token: values["token"], ClientSecret: values["client_secret"]}}.Connection()
+	conn := requestOf(rec, values).Connection()
 	content, err := f.Fetcher.FetchFile(ctx, conn, req.Path, read)
 	if err != nil {
 		return FileContent{}, err

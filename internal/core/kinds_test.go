@@ -36,9 +36,13 @@ var sentinels = map[string]struct {
 	"ErrWorkspaceFailed":     {ErrWorkspaceFailed, KindWorkspaceFailed},
 	// The ports' own errors never leave the core unwrapped: the core turns
 	// them into ErrPersistence or handles them. Alone they are a fault.
-	"ErrIDTaken":      {ErrIDTaken, KindInternal},
-	"ErrKeyTaken":     {ErrKeyTaken, KindInternal},
-	"PermissionError": {&PermissionError{TokenID: "t", Project: 1}, KindForbidden},
+	"ErrIDTaken":  {ErrIDTaken, KindInternal},
+	"ErrKeyTaken": {ErrKeyTaken, KindInternal},
+	// The sync worker handles these itself (retry, or a failed sync).
+	"ErrTasksUnavailable": {ErrTasksUnavailable, KindInternal},
+	"ErrTasksRefused":     {ErrTasksRefused, KindInternal},
+	"ErrSyncNotQueued":    {ErrSyncNotQueued, KindPersistence},
+	"PermissionError":     {&PermissionError{TokenID: "t", Project: 1}, KindForbidden},
 
 	"storage.ErrMalformed":              {fmt.Errorf("%w: not an object", storage.ErrMalformed), KindMalformed},
 	"storage.ErrTooLarge":               {storage.ErrTooLarge, KindTooLarge},

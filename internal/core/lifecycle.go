@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"maps"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -20,7 +19,14 @@ import (
 // Get returns a storage of a project the caller may manage.
 func (s *Manager) Get(ctx context.Context, caller Caller, id int64) (storage.Storage, error) {
 	rec, err := s.load(ctx, caller, id)
-	return rec.Storage, err
+	if err != nil {
+		return storage.Storage{}, err
+	}
+	out := []storage.Storage{rec.Storage}
+	if err := s.withSyncs(ctx, out); err != nil {
+		return storage.Storage{}, err
+	}
+	return out[0], nil
 }
 
 // List returns the storages of a project, ordered by a field of the
@@ -37,6 +43,9 @@ func (s *Manager) List(ctx context.Context, caller Caller, project int64, orderi
 	out := make([]storage.Storage, len(records))
 	for i, r := range records {
 		out[i] = r.Storage
+	}
+	if err := s.withSyncs(ctx, out); err != nil {
+		return nil, err
 	}
 	if key, desc, ok := orderingField(ordering); ok {
 		slices.SortStableFunc(out, func(a, b storage.Storage) int {
@@ -266,6 +275,7 @@ func (s *Manager) Delete(ctx context.Context, caller Caller, id int64) error {
 	}
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
+	s.forgetSync(cctx, id)
 	if err := s.Vault.ScheduleSecretDeletion(cctx, rec.SecretARN); err != nil {
 		// The record is gone, so the secret is an orphan: the sweep will
 		// remove it, without a recovery window.
@@ -301,14 +311,9 @@ func (s *Manager) PreviewStoredFiles(ctx context.Context, caller Caller, id int6
 }
 
 func (s *Manager) listFiles(ctx context.Context, req storage.Request, limit int) (storage.FileListing, error) {
-	var filter *regexp.Regexp
-	if req.RegexFilter != nil && *req.RegexFilter != "" {
-		re, err := regexp.Compile(*req.RegexFilter)
-		if err != nil {
-			return storage.FileListing{}, &storage.ValidationError{Fields: map[string][]string{"regex_filter": {
-				"This pattern cannot be run here (Go regular expressions, RE2 syntax): " + strings.TrimPrefix(err.Error(), "error parsing regexp: ")}}}
-		}
-		filter = re
+	filter, err := filterOf(req.RegexFilter)
+	if err != nil {
+		return storage.FileListing{}, err
 	}
 	if s.Files == nil {
 		return storage.FileListing{}, fmt.Errorf("%w: no file lister configured", ErrPersistence)

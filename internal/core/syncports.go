@@ -141,10 +141,17 @@ type SyncState struct {
 	// starts.
 	Step   int64
 	Cursor string
-	// Attempted is the step whose import was sent and whose outcome is
-	// not written yet (-1 when none): its retry reconciles first.
-	Attempted int64
-	// Watermark is a task id below every task this sync imports.
+	// DataKey is the data key a file's URL goes under (the project's
+	// first), read once per sync.
+	DataKey string
+	// Unsettled: an import was sent whose tasks may exist without links
+	// (its answer was lost, or the worker stopped before writing them);
+	// the next step first links every task of the storage above
+	// SettledBelow.
+	Unsettled    bool
+	SettledBelow int64
+	// Watermark is a task id known to exist before this sync's next
+	// import: every task it creates has a higher id.
 	Watermark int64
 	// LeaseUntil is when the worker running Step gives it up.
 	LeaseUntil time.Time
