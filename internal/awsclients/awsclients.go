@@ -21,6 +21,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
 // Retry budget for AWS calls. A create makes at most four calls in a row
@@ -62,6 +63,7 @@ type Clients struct {
 	AWS            aws.Config
 	DynamoDB       DynamoDB
 	SecretsManager SecretsManager
+	SQS            SQS
 }
 
 // New builds the clients on cfg (from Load, or a test's configuration with
@@ -72,6 +74,7 @@ func New(cfg aws.Config) Clients {
 		AWS:            cfg,
 		DynamoDB:       newDynamoDB(dynamodb.NewFromConfig(cfg)),
 		SecretsManager: newSecretsManager(secretsmanager.NewFromConfig(cfg)),
+		SQS:            SQS{sendMessage: sqs.NewFromConfig(cfg).SendMessage},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
 // The stores hold their AWS clients as interfaces. The binary links
@@ -28,6 +29,8 @@ type DynamoDB struct {
 	query              func(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	scan               func(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	transactWriteItems func(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	batchGetItem       func(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	batchWriteItem     func(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 }
 
 func newDynamoDB(c *dynamodb.Client) DynamoDB {
@@ -39,6 +42,8 @@ func newDynamoDB(c *dynamodb.Client) DynamoDB {
 		query:              c.Query,
 		scan:               c.Scan,
 		transactWriteItems: c.TransactWriteItems,
+		batchGetItem:       c.BatchGetItem,
+		batchWriteItem:     c.BatchWriteItem,
 	}
 }
 
@@ -75,6 +80,26 @@ func (x DynamoDB) Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func
 // TransactWriteItems calls DynamoDB's TransactWriteItems.
 func (x DynamoDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	return x.transactWriteItems(ctx, in, opts...)
+}
+
+// BatchGetItem calls DynamoDB's BatchGetItem.
+func (x DynamoDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return x.batchGetItem(ctx, in, opts...)
+}
+
+// BatchWriteItem calls DynamoDB's BatchWriteItem.
+func (x DynamoDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	return x.batchWriteItem(ctx, in, opts...)
+}
+
+// SQS is the SQS client with the operation of package syncqueue.
+type SQS struct {
+	sendMessage func(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// SendMessage calls SQS's SendMessage.
+func (x SQS) SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	return x.sendMessage(ctx, in, opts...)
 }
 
 // SecretsManager is the Secrets Manager client with the operations of

@@ -15,6 +15,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -89,6 +90,17 @@ type Config struct {
 	// the projects, when one is configured (LABEL_STUDIO_URL,
 	// LABEL_STUDIO_TOKEN_SECRET).
 	LabelStudio LabelStudio
+	// SyncQueueURL is the queue of the syncs' steps (SYNC_QUEUE_URL): the
+	// manage function sends a sync's first step there, the sync worker
+	// the next ones. Empty: the function does not sync.
+	SyncQueueURL string
+	// FilesBaseURL is the public base URL of the file route, the front
+	// door's scheme and host (FILES_BASE_URL): synced tasks carry file
+	// links under it.
+	FilesBaseURL string
+	// SyncStaleAfter is how long a sync may make no progress before it is
+	// taken for dead (SYNC_STALE_MINUTES, default core.DefaultSyncStaleAfter).
+	SyncStaleAfter time.Duration
 }
 
 // FromEnv reads the configuration with getenv (os.Getenv in production) and
@@ -106,6 +118,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		SecretRecoveryDays: DefaultSecretRecoveryDays,
 		MetricsNamespace:   cmp.Or(strings.TrimSpace(getenv("METRICS_NAMESPACE")), metrics.DefaultNamespace),
 		SweepGrace:         DefaultSweepGrace,
+		SyncQueueURL:       strings.TrimSpace(getenv("SYNC_QUEUE_URL")),
+		FilesBaseURL:       strings.TrimSuffix(strings.TrimSpace(getenv("FILES_BASE_URL")), "/"),
+		SyncStaleAfter:     core.DefaultSyncStaleAfter,
 	}
 	var errs []error
 	ls, err := labelStudioFromEnv(getenv)
@@ -145,7 +160,19 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	minGrace, maxGrace := int64(MinSweepGrace/time.Minute), int64(MaxSweepGrace/time.Minute)
 	number("SWEEP_GRACE_MINUTES", func(n int64) bool { return n >= minGrace && n <= maxGrace },
 		fmt.Sprintf("an integer from %d to %d", minGrace, maxGrace), func(n int64) { cfg.SweepGrace = time.Duration(n) * time.Minute })
+	number("SYNC_STALE_MINUTES", func(n int64) bool { return n >= 1 && n <= 24*60 },
+		"an integer from 1 to 1440", func(n int64) { cfg.SyncStaleAfter = time.Duration(n) * time.Minute })
+	if u := cfg.FilesBaseURL; u != "" && !validBaseURL(u) {
+		errs = append(errs, fmt.Errorf("FILES_BASE_URL must be an http(s) URL with a host and no path, query or credentials, got %q", u))
+	}
 	return cfg, errors.Join(errs...)
+}
+
+// validBaseURL reports whether u is scheme://host[:port] and nothing else.
+func validBaseURL(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && (p.Scheme == "https" || p.Scheme == "http") && p.Host != "" && p.User == nil &&
+		(p.Path == "" || p.Path == "/") && p.RawQuery == "" && p.Fragment == ""
 }
 
 // ErrSweepGrace is matched (with errors.Is) by CheckSweepGrace's errors.

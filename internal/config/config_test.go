@@ -25,6 +25,7 @@ func defaults() config.Config {
 		SecretRecoveryDays: 7,
 		MetricsNamespace:   metrics.DefaultNamespace,
 		SweepGrace:         15 * time.Minute,
+		SyncStaleAfter:     core.DefaultSyncStaleAfter,
 	}
 }
 
@@ -46,7 +47,9 @@ func TestFromEnv(t *testing.T) {
 			"DATABRICKS_ALLOWED_HOST_SUFFIXES": "*.example.com", "DATABRICKS_ALLOW_PRIVATE_HOSTS": "true",
 			"AZURE_AUTHORITY_HOST": "https://login.example", "IDEMPOTENCY_TTL_HOURS": "1", "TOKEN_CACHE_SECONDS": "0",
 			"SECRET_RECOVERY_DAYS": "0", "METRICS_NAMESPACE": "Team/Storage", "SWEEP_GRACE_MINUTES": "60",
+			"SYNC_QUEUE_URL": " https://sqs.example/1/q ", "FILES_BASE_URL": "https://ls.example/", "SYNC_STALE_MINUTES": "3",
 		}, config.Config{
+			SyncQueueURL: "https://sqs.example/1/q", FilesBaseURL: "https://ls.example", SyncStaleAfter: 3 * time.Minute,
 			TableName: "t", SecretNamePrefix: "p/", SecretsKMSKeyID: "key", IDBlockSize: 1000,
 			Hosts:          hostguard.Policy{AllowedSuffixes: []string{".example.com"}, AllowPrivate: true},
 			AzureAuthority: "https://login.example", IdempotencyTTL: time.Hour, TokenCacheTTL: 0,
@@ -59,6 +62,9 @@ func TestFromEnv(t *testing.T) {
 			}), nil},
 		{"other bounds", map[string]string{"TABLE_NAME": "t", "SECRET_RECOVERY_DAYS": "7", "SWEEP_GRACE_MINUTES": "10080"},
 			with(func(c *config.Config) { c.SweepGrace = 7 * 24 * time.Hour }), nil},
+		{"files base URL with a path", map[string]string{"TABLE_NAME": "t", "FILES_BASE_URL": "https://ls.example/data", "SYNC_STALE_MINUTES": "0"},
+			with(func(c *config.Config) { c.FilesBaseURL = "https://ls.example/data" }),
+			[]string{`FILES_BASE_URL must be an http(s) URL with a host and no path`, `SYNC_STALE_MINUTES must be an integer from 1 to 1440, got "0"`}},
 		{"no table", map[string]string{}, with(func(c *config.Config) { c.TableName = "" }), []string{"TABLE_NAME is required"}},
 		{"prefix without slash", map[string]string{"TABLE_NAME": "t", "SECRET_NAME_PREFIX": "label"},
 			with(func(c *config.Config) { c.SecretNamePrefix = "label" }), []string{`SECRET_NAME_PREFIX must end with "/", got "label"`}},

@@ -33,6 +33,7 @@ type Manager interface {
 	Get(ctx context.Context, caller core.Caller, id int64) (storage.Storage, error)
 	Update(ctx context.Context, caller core.Caller, id int64, changes storage.Update) (storage.Storage, error)
 	Delete(ctx context.Context, caller core.Caller, id int64) error
+	Sync(ctx context.Context, caller core.Caller, id int64) (storage.Storage, error)
 }
 
 // Credentials is where SQS messages and EventBridge events hand over the
@@ -87,6 +88,9 @@ const (
 	OutcomeGot
 	OutcomeUpdated
 	OutcomeDeleted
+	// OutcomeSyncStarted: a direct sync was queued (or one was already
+	// queued or running, as the storage's status says).
+	OutcomeSyncStarted
 	// OutcomeRefused: the request can never succeed as sent; it is
 	// acknowledged (and recorded for SQS and EventBridge), never retried.
 	OutcomeRefused
@@ -97,7 +101,7 @@ const (
 
 var outcomeNames = map[Outcome]string{
 	OutcomeCreated: "created", OutcomeReplayed: "replayed", OutcomeGot: "got", OutcomeUpdated: "updated",
-	OutcomeDeleted: "deleted", OutcomeRefused: "refused", OutcomeRetry: "retry",
+	OutcomeDeleted: "deleted", OutcomeSyncStarted: "sync_started", OutcomeRefused: "refused", OutcomeRetry: "retry",
 }
 
 // String is the outcome's name in direct results and logs.

@@ -61,6 +61,13 @@ func (c *scriptedCore) Delete(_ context.Context, _ core.Caller, id int64) error 
 	return nil
 }
 
+func (c *scriptedCore) Sync(_ context.Context, _ core.Caller, id int64) (storage.Storage, error) {
+	if id == 404 {
+		return storage.Storage{}, core.ErrNotFound
+	}
+	return storage.Storage{ID: id, Type: storage.StorageType, Settings: storage.Settings{Status: "queued"}}, nil
+}
+
 func (c *scriptedCore) Replay(context.Context, core.Caller, string) (core.Created, bool, error) {
 	return core.Created{}, false, nil
 }
@@ -537,8 +544,11 @@ func TestDirectOperations(t *testing.T) {
 		{`{"operation": "delete"}`, eventsource.OutcomeRefused, core.KindInvalid, "id"},
 		{`{"operation": "delete", "id": 0}`, eventsource.OutcomeRefused, core.KindInvalid, "id"},
 		{`{"operation": "delete", "id": 7, "patch": {}}`, eventsource.OutcomeRefused, core.KindInvalid, "patch"},
+		{`{"operation": "sync", "id": 7}`, eventsource.OutcomeSyncStarted, 0, ""},
+		{`{"operation": "sync", "id": 404}`, eventsource.OutcomeRefused, core.KindNotFound, ""},
+		{`{"operation": "sync"}`, eventsource.OutcomeRefused, core.KindInvalid, "id"},
 		{`{"operation": "get", "id": 7, "verbose": true}`, eventsource.OutcomeRefused, core.KindInvalid, "verbose"},
-		{`{"operation": "sync", "id": 7}`, eventsource.OutcomeRefused, core.KindInvalid, "operation"},
+		{`{"operation": "export", "id": 7}`, eventsource.OutcomeRefused, core.KindInvalid, "operation"},
 		{`{"operation": 3}`, eventsource.OutcomeRefused, core.KindMalformed, ""},
 		{`{"operation": "create"}`, eventsource.OutcomeRefused, core.KindInvalid, "storage"},
 		{`{"operation": "create", "storage": [1]}`, eventsource.OutcomeRefused, core.KindInvalid, "storage"},
@@ -565,7 +575,7 @@ func TestDirectOperations(t *testing.T) {
 			if res.Outcome != c.outcome.String() {
 				t.Errorf("result %s, want outcome %s", out, c.outcome)
 			}
-			if hasStorage := res.Storage != nil; hasStorage != (c.outcome == eventsource.OutcomeGot || c.outcome == eventsource.OutcomeUpdated) {
+			if hasStorage := res.Storage != nil; hasStorage != (c.outcome == eventsource.OutcomeGot || c.outcome == eventsource.OutcomeUpdated || c.outcome == eventsource.OutcomeSyncStarted) {
 				t.Errorf("result %s: storage present %v", out, hasStorage)
 			}
 			if c.outcome == eventsource.OutcomeRefused {

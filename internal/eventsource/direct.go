@@ -24,6 +24,7 @@ const (
 	OperationGet    = "get"
 	OperationUpdate = "update"
 	OperationDelete = "delete"
+	OperationSync   = "sync"
 )
 
 // DirectRequest is a direct invocation (lambda:InvokeFunction, e.g. from
@@ -34,6 +35,7 @@ const (
 //	{"operation": "get", "id": N}
 //	{"operation": "update", "id": N, "patch": {…partial update…}}
 //	{"operation": "delete", "id": N}
+//	{"operation": "sync", "id": N}
 //
 // The storage of a create may carry its secrets in clear (IAM authorised
 // the caller, and nothing queues the payload) or hand them over by
@@ -54,6 +56,7 @@ var directMembers = map[string]struct{ required, optional []string }{
 	OperationGet:    {[]string{"id"}, nil},
 	OperationUpdate: {[]string{"id", "patch"}, nil},
 	OperationDelete: {[]string{"id"}, nil},
+	OperationSync:   {[]string{"id"}, nil},
 }
 
 // maxDirectKey bounds an idempotency key, as the HTTP header's.
@@ -80,7 +83,7 @@ func parseDirect(payload []byte) (DirectRequest, int64, error) {
 	members, known := directMembers[req.Operation]
 	if !known {
 		return req, 0, &storage.ValidationError{Fields: map[string][]string{"operation": {
-			fmt.Sprintf("%q is not a valid choice: use %s, %s, %s or %s.", req.Operation, OperationCreate, OperationGet, OperationUpdate, OperationDelete)}}}
+			fmt.Sprintf("%q is not a valid choice: use %s, %s, %s, %s or %s.", req.Operation, OperationCreate, OperationGet, OperationUpdate, OperationDelete, OperationSync)}}}
 	}
 	problems := map[string][]string{}
 	for _, name := range members.required {
@@ -191,6 +194,9 @@ func (d *Dispatcher) manage(ctx context.Context, req DirectRequest, id int64) re
 		return of(OutcomeUpdated, updated, err)
 	case OperationDelete:
 		return of(OutcomeDeleted, storage.Storage{}, d.Manager.Delete(ctx, caller, id))
+	case OperationSync:
+		queued, err := d.Manager.Sync(ctx, caller, id)
+		return of(OutcomeSyncStarted, queued, err)
 	}
 	// parseDirect lets no other operation through.
 	return failed(fmt.Errorf("direct operation %q has no handler", req.Operation))

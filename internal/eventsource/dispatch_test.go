@@ -531,7 +531,10 @@ func (fakeCore) Update(context.Context, core.Caller, int64, storage.Update) (sto
 	return storage.Storage{}, core.ErrNotFound
 }
 
-func (fakeCore) Delete(context.Context, core.Caller, int64) error        { return core.ErrNotFound }
+func (fakeCore) Delete(context.Context, core.Caller, int64) error { return core.ErrNotFound }
+func (fakeCore) Sync(context.Context, core.Caller, int64) (storage.Storage, error) {
+	return storage.Storage{}, core.ErrNotFound
+}
 func (fakeCore) RotateFileKey(context.Context, core.Caller, int64) error { return core.ErrNotFound }
 
 func (fakeCore) List(context.Context, core.Caller, int64, string) ([]storage.Storage, error) {

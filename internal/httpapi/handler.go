@@ -44,6 +44,7 @@ type Manager interface {
 	PreviewFiles(ctx context.Context, caller core.Caller, req storage.Request, limit int) (storage.FileListing, error)
 	PreviewStoredFiles(ctx context.Context, caller core.Caller, id int64, changes storage.Update, limit int) (storage.FileListing, error)
 	RotateFileKey(ctx context.Context, caller core.Caller, id int64) error
+	Sync(ctx context.Context, caller core.Caller, id int64) (storage.Storage, error)
 }
 
 // Header names of the idempotency protocol (as Stripe and the IETF draft
@@ -96,6 +97,7 @@ const (
 	routeItem
 	routeOpenAPI
 	routeFileKey
+	routeSync
 )
 
 // methods are the methods each route answers, in its Allow header's order.
@@ -108,6 +110,7 @@ var methods = map[route][]string{
 	routeItem:       {http.MethodGet, http.MethodPatch, http.MethodPut, http.MethodDelete, http.MethodHead},
 	routeOpenAPI:    {http.MethodGet, http.MethodHead},
 	routeFileKey:    {http.MethodPost},
+	routeSync:       {http.MethodPost},
 }
 
 // OpenAPIPath serves the API's OpenAPI document (package openapi), without
@@ -122,6 +125,7 @@ var paths = map[route]string{
 	routeItem:       BasePath + "/{id}",
 	routeOpenAPI:    OpenAPIPath,
 	routeFileKey:    BasePath + "/{id}/file-key",
+	routeSync:       BasePath + "/{id}/sync",
 }
 
 // Route is a path the handler serves, written as in the OpenAPI document
@@ -165,6 +169,8 @@ func match(path string) (route, int64) {
 	rt := routeItem
 	if r, ok := strings.CutSuffix(rest, "/file-key"); ok {
 		rest, rt = r, routeFileKey
+	} else if r, ok := strings.CutSuffix(rest, "/sync"); ok {
+		rest, rt = r, routeSync
 	}
 	id, err := strconv.ParseInt(strings.TrimPrefix(rest, "/"), 10, 64)
 	if !strings.HasPrefix(rest, "/") || err != nil || id < 1 || strings.ContainsAny(rest[1:], "+-") {
@@ -197,6 +203,8 @@ func operation(rt route, method string) string {
 		return "openapi"
 	case rt == routeFileKey:
 		return "rotate_file_key"
+	case rt == routeSync:
+		return "sync"
 	}
 	return "none"
 }
@@ -303,6 +311,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 		}
 		out.status = http.StatusNoContent
 		w.WriteHeader(http.StatusNoContent)
+		return
+	case "sync":
+		// Label Studio's sync takes no body (the SDK sends none).
+		queued, err := h.Manager.Sync(ctx, caller, id)
+		h.respond(w, out, http.StatusOK, queued, err)
 		return
 	case "rotate_file_key":
 		// No body: every file link of the storage stops working.

@@ -89,6 +89,10 @@ func (w *fakeWorkflow) Delete(context.Context, core.Caller, int64) error { retur
 
 func (w *fakeWorkflow) RotateFileKey(context.Context, core.Caller, int64) error { return w.getErr }
 
+func (w *fakeWorkflow) Sync(_ context.Context, _ core.Caller, id int64) (storage.Storage, error) {
+	return storage.Storage{ID: id, Type: storage.StorageType, CreatedAt: createdAt, Settings: storage.Settings{Status: "queued"}}, w.getErr
+}
+
 func (w *fakeWorkflow) PreviewFiles(context.Context, core.Caller, storage.Request, int) (storage.FileListing, error) {
 	return storage.FileListing{}, w.getErr
 }
@@ -260,7 +264,9 @@ func TestRouting(t *testing.T) {
 		{"GET", "/api/storages/databricks/+1", 404, false, false, ""},
 		{"GET", "/api/storages/databricks/abc", 404, false, false, ""},
 		{"GET", "/api/storages/databricks/99999999999999999999", 404, false, false, ""},
-		{"POST", "/api/storages/databricks/1/sync", 404, false, false, ""},
+		{"POST", "/api/storages/databricks/1/sync", 200, false, false, ""},
+		{"GET", "/api/storages/databricks/1/sync", 405, false, false, "POST"},
+		{"POST", "/api/storages/databricks/0/sync", 404, false, false, ""},
 		{"POST", "/api/storages/databricksx", 404, false, false, ""},
 		{"POST", "/api/storages/databricks//", 404, false, false, ""},
 		{"POST", "/API/storages/databricks/", 404, false, false, ""},
