@@ -41,6 +41,7 @@ var sentinels = map[string]struct {
 	// The sync worker handles these itself (retry, or a failed sync).
 	"ErrTasksUnavailable": {ErrTasksUnavailable, KindInternal},
 	"ErrTasksRefused":     {ErrTasksRefused, KindInternal},
+	"ErrSyncBusy":         {ErrSyncBusy, KindInternal},
 	"ErrSyncNotQueued":    {ErrSyncNotQueued, KindPersistence},
 	"PermissionError":     {&PermissionError{TokenID: "t", Project: 1}, KindForbidden},
 
