@@ -89,8 +89,8 @@ type TaskImporter interface {
 
 // Errors of a TaskImporter.
 var (
-	ErrTasksUnavailable = errors.New("Label Studio did not take the tasks now")
-	ErrTasksRefused     = errors.New("Label Studio refused the tasks")
+	ErrTasksUnavailable = errors.New("the tasks were not taken by Label Studio now")
+	ErrTasksRefused     = errors.New("the tasks were refused by Label Studio")
 )
 
 // Link ties a file of a storage to the tasks it became (one for a file

@@ -26,13 +26,13 @@ import (
 // every task of the storage above that id, so a file is never imported
 // twice; a file whose task was deleted in Label Studio is imported again.
 type SyncWorker struct {
-	Records  StorageReader
-	Secrets  SecretReader
-	Syncs    SyncStore
-	Queue    SyncQueue
-	Pager    VolumePager
-	Fetcher  FileFetcher
-	Tasks    TaskImporter
+	Records StorageReader
+	Secrets SecretReader
+	Syncs   SyncStore
+	Queue   SyncQueue
+	Pager   VolumePager
+	Fetcher FileFetcher
+	Tasks   TaskImporter
 	// FileBase is the file route's public base URL (scheme and host, the
 	// front door's): a task's file URL is FileBase + filecap.URLPath.
 	FileBase string
