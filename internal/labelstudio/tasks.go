@@ -54,13 +54,6 @@ const maxTaskBody = 64 << 20
 // maxErrorBody caps what is read of a refusal; only a summary is kept.
 const maxErrorBody = 64 << 10
 
-// The meta keys that mark a task's origin.
-const (
-	metaStorage = "databricks_storage"
-	metaKey     = "databricks_key"
-	metaRow     = "databricks_row"
-)
-
 // undefinedKey is the data key Label Studio renames to the project's first
 // data key on import (settings.DATA_UNDEFINED_NAME).
 const undefinedKey = "$undefined$"
@@ -169,10 +162,10 @@ func (c *Client) taskDo(ctx context.Context, call taskCall, authorization string
 const maxReason = 300
 
 // refusalReason summarises Label Studio's error answer: its detail and
-// first validation error, cut before the " :: " after which Label Studio
-// repeats the task it refused (the task's data stays out of errors and
-// logs), on one line of printable characters, at most maxReason long. ""
-// when the body is not Label Studio's error JSON.
+// first validation error, each cut before the " :: " after which Label
+// Studio repeats the task it refused (the task's data stays out of errors
+// and logs), on one line of printable characters, at most maxReason long.
+// "" when the body is not Label Studio's error JSON.
 func refusalReason(raw []byte) string {
 	var e struct {
 		Detail           any `json:"detail"`
@@ -183,23 +176,27 @@ func refusalReason(raw []byte) string {
 	}
 	var parts []string
 	if d, ok := e.Detail.(string); ok && d != "" {
-		parts = append(parts, d)
+		parts = append(parts, sanitise(d))
 	}
 	if m := firstMessage(e.ValidationErrors, ""); m != "" {
 		parts = append(parts, m)
 	}
-	return sanitise(strings.Join(parts, ": "))
+	s := strings.Join(parts, ": ")
+	if r := []rune(s); len(r) > maxReason {
+		s = string(r[:maxReason]) + "…"
+	}
+	return s
 }
 
-// firstMessage is the first string in a validation error tree, prefixed by
-// the field it is about.
+// firstMessage is the first string in a validation error tree, sanitised
+// and prefixed by the field it is about.
 func firstMessage(v any, field string) string {
 	switch v := v.(type) {
 	case string:
 		if field != "" && field != "non_field_errors" {
-			return field + ": " + v
+			return field + ": " + sanitise(v)
 		}
-		return v
+		return sanitise(v)
 	case []any:
 		for _, x := range v {
 			if m := firstMessage(x, field); m != "" {
@@ -224,6 +221,8 @@ func firstMessage(v any, field string) string {
 	return ""
 }
 
+// sanitise cuts a message of Label Studio's before the task it repeats and
+// makes it one line of printable characters.
 func sanitise(s string) string {
 	if i := strings.Index(s, " :: "); i >= 0 {
 		s = s[:i]
@@ -231,17 +230,18 @@ func sanitise(s string) string {
 	if i := strings.Index(s, " [assume:"); i >= 0 {
 		s = s[:i]
 	}
+	// A long message is cut first, to bound the work (a rune cut in two
+	// becomes U+FFFD); refusalReason cuts the summary to maxReason.
+	if len(s) > 4*maxReason {
+		s = s[:4*maxReason]
+	}
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsPrint(r) {
 			return r
 		}
 		return ' '
 	}, s)
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > maxReason {
-		s = string(r[:maxReason]) + "…"
-	}
-	return s
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // DataKeys returns the data keys of the project's labeling configuration
@@ -381,7 +381,8 @@ type importedTask struct {
 	Meta        taskMeta       `json:"meta"`
 }
 
-// taskMeta is the origin of a task in its meta.
+// taskMeta is the origin of a task in its meta; its keys are the ones
+// that mark a task's origin.
 type taskMeta struct {
 	Storage *int64  `json:"databricks_storage"`
 	Key     *string `json:"databricks_key"`
