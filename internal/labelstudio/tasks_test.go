@@ -395,32 +395,33 @@ func TestTaskErrors(t *testing.T) {
 }
 
 // TestRefusalIsSummarised: a refused import names Label Studio's reason
-// but not the task it repeats after " :: " (the task's data), nor a
-// credential, on one short line.
+// but not the task it repeats after " :: " (the task's data), on one short
+// line.
 func TestRefusalIsSummarised(t *testing.T) {
-	f := newFakeTasks()
-	f.answer = func(w http.ResponseWriter, r *http.Request) bool {
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprint(w, `{"id":"x","status_code":400,"version":"1.23.2","detail":"Validation error","exc_info":null,"validation_errors":{"non_field_errors":[`+
-			`"Error at item 1: \"text\" key is expected in task data [assume: item[\"data\"] = task root with values] :: {'data': {'image': 'SECRET-DATA'}}",`+
-			`"Error at item 2: \"text\" key is expected in task data :: {'data': {'image': 'SECRET-DATA'}}"]}}`)
-		return true
-	}
-	_, err := taskClient(t, f).ImportTasks(context.Background(), 7, []core.NewTask{{Data: map[string]any{"image": "SECRET-DATA"}}})
-	want := `Label Studio refused the tasks: POST /api/projects/7/import answered 400: Validation error: Error at item 1: "text" key is expected in task data (and 1 more)`
-	if !errors.Is(err, core.ErrTasksRefused) || err.Error() != want {
-		t.Errorf("got  %v\nwant %s", err, want)
-	}
-
-	long := strings.Repeat("x", 5000)
-	f.answer = func(w http.ResponseWriter, r *http.Request) bool {
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprintf(w, `{"validation_errors":{"predictions":["Prediction validation failed (1 errors):\n- Task 0, prediction 0: %s\n"]}}`, long)
-		return true
-	}
-	_, err = taskClient(t, f).ImportTasks(context.Background(), 7, []core.NewTask{{Data: map[string]any{"image": "a"}}})
-	if msg := err.Error(); len(msg) > 500 || strings.Contains(msg, "\n") || !strings.Contains(msg, "predictions: Prediction validation failed (1 errors): - Task 0") {
-		t.Errorf("a long refusal: %q", msg)
+	const prefix = `Label Studio refused the tasks: POST /api/projects/7/import answered 400`
+	for _, tc := range []struct{ name, body, want string }{
+		{"validation errors", `{"id":"x","status_code":400,"version":"1.23.2","detail":"Validation error","exc_info":null,"validation_errors":{"non_field_errors":[` +
+			`"Error at item 1: \"text\" key is expected in task data [assume: item[\"data\"] = task root with values] :: {'data': {'image': 'SECRET-DATA'}}",` +
+			`"Error at item 2: \"text\" key is expected in task data :: {'data': {'image': 'SECRET-DATA'}}"]}}`,
+			prefix + `: Validation error: Error at item 1: "text" key is expected in task data (and 1 more)`},
+		{"an item repeated", `{"validation_errors":{"non_field_errors":["Error at item 0: Task[data] must be dict :: {'data': 'SECRET-DATA'}"]}}`,
+			prefix + `: Error at item 0: Task[data] must be dict`},
+		{"a field", `{"detail":"Validation error","validation_errors":{"predictions":["Prediction validation failed (1 errors):\n- Task 0, prediction 0: ` + strings.Repeat("x", 5000) + `\n"]}}`,
+			prefix + `: Validation error: predictions: Prediction validation failed (1 errors): - Task 0, prediction 0: ` + strings.Repeat("x", 300-len(`Validation error: predictions: Prediction validation failed (1 errors): - Task 0, prediction 0: `)) + "…"},
+		{"not Label Studio's", `<html>SECRET-DATA</html>`, prefix},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeTasks()
+			f.answer = func(w http.ResponseWriter, r *http.Request) bool {
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprint(w, tc.body)
+				return true
+			}
+			_, err := taskClient(t, f).ImportTasks(context.Background(), 7, []core.NewTask{{Data: map[string]any{"image": "SECRET-DATA"}}})
+			if !errors.Is(err, core.ErrTasksRefused) || err.Error() != tc.want {
+				t.Errorf("got  %v\nwant %s", err, tc.want)
+			}
+		})
 	}
 }
 
