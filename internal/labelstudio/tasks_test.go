@@ -266,7 +266,7 @@ func TestImportIsSentOnce(t *testing.T) {
 		{"no answer in time", func(w http.ResponseWriter, r *http.Request) bool {
 			select {
 			case <-r.Context().Done():
-			case <-time.After(5 * time.Second):
+			case <-time.After(time.Second):
 			}
 			return true
 		}, core.ErrTasksUnavailable, 1},
