@@ -4,8 +4,11 @@
 // Authenticator for package httpapi and a core.ProjectAccess over it, both
 // caching Label Studio's answers under a SHA-256 of the Authorization
 // header, and the service credential read from a secret with a bounded
-// refresh. It knows nothing of AWS or Lambda: the secret is read through a
-// function the wiring gives it.
+// refresh. With the service credential, Client is also the sync's
+// core.TaskImporter: it imports tasks into a project in bulk, each marked
+// with its origin in its meta, and lists them back (tasks.go). It knows
+// nothing of AWS or Lambda: the secret is read through a function the
+// wiring gives it.
 package labelstudio
 
 import (
@@ -54,6 +57,10 @@ type Client struct {
 	// Service is the service credential, for questions no caller asks
 	// (does a project exist, for trusted AWS callers).
 	Service CredentialSource
+	// TaskTimeout bounds one call of the task import (an import, a page
+	// of a task list) instead of HTTP's timeout; DefaultTaskTimeout when
+	// zero.
+	TaskTimeout time.Duration
 }
 
 // CredentialSource gives the service credential's Authorization header.
