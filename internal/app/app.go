@@ -23,6 +23,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/metrics"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 	"github.com/lsdbx/databricks-storage/internal/storage"
+	"github.com/lsdbx/databricks-storage/internal/syncqueue"
 )
 
 // App is the wired service.
@@ -145,6 +146,11 @@ func NewWithAWS(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, opts 
 		}
 		if lister, ok := checker.(core.FileLister); ok {
 			manager.Files = lister
+		}
+		if cfg.SyncQueueURL != "" {
+			manager.Syncs = &dynamostore.Syncs{Client: db, Table: cfg.TableName}
+			manager.SyncQueue = &syncqueue.Queue{Client: clients.SQS, URL: cfg.SyncQueueURL}
+			manager.SyncStaleAfter = cfg.SyncStaleAfter
 		}
 		handler.Manager, dispatcher.Manager = manager, manager
 	}

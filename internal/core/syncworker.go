@@ -393,3 +393,8 @@ func sortedKeys(files []storage.File) []string {
 	slices.Sort(keys)
 	return slices.Compact(keys)
 }
+
+// SyncMaxReceives is the sync queue's maxReceiveCount (template.yaml): on
+// a message's last receive the worker fails the sync instead of leaving it
+// to the dead-letter queue.
+const SyncMaxReceives = 5

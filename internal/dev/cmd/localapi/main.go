@@ -21,9 +21,11 @@ import (
 
 	"github.com/lsdbx/databricks-storage/internal/app"
 	"github.com/lsdbx/databricks-storage/internal/config"
+	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/dev/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/dev/localapi"
 	"github.com/lsdbx/databricks-storage/internal/dev/localenv"
+	"github.com/lsdbx/databricks-storage/internal/dev/sqspoller"
 	"github.com/lsdbx/databricks-storage/internal/filesapp"
 	"github.com/lsdbx/databricks-storage/internal/logging"
 )
@@ -71,6 +73,21 @@ func run() error {
 		return err
 	}
 	defer ls.stop()
+	listener, err := listen(os.Getenv("PORT"))
+	if err != nil {
+		return err
+	}
+	addr := listener.Addr().String()
+	// Label Studio mode syncs: a local sync queue, and the front door's
+	// address in the synced tasks' file links.
+	var syncQueue *sqspoller.Queue
+	if ls.url != nil {
+		if syncQueue, err = sqspoller.Create(ctx, env.AWS, "sync-steps", syncVisibility, core.SyncMaxReceives); err != nil {
+			return err
+		}
+		os.Setenv("SYNC_QUEUE_URL", syncQueue.URL)
+		os.Setenv("FILES_BASE_URL", "http://"+addr)
+	}
 	cfg, err := config.FromEnv(os.Getenv)
 	if err != nil {
 		return err
@@ -88,11 +105,16 @@ func run() error {
 		fmt.Printf("API token with access to all projects: %s (fix it with LOCAL_API_TOKEN)\n", env.Token)
 	}
 
-	listener, err := listen(os.Getenv("PORT"))
-	if err != nil {
-		return err
+	if syncQueue != nil {
+		worker, err := app.NewSyncWorker(service.AWS, cfg, logger, opts.RootCAs)
+		if err != nil {
+			return err
+		}
+		// Lambda's event source mapping, BatchSize 1, a few at once.
+		for range syncPollers {
+			go syncQueue.Poll(ctx, 1, worker.HandleSQS, logger)
+		}
 	}
-	addr := listener.Addr().String()
 	// The file route, as the files function serves it behind the front door.
 	files := filesapp.NewFiles(service.AWS, cfg, logger, filesapp.FilesOptions{RootCAs: opts.RootCAs, Version: opts.Version})
 	var handler http.Handler = localapi.WithFiles(localapi.Handler{Lambda: service.Dispatcher}, files)
@@ -126,6 +148,16 @@ Press Ctrl+C to stop.
 	logger.Info("shutting down")
 	return server.Shutdown(shutdownCtx)
 }
+
+// syncVisibility is the local sync queue's visibility timeout: a failed
+// step comes back after it (in AWS, 200 s; here short, so that a fault
+// heals within a test). It bounds nothing but the wait: the step's lease
+// is longer, so a step of a crashed process is not taken up before it.
+const syncVisibility = 2 * time.Second
+
+// syncPollers is how many sync messages are run at once, as the template's
+// MaximumConcurrency bounds the sync worker.
+const syncPollers = 4
 
 // listen listens on 127.0.0.1:port; PORT=0 takes a free port. Without a
 // PORT it tries 8080 and, when another process has it (a shared machine),

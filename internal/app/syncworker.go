@@ -1,0 +1,62 @@
+package app
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/lsdbx/databricks-storage/internal/awsclients"
+	"github.com/lsdbx/databricks-storage/internal/boot"
+	"github.com/lsdbx/databricks-storage/internal/config"
+	"github.com/lsdbx/databricks-storage/internal/core"
+	"github.com/lsdbx/databricks-storage/internal/databricks"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore"
+	"github.com/lsdbx/databricks-storage/internal/eventsource"
+	"github.com/lsdbx/databricks-storage/internal/secretstore"
+	"github.com/lsdbx/databricks-storage/internal/syncqueue"
+)
+
+// ErrSyncNotConfigured is returned when the configuration lacks what the
+// sync worker needs.
+var ErrSyncNotConfigured = errors.New("the sync worker needs LABEL_STUDIO_URL, LABEL_STUDIO_TOKEN_SECRET, SYNC_QUEUE_URL and FILES_BASE_URL")
+
+// NewSyncWorker builds the sync worker's handler: the core's SyncWorker on
+// the table, the storage secrets (read only), the workspace, the Label
+// Studio project (the service credential) and the sync queue.
+func NewSyncWorker(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, rootCAs *x509.CertPool) (*eventsource.SyncHandler, error) {
+	if !cfg.LabelStudio.Enabled() || cfg.SyncQueueURL == "" || cfg.FilesBaseURL == "" {
+		return nil, ErrSyncNotConfigured
+	}
+	clients := awsclients.New(awsCfg)
+	checker := databricks.New(databricks.Options{Guard: cfg.Hosts, AzureAuthority: cfg.AzureAuthority, RootCAs: rootCAs})
+	worker := &core.SyncWorker{
+		Records:  &dynamostore.Store{Client: clients.DynamoDB, Table: cfg.TableName},
+		Secrets:  &secretstore.Vault{Client: clients.SecretsManager},
+		Syncs:    &dynamostore.Syncs{Client: clients.DynamoDB, Table: cfg.TableName},
+		Queue:    &syncqueue.Queue{Client: clients.SQS, URL: cfg.SyncQueueURL},
+		Pager:    checker,
+		Fetcher:  checker,
+		Tasks:    newLabelStudio(cfg, clients.SecretsManager).Client,
+		FileBase: cfg.FilesBaseURL,
+		Logger:   logger,
+	}
+	return &eventsource.SyncHandler{Worker: worker, MaxReceives: core.SyncMaxReceives, Logger: logger}, nil
+}
+
+// RunSyncWorker is the sync worker function's main.
+func RunSyncWorker() {
+	logger, cfg, awsCfg := boot.Function()
+	h, err := NewSyncWorker(awsCfg, cfg, logger, nil)
+	if err != nil {
+		logger.Error("the sync worker cannot start", slog.String("error", err.Error()))
+		// Every invocation fails the same way until the configuration is
+		// fixed; the messages wait in the queue.
+		lambda.Start(func(context.Context) error { return err })
+		return
+	}
+	lambda.Start(h.HandleSQS)
+}
