@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/databricks/databricks-sdk-go/apierr"
+	"github.com/databricks/databricks-sdk-go/client"
 	"github.com/databricks/databricks-sdk-go/httpclient"
 
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
@@ -37,6 +38,9 @@ type check struct {
 	timeout time.Duration
 	parent  context.Context // the caller's context
 	ctx     context.Context // the check's context, with its deadline
+	// client sends the requests the FilesAPI has no call for: a listing
+	// page asked for by its page_token (its iterator keeps the tokens).
+	client *client.DatabricksClient
 	// req names the request under way, for failures that do not name it
 	// ("GET https://host/api/…"); empty when unknown.
 	req string
