@@ -284,10 +284,16 @@ func entryName(e files.DirectoryEntry) (string, bool) {
 	if name == "" {
 		name = path.Base(strings.TrimRight(e.Path, "/"))
 	}
-	if name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
+	if !singleSegment(name) {
 		return "", false
 	}
 	return name, true
+}
+
+// singleSegment reports whether name is a single path segment, which a
+// key can hold.
+func singleSegment(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.Contains(name, "/")
 }
 
 func fileOf(key string, e walkEntry) storage.File {
