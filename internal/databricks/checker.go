@@ -2,7 +2,8 @@
 // credentials and that its Unity Catalog volume (and prefix) is a directory,
 // and lists the files under it for the files preview. Checker implements
 // core.ConnectionChecker and core.FileLister with the Files API of the
-// Databricks Go SDK.
+// Databricks Go SDK, and core.VolumePager, a sync's listing in steps
+// (ListPage).
 //
 // Only the SDK's client, config and service/files packages (and the
 // httpclient, apierr and config/credentials packages they are built on) are

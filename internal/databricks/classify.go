@@ -27,7 +27,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
-// check is the state of one CheckConnection or ListFiles call, for turning
+// check is the state of one CheckConnection, ListFiles or ListPage call, for turning
 // failures into connection errors.
 type check struct {
 	op      string // "connection check" or "files listing", for plain errors

@@ -119,11 +119,11 @@ type Server struct {
 	azure     map[string]map[string]principal // tenant → client id → secret, token
 	dirs      map[string]bool
 	files     map[string]file
+	status    map[string]int
+	requests  []Request
 	// children indexes dirs and files by parent directory, so that a
 	// listing page of a large workspace costs its directory's entries only.
 	children map[string]map[string]bool
-	status   map[string]int
-	requests []Request
 }
 
 // New returns an empty, unstarted server.
