@@ -2,7 +2,8 @@
 // credentials and that its Unity Catalog volume (and prefix) is a directory,
 // and lists the files under it for the files preview. Checker implements
 // core.ConnectionChecker and core.FileLister with the Files API of the
-// Databricks Go SDK.
+// Databricks Go SDK, and core.VolumePager, a sync's listing in steps
+// (ListPage).
 //
 // Only the SDK's client, config and service/files packages (and the
 // httpclient, apierr and config/credentials packages they are built on) are
@@ -180,7 +181,7 @@ func (c *Checker) begin(ctx context.Context, conn storage.Connection, op string)
 	if timeout <= 0 {
 		timeout = storage.DefaultRequestTimeoutS * time.Second
 	}
-	api, err := c.filesAPI(conn, base, timeout)
+	dbc, err := c.workspaceClient(conn, base, timeout)
 	if errors.Is(err, errInvalidTenant) {
 		return nil, nil, nil, &storage.ConnectionError{
 			Reason:  ReasonCredentialsRefused,
@@ -201,7 +202,8 @@ func (c *Checker) begin(ctx context.Context, conn storage.Connection, op string)
 		timeout: timeout,
 		parent:  ctx,
 		ctx:     budget,
-	}, api, cancel, nil
+		client:  dbc,
+	}, files.NewFiles(dbc), cancel, nil
 }
 
 // notFound tells apart why the Files API answered 404 (err) for the
@@ -239,9 +241,9 @@ func (ck *check) notFound(api *files.FilesAPI, err error) error {
 
 var errIsFile = errors.New("the path is a file")
 
-// filesAPI builds the SDK client of one check. It is cheap: the transports
-// are shared, and the configuration does no I/O.
-func (c *Checker) filesAPI(conn storage.Connection, base *url.URL, timeout time.Duration) (*files.FilesAPI, error) {
+// workspaceClient builds the SDK client of one check. It is cheap: the
+// transports are shared, and the configuration does no I/O.
+func (c *Checker) workspaceClient(conn storage.Connection, base *url.URL, timeout time.Duration) (*client.DatabricksClient, error) {
 	guarded, tokenClient := c.verified, c.verifiedClient
 	if !conn.VerifyTLS {
 		guarded, tokenClient = c.insecure, c.insecureClient
@@ -278,11 +280,7 @@ func (c *Checker) filesAPI(conn storage.Connection, base *url.URL, timeout time.
 		ErrorRetriable:     func(context.Context, error) bool { return false },
 		Transport:          transport,
 	})
-	dbc, err := client.NewWithClient(cfg, api)
-	if err != nil {
-		return nil, err
-	}
-	return files.NewFiles(dbc), nil
+	return client.NewWithClient(cfg, api)
 }
 
 // noLoader is a config.Loader that loads nothing.

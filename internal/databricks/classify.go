@@ -20,13 +20,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/databricks/databricks-sdk-go/apierr"
+	"github.com/databricks/databricks-sdk-go/client"
 	"github.com/databricks/databricks-sdk-go/httpclient"
 
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
-// check is the state of one CheckConnection or ListFiles call, for turning
+// check is the state of one CheckConnection, ListFiles or ListPage call, for turning
 // failures into connection errors.
 type check struct {
 	op      string // "connection check" or "files listing", for plain errors
@@ -37,6 +38,9 @@ type check struct {
 	timeout time.Duration
 	parent  context.Context // the caller's context
 	ctx     context.Context // the check's context, with its deadline
+	// client sends the requests the FilesAPI has no call for: a listing
+	// page asked for by its page_token (its iterator keeps the tokens).
+	client *client.DatabricksClient
 	// req names the request under way, for failures that do not name it
 	// ("GET https://host/api/…"); empty when unknown.
 	req string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"path"
 	"regexp"
@@ -76,106 +77,183 @@ func (c *Checker) ListFiles(ctx context.Context, conn storage.Connection, recurs
 		return storage.FileListing{}, err
 	}
 	defer cancel()
-	l := &lister{ck: ck, api: api, recursive: recursive, filter: filter, limit: limit}
-	return l.run()
-}
-
-// dirIterator is the SDK's listing.Iterator of directory entries.
-type dirIterator interface {
-	HasNext(ctx context.Context) bool
-	Next(ctx context.Context) (files.DirectoryEntry, error)
-}
-
-// dirListing is a directory being listed.
-type dirListing struct {
-	path  string // the absolute path, as this package built it
-	key   string // the key prefix of its entries: "" or ending with "/"
-	depth int    // 0 for the listed directory
-	it    dirIterator
-}
-
-type lister struct {
-	ck        *check
-	api       *files.FilesAPI
-	recursive bool
-	filter    *regexp.Regexp
-	limit     int
-}
-
-func (l *lister) open(dirPath, key string, depth int) *dirListing {
-	return &dirListing{
-		path:  dirPath,
-		key:   key,
-		depth: depth,
-		it:    l.api.ListDirectoryContents(l.ck.ctx, files.ListDirectoryContentsRequest{DirectoryPath: dirPath}),
-	}
-}
-
-func (l *lister) run() (storage.FileListing, error) {
-	ck := l.ck
-	rootKey := ""
-	if p := strings.Trim(ck.conn.Prefix, "/"); p != "" {
-		rootKey = p + "/"
-	}
-	stack := []*dirListing{l.open(ck.target, rootKey, 0)}
-	// answered: the workspace answered the first listing of the directory,
-	// so the credentials work and the directory exists.
-	answered := false
+	w := &walker{ck: ck, api: api, recursive: recursive, filter: filter}
+	w.stack = []*dirFrame{w.rootFrame()}
 	out := storage.FileListing{Files: []storage.File{}}
-	for len(stack) > 0 {
-		dir := stack[len(stack)-1]
-		if !dir.it.HasNext(ck.ctx) {
-			answered = true
-			stack = stack[:len(stack)-1]
-			continue
-		}
-		e, err := dir.it.Next(ck.ctx)
-		if err != nil {
-			switch {
-			case answered && ck.timedOut(err) && !errors.Is(ck.parent.Err(), context.Canceled):
-				out.TimedOut = true
-				return out, nil
-			case dir.depth == 0 && !answered && isNotFound(err):
-				return storage.FileListing{}, ck.notFound(l.api, err)
-			case dir.depth > 0 && isNotFound(err):
-				// Gone since its parent was listed: it holds no files.
-				stack = stack[:len(stack)-1]
-				continue
-			default:
-				return storage.FileListing{}, l.failure(err, dir.path)
-			}
-		}
-		answered = true
-		name, ok := entryName(e)
-		if !ok {
-			continue
-		}
-		if e.IsDirectory {
-			if l.recursive {
-				stack = append(stack, l.open(dir.path+"/"+name, dir.key+name+"/", dir.depth+1))
-			}
-			continue
-		}
-		key := dir.key + name
-		if !l.keep(key) {
-			continue
-		}
-		if len(out.Files) == l.limit {
+	err = w.walk(nil, func(f storage.File) bool {
+		if len(out.Files) == limit {
 			out.LimitReached = true
-			return out, nil
+			return false
 		}
-		out.Files = append(out.Files, fileOf(key, e))
+		out.Files = append(out.Files, f)
+		return true
+	})
+	switch {
+	case errors.Is(err, errTimeUp):
+		out.TimedOut = true
+	case err != nil:
+		return storage.FileListing{}, err
 	}
 	return out, nil
 }
 
+// dirFrame is a directory being walked: where it is, the entries of its
+// last page read that the walk has yet to take, and where its listing
+// continues.
+type dirFrame struct {
+	name  string // its name in its parent; "" for the listed directory
+	path  string // the absolute path, as this package built it
+	key   string // the key prefix of its entries: "" or ending with "/"
+	depth int    // 0 for the listed directory
+	// token is the page_token of its next unread page ("" for the first);
+	// done, that its last page was read.
+	token string
+	done  bool
+	// rest are the entries of the last page read not walked yet, only
+	// those the walk uses: subdirectories when recursive, matching files.
+	rest []walkEntry
+}
+
+// walkEntry is a directory entry the walk uses.
+type walkEntry struct {
+	name     string
+	dir      bool
+	size     int64 // file_size
+	modified int64 // last_modified, Unix milliseconds; 0 when absent
+}
+
+// walker walks a directory tree depth first, pre-order, in the order the
+// Files API lists each directory, reading each directory's pages with
+// their page_token. It is shared by ListFiles, which walks in one go, and
+// ListPage, which carries the stack over in a cursor.
+type walker struct {
+	ck        *check
+	api       *files.FilesAPI
+	recursive bool
+	filter    *regexp.Regexp
+	stack     []*dirFrame
+	// answered: the workspace answered a listing page in this call, so
+	// the credentials work and the directory exists.
+	answered bool
+	// pages counts the pages read in this call.
+	pages int
+}
+
+// errTimeUp ends a walk whose time ran out after the workspace answered:
+// what was found stands.
+var errTimeUp = errors.New("databricks: the listing's time ran out")
+
+// rootFrame is the listed directory, before its first page.
+func (w *walker) rootFrame() *dirFrame {
+	rootKey := ""
+	if p := strings.Trim(w.ck.conn.Prefix, "/"); p != "" {
+		rootKey = p + "/"
+	}
+	return &dirFrame{path: w.ck.target, key: rootKey}
+}
+
+// child is the frame of dir's subdirectory name, before its first page.
+func (dir *dirFrame) child(name string) *dirFrame {
+	return &dirFrame{name: name, path: dir.path + "/" + name, key: dir.key + name + "/", depth: dir.depth + 1}
+}
+
+// walk takes the entries of the stack's directories in order, reading
+// pages as they are needed, and calls found with each matching file; it
+// ends when the listing is complete, when found returns false (after that
+// file), or when stop, asked before each page read and after each
+// directory is done, returns true (nil: never). Its errors are the
+// listing's failures, or errTimeUp.
+func (w *walker) walk(stop func() bool, found func(storage.File) bool) error {
+	for len(w.stack) > 0 {
+		dir := w.stack[len(w.stack)-1]
+		if len(dir.rest) == 0 {
+			if dir.done {
+				w.stack = w.stack[:len(w.stack)-1]
+				if len(w.stack) > 0 && stop != nil && stop() {
+					return nil
+				}
+				continue
+			}
+			if stop != nil && stop() {
+				return nil
+			}
+			if err := w.read(dir); err != nil {
+				return err
+			}
+			continue
+		}
+		e := dir.rest[0]
+		dir.rest = dir.rest[1:]
+		if e.dir {
+			w.stack = append(w.stack, dir.child(e.name))
+			continue
+		}
+		if !found(fileOf(dir.key+e.name, e)) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// read reads dir's next page into dir.rest, or, for a subdirectory that
+// answers 404, which vanished since its parent was listed and holds no
+// files, marks it done.
+func (w *walker) read(dir *dirFrame) error {
+	ck := w.ck
+	page, err := w.page(dir.path, dir.token)
+	if err != nil {
+		switch {
+		case w.answered && ck.timedOut(err) && !errors.Is(ck.parent.Err(), context.Canceled):
+			return errTimeUp
+		case dir.depth == 0 && !w.answered && isNotFound(err):
+			return ck.notFound(w.api, err)
+		case dir.depth > 0 && isNotFound(err):
+			dir.rest, dir.done = nil, true
+			return nil
+		default:
+			return w.failure(err, dir.path)
+		}
+	}
+	w.answered = true
+	w.pages++
+	// Only the absence of next_page_token ends a directory: a page may
+	// hold fewer entries than asked, even none, and be followed by more.
+	dir.token, dir.done = page.NextPageToken, page.NextPageToken == ""
+	dir.rest = dir.rest[:0]
+	for _, e := range page.Contents {
+		name, ok := entryName(e)
+		switch {
+		case !ok:
+		case e.IsDirectory:
+			if w.recursive {
+				dir.rest = append(dir.rest, walkEntry{name: name, dir: true})
+			}
+		case w.keep(dir.key + name):
+			dir.rest = append(dir.rest, walkEntry{name: name, size: e.FileSize, modified: e.LastModified})
+		}
+	}
+	return nil
+}
+
+// page asks for one page of the Files API's directory listing of dirPath,
+// as the SDK's iterator would, but with the page_token of the caller's
+// choice and the page's next_page_token kept.
+func (w *walker) page(dirPath, token string) (*files.ListDirectoryResponse, error) {
+	var resp files.ListDirectoryResponse
+	err := w.ck.client.Do(w.ck.ctx, http.MethodGet,
+		"/api/2.0/fs/directories"+httpclient.EncodeMultiSegmentPathParameter(dirPath),
+		map[string]string{"Accept": "application/json"}, nil,
+		files.ListDirectoryContentsRequest{DirectoryPath: dirPath, PageToken: token}, &resp)
+	return &resp, err
+}
+
 // keep reports whether filter matches at the start of key, as Python's
 // re.match: the leftmost match starts at 0 exactly when some match does.
-func (l *lister) keep(key string) bool {
-	if l.filter == nil {
+func (w *walker) keep(key string) bool {
+	if w.filter == nil {
 		return true
 	}
-	loc := l.filter.FindStringIndex(key)
+	loc := w.filter.FindStringIndex(key)
 	return loc != nil && loc[0] == 0
 }
 
@@ -183,10 +261,10 @@ func (l *lister) keep(key string) bool {
 // is made of names the workspace chose, so the error holds the listed
 // directory followed by "/…" in its place, in the message, the request and
 // the description of an error of unknown cause alike.
-func (l *lister) failure(err error, dirPath string) error {
-	ck := *l.ck
+func (w *walker) failure(err error, dirPath string) error {
+	ck := *w.ck
 	ck.req = "GET " + (&url.URL{Scheme: "https", Host: ck.host, Path: "/api/2.0/fs/directories" + dirPath}).String()
-	if root := l.ck.target; dirPath != root {
+	if root := w.ck.target; dirPath != root {
 		ck.target = "a subdirectory of " + root
 		forms := []string{httpclient.EncodeMultiSegmentPathParameter(dirPath), (&url.URL{Path: dirPath}).EscapedPath(), dirPath}
 		ck.hide = func(s string) string {
@@ -206,17 +284,23 @@ func entryName(e files.DirectoryEntry) (string, bool) {
 	if name == "" {
 		name = path.Base(strings.TrimRight(e.Path, "/"))
 	}
-	if name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
+	if !singleSegment(name) {
 		return "", false
 	}
 	return name, true
 }
 
-func fileOf(key string, e files.DirectoryEntry) storage.File {
-	size := e.FileSize
+// singleSegment reports whether name is a single path segment, which a
+// key can hold.
+func singleSegment(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.Contains(name, "/")
+}
+
+func fileOf(key string, e walkEntry) storage.File {
+	size := e.size
 	f := storage.File{Key: key, Size: &size}
-	if e.LastModified != 0 {
-		t := time.UnixMilli(e.LastModified).UTC()
+	if e.modified != 0 {
+		t := time.UnixMilli(e.modified).UTC()
 		f.LastModified = &t
 	}
 	return f

@@ -27,7 +27,7 @@ func TestSubdirectoryFailureOfUnknownCause(t *testing.T) {
 		parent:  context.Background(),
 		ctx:     context.Background(),
 	}
-	l := &lister{ck: ck}
+	l := &walker{ck: ck}
 	escaped := "/Volumes/main/default/landing/chosen%20by%20the%20workspace/%C3%BCn%C3%AFcode%23%3F"
 	cause := errors.New("odd failure of GET https://example.invalid/api/2.0/fs/directories" + escaped + " (" + dir + ") with dapi-secret")
 	err := l.failure(cause, dir)

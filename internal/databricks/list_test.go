@@ -264,13 +264,65 @@ func TestListFilesAuthModes(t *testing.T) {
 // reason, when the first listing of the directory fails; later failures
 // fail it too, but for timeouts and for subdirectories that vanished.
 func TestListFilesFailures(t *testing.T) {
+	for _, tt := range listFailures() {
+		t.Run(tt.name, func(t *testing.T) {
+			fw := startTree(t)
+			opts := testOptions(fw)
+			conn := connFor(fw, tt.mode)
+			tt.setup(t, fw, &conn, &opts)
+			checker := newChecker(t, opts)
+
+			start := time.Now()
+			got, err := checker.ListFiles(context.Background(), conn, tt.recursive, nil, 100)
+			elapsed := time.Since(start)
+			ce := assertReason(t, err, tt.wantReason)
+			t.Logf("%s: %s [Err: %v]", ce.Reason, ce.Message, ce.Err)
+			if len(got.Files) != 0 || got.TimedOut || got.LimitReached {
+				t.Errorf("a failed listing returned %+v", got)
+			}
+			for _, s := range tt.wantIn {
+				if !strings.Contains(ce.Message, s) {
+					t.Errorf("message %q does not contain %q", ce.Message, s)
+				}
+			}
+			if !strings.HasSuffix(ce.Message, ".") {
+				t.Errorf("message %q is not a sentence", ce.Message)
+			}
+			if tt.requests >= 0 {
+				if n := len(fw.Requests()); n != tt.requests {
+					t.Errorf("%d requests, want %d: %+v", n, tt.requests, fw.Requests())
+				}
+			}
+			if tt.wantReason == databricks.ReasonTimedOut && elapsed > 2*time.Second {
+				t.Errorf("the listing took %s, beyond its %s timeout", elapsed, conn.Timeout)
+			}
+			assertNoSecret(t, err, conn)
+
+			// The messages can differ: a listing's GET has an answer body,
+			// with an error code, where the check's HEAD has none.
+			checkErr := checker.CheckConnection(context.Background(), conn)
+			if tt.checkToo {
+				assertReason(t, checkErr, tt.wantReason)
+			} else if checkErr != nil {
+				t.Errorf("CheckConnection: %v", checkErr)
+			}
+		})
+	}
+}
+
+// listFailure is a way a listing fails.
+type listFailure struct {
+	failureCase
+	recursive bool
+	// checkToo: the check fails with the same reason.
+	checkToo bool
+}
+
+// listFailures are the ways a listing of the listTree volume fails, those
+// of ListFiles and of ListPage alike.
+func listFailures() []listFailure {
 	vol := fakeworkspace.DefaultVolumePath
-	tests := []struct {
-		failureCase
-		recursive bool
-		// checkToo: the check fails with the same reason.
-		checkToo bool
-	}{
+	return []listFailure{
 		{failureCase{"pat refused", func(t *testing.T, fw *fakeworkspace.Server, c *storage.Connection, o *databricks.Options) {
 			c.Secrets.Token = "dapi-WRONG-secret-123"
 		}, storage.AuthPAT, databricks.ReasonCredentialsRefused, []string{"personal access token", "HTTP 401"}, 1}, false, true},
@@ -329,50 +381,6 @@ func TestListFilesFailures(t *testing.T) {
 		{failureCase{"subdirectory redirects", func(t *testing.T, fw *fakeworkspace.Server, c *storage.Connection, o *databricks.Options) {
 			fw.SetStatus(vol+"/images/2025", http.StatusFound)
 		}, storage.AuthPAT, databricks.ReasonRedirected, []string{"HTTP 302"}, 2}, true, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			fw := startTree(t)
-			opts := testOptions(fw)
-			conn := connFor(fw, tt.mode)
-			tt.setup(t, fw, &conn, &opts)
-			checker := newChecker(t, opts)
-
-			start := time.Now()
-			got, err := checker.ListFiles(context.Background(), conn, tt.recursive, nil, 100)
-			elapsed := time.Since(start)
-			ce := assertReason(t, err, tt.wantReason)
-			t.Logf("%s: %s [Err: %v]", ce.Reason, ce.Message, ce.Err)
-			if len(got.Files) != 0 || got.TimedOut || got.LimitReached {
-				t.Errorf("a failed listing returned %+v", got)
-			}
-			for _, s := range tt.wantIn {
-				if !strings.Contains(ce.Message, s) {
-					t.Errorf("message %q does not contain %q", ce.Message, s)
-				}
-			}
-			if !strings.HasSuffix(ce.Message, ".") {
-				t.Errorf("message %q is not a sentence", ce.Message)
-			}
-			if tt.requests >= 0 {
-				if n := len(fw.Requests()); n != tt.requests {
-					t.Errorf("%d requests, want %d: %+v", n, tt.requests, fw.Requests())
-				}
-			}
-			if tt.wantReason == databricks.ReasonTimedOut && elapsed > 2*time.Second {
-				t.Errorf("the listing took %s, beyond its %s timeout", elapsed, conn.Timeout)
-			}
-			assertNoSecret(t, err, conn)
-
-			// The messages can differ: a listing's GET has an answer body,
-			// with an error code, where the check's HEAD has none.
-			checkErr := checker.CheckConnection(context.Background(), conn)
-			if tt.checkToo {
-				assertReason(t, checkErr, tt.wantReason)
-			} else if checkErr != nil {
-				t.Errorf("CheckConnection: %v", checkErr)
-			}
-		})
 	}
 }
 

@@ -121,6 +121,9 @@ type Server struct {
 	files     map[string]file
 	status    map[string]int
 	requests  []Request
+	// children indexes dirs and files by parent directory, so that a
+	// listing page of a large workspace costs its directory's entries only.
+	children map[string]map[string]bool
 }
 
 // New returns an empty, unstarted server.
@@ -134,6 +137,7 @@ func New(opts ...Option) *Server {
 		azure:     map[string]map[string]principal{},
 		dirs:      map[string]bool{},
 		files:     map[string]file{},
+		children:  map[string]map[string]bool{},
 		status:    map[string]int{},
 	}
 	for _, o := range opts {

@@ -570,3 +570,29 @@ func TestRouting(t *testing.T) {
 		})
 	}
 }
+
+func TestRemove(t *testing.T) {
+	vol := fakeworkspace.DefaultVolumePath
+	tests := []struct {
+		remove string
+		want   []string // the volume's listing after
+	}{
+		{vol + "/a/b", []string{"a", "ab.txt", "images", "readme.txt"}},
+		{vol + "/a", []string{"ab.txt", "images", "readme.txt"}},
+		{vol + "/ab.txt", []string{"a", "images", "readme.txt"}},
+		{vol + "/missing", []string{"a", "ab.txt", "images", "readme.txt"}},
+	}
+	for _, tt := range tests {
+		fw := start(t)
+		fw.AddFile(vol+"/a/b/c.txt", nil)
+		fw.AddFile(vol+"/ab.txt", nil) // shares the prefix "a" of a, not its path
+		fw.Remove(tt.remove)
+		if names, _ := listAll(t, fw, vol, ""); strings.Join(names, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("Remove(%s): listed %v, want %v", tt.remove, names, tt.want)
+		}
+		status, _, _ := do(t, fw.Client(), "GET", fw.URL()+"/api/2.0/fs/directories"+tt.remove, "Bearer "+fakeworkspace.DefaultPAT, nil)
+		if status != http.StatusNotFound {
+			t.Errorf("Remove(%s): listing it answers %d, want 404", tt.remove, status)
+		}
+	}
+}

@@ -52,6 +52,7 @@ func (s *Server) AddGeneratedFile(p string, size int64, seed byte, contentType s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.addDirLocked(path.Dir(p))
+	s.linkLocked(p)
 	s.files[p] = file{generated: true, size: size, seed: seed, contentType: contentType,
 		modified: time.Now().UTC().Truncate(time.Second)}
 }
@@ -120,7 +121,17 @@ func (s *Server) AddDirectory(p string) {
 func (s *Server) addDirLocked(p string) {
 	for ; p != "/"; p = path.Dir(p) {
 		s.dirs[p] = true
+		s.linkLocked(p)
 	}
+}
+
+// linkLocked indexes the file or directory p under its parent.
+func (s *Server) linkLocked(p string) {
+	parent := path.Dir(p)
+	if s.children[parent] == nil {
+		s.children[parent] = map[string]bool{}
+	}
+	s.children[parent][p] = true
 }
 
 // AddFile creates the file p with content, and its parent directories. Its
@@ -137,7 +148,27 @@ func (s *Server) AddFileAt(p string, content []byte, modified time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.addDirLocked(path.Dir(p))
+	s.linkLocked(p)
 	s.files[p] = file{content: slices.Clone(content), modified: modified.UTC().Truncate(time.Millisecond)}
+}
+
+// Remove deletes the file or the directory p, and everything under the
+// directory, as if a user deleted it in the workspace.
+func (s *Server) Remove(p string) {
+	p = cleanPath(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.children[path.Dir(p)], p)
+	var drop func(p string)
+	drop = func(p string) {
+		for c := range s.children[p] {
+			drop(c)
+		}
+		delete(s.children, p)
+		delete(s.files, p)
+		delete(s.dirs, p)
+	}
+	drop(p)
 }
 
 // SetStatus makes every Files API request for p answer status (e.g. 403 or

@@ -108,14 +108,12 @@ func (s *Server) listPage(w http.ResponseWriter, r *http.Request, children []dir
 // path ends with a slash, as the Files API's do.
 func (s *Server) childrenLocked(dir string) []dirEntry {
 	out := []dirEntry{}
-	for d := range s.dirs {
-		if path.Dir(d) == dir && d != dir {
-			out = append(out, dirEntry{Path: d + "/", IsDirectory: true, Name: path.Base(d)})
+	for c := range s.children[dir] {
+		if s.dirs[c] && c != dir {
+			out = append(out, dirEntry{Path: c + "/", IsDirectory: true, Name: path.Base(c)})
 		}
-	}
-	for p, f := range s.files {
-		if path.Dir(p) == dir {
-			out = append(out, dirEntry{Path: p, FileSize: f.length(), LastModified: f.modified.UnixMilli(), Name: path.Base(p)})
+		if f, ok := s.files[c]; ok {
+			out = append(out, dirEntry{Path: c, FileSize: f.length(), LastModified: f.modified.UnixMilli(), Name: path.Base(c)})
 		}
 	}
 	slices.SortFunc(out, func(a, b dirEntry) int { return strings.Compare(a.Path, b.Path) })
