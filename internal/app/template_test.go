@@ -5,11 +5,14 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/httpapi"
 )
 
@@ -173,7 +176,9 @@ func TestTemplateSetsTheVariablesTheFunctionsRead(t *testing.T) {
 		"CreateStorageFunction": {"TABLE_NAME", "SECRET_NAME_PREFIX", "SECRETS_KMS_KEY_ID", "DATABRICKS_ALLOWED_HOST_SUFFIXES", "TOKEN_CACHE_SECONDS", "IDEMPOTENCY_TTL_HOURS", "METRICS_NAMESPACE",
 			"LABEL_STUDIO_URL", "LABEL_STUDIO_TOKEN_SECRET", "AWS_ENDPOINT_URL", "DATABRICKS_ALLOW_PRIVATE_HOSTS", "AZURE_AUTHORITY_HOST"},
 		"ManageStorageFunction": {"TABLE_NAME", "SECRET_NAME_PREFIX", "SECRET_RECOVERY_DAYS", "DATABRICKS_ALLOWED_HOST_SUFFIXES", "TOKEN_CACHE_SECONDS", "METRICS_NAMESPACE",
-			"LABEL_STUDIO_URL", "LABEL_STUDIO_TOKEN_SECRET", "AWS_ENDPOINT_URL", "DATABRICKS_ALLOW_PRIVATE_HOSTS", "AZURE_AUTHORITY_HOST"},
+			"LABEL_STUDIO_URL", "LABEL_STUDIO_TOKEN_SECRET", "SYNC_QUEUE_URL", "AWS_ENDPOINT_URL", "DATABRICKS_ALLOW_PRIVATE_HOSTS", "AZURE_AUTHORITY_HOST"},
+		"SyncWorkerFunction": {"TABLE_NAME", "SECRET_NAME_PREFIX", "DATABRICKS_ALLOWED_HOST_SUFFIXES", "LABEL_STUDIO_URL", "LABEL_STUDIO_TOKEN_SECRET",
+			"SYNC_QUEUE_URL", "FILES_BASE_URL", "AWS_ENDPOINT_URL", "DATABRICKS_ALLOW_PRIVATE_HOSTS", "AZURE_AUTHORITY_HOST"},
 		"SweepFunction": {"TABLE_NAME", "SECRET_NAME_PREFIX", "SWEEP_GRACE_MINUTES", "METRICS_NAMESPACE", "AWS_ENDPOINT_URL"},
 		"FilesFunction": {"TABLE_NAME", "SECRET_NAME_PREFIX", "DATABRICKS_ALLOWED_HOST_SUFFIXES", "LABEL_STUDIO_URL",
 			"LABEL_STUDIO_TOKEN_SECRET", "AWS_ENDPOINT_URL", "DATABRICKS_ALLOW_PRIVATE_HOSTS", "AZURE_AUTHORITY_HOST"},
@@ -188,6 +193,25 @@ func TestTemplateSetsTheVariablesTheFunctionsRead(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s sets %v, want %v", fn, got, want)
 		}
+	}
+}
+
+// The sync queue's redrive policy gives up after core.SyncMaxReceives
+// receives, the count on whose last receive the worker fails the sync; its
+// visibility timeout outlasts the worker's timeout and a step's lease.
+func TestTemplateSyncQueue(t *testing.T) {
+	tpl := loadTemplate(t)
+	q := tpl.get("Resources", "SyncQueue", "Properties")
+	if got := q.get("RedrivePolicy", "maxReceiveCount").Value; got != strconv.Itoa(core.SyncMaxReceives) {
+		t.Errorf("SyncQueue maxReceiveCount %s, want core.SyncMaxReceives %d", got, core.SyncMaxReceives)
+	}
+	vis, _ := strconv.Atoi(q.get("VisibilityTimeout").Value)
+	timeout, _ := strconv.Atoi(tpl.get("Resources", "SyncWorkerFunction", "Properties", "Timeout").Value)
+	if vis <= timeout || time.Duration(vis)*time.Second <= core.DefaultSyncLease {
+		t.Errorf("SyncQueue visibility %d s, want above the worker's timeout %d s and the lease %s", vis, timeout, core.DefaultSyncLease)
+	}
+	if time.Duration(timeout)*time.Second >= core.DefaultSyncLease {
+		t.Errorf("the worker's timeout %d s must be shorter than a step's lease %s", timeout, core.DefaultSyncLease)
 	}
 }
 

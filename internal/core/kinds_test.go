@@ -42,6 +42,7 @@ var sentinels = map[string]struct {
 	"ErrTasksUnavailable": {ErrTasksUnavailable, KindInternal},
 	"ErrTasksRefused":     {ErrTasksRefused, KindInternal},
 	"ErrSyncBusy":         {ErrSyncBusy, KindInternal},
+	"ErrCursorRefused":    {ErrCursorRefused, KindInternal},
 	"ErrSyncNotQueued":    {ErrSyncNotQueued, KindPersistence},
 	"PermissionError":     {&PermissionError{TokenID: "t", Project: 1}, KindForbidden},
 

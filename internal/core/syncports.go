@@ -41,6 +41,11 @@ type VolumePager interface {
 	ListPage(ctx context.Context, c storage.Connection, recursive bool, filter *regexp.Regexp, cursor string, want int) (ListPage, error)
 }
 
+// ErrCursorRefused is wrapped by a VolumePager that cannot go on from a
+// cursor (not one it made, or a listing it cannot carry over): the sync
+// fails, and a new one starts the listing again.
+var ErrCursorRefused = errors.New("the listing cannot go on from its cursor")
+
 // TaskOrigin is where a task came from: a file of a storage and, for a
 // file of JSON tasks, the index of its item. The import marks each task's
 // meta with it, so that an import whose answer was lost can be found.

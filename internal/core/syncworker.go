@@ -341,8 +341,11 @@ func (w *SyncWorker) logger() *slog.Logger { return loggerOr(w.Logger) }
 // must fix something (credentials, the volume), or keeps it for a retry.
 func failureOf(err error) error {
 	var c *storage.ConnectionError
-	if errors.As(err, &c) && !c.Transient() {
+	switch {
+	case errors.As(err, &c) && !c.Transient():
 		return &syncFailure{c.Message}
+	case errors.Is(err, ErrCursorRefused):
+		return &syncFailure{"The volume's listing could not be continued where the last step stopped. Start the sync again: files already imported are not imported twice."}
 	}
 	return err
 }

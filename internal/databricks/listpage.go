@@ -35,11 +35,11 @@ const (
 var (
 	// ErrInvalidCursor: the cursor is none ListPage made for this
 	// connection (it does not decode, or continues another listing).
-	ErrInvalidCursor = errors.New("databricks: invalid listing cursor")
+	ErrInvalidCursor = fmt.Errorf("%w: databricks: invalid listing cursor", core.ErrCursorRefused)
 	// ErrCursorTooLarge: the listing cannot stop where its cursor fits in
 	// core.MaxCursorBytes; a directory holds too many entries with long
 	// names after a subdirectory.
-	ErrCursorTooLarge = errors.New("databricks: the listing cannot be carried over in a cursor")
+	ErrCursorTooLarge = fmt.Errorf("%w: databricks: the listing cannot be carried over in a cursor", core.ErrCursorRefused)
 )
 
 // ListPage implements core.VolumePager: it continues the listing of the
