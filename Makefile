@@ -22,9 +22,9 @@ TEST_FUZZTIME ?= 10s
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 export AWS_LAMBDA_RIE := $(RIE)
 
-.PHONY: help venv labelstudio tools build run invoke sam-local sam-local-packages test unit contract lint cfn-lint fuzz fuzz-short load clean \
+.PHONY: help venv labelstudio tools chromium build run invoke sam-local sam-local-packages test unit contract lint cfn-lint fuzz fuzz-short load clean \
 	build-CreateStorageFunction build-ManageStorageFunction build-SweepFunction
-.PHONY: help venv tools build run invoke sam-local sam-local-packages test unit contract lint cfn-lint fuzz fuzz-short load clean \
+.PHONY: help venv tools chromium build run invoke sam-local sam-local-packages test unit contract lint cfn-lint fuzz fuzz-short load clean \
 	build-CreateStorageFunction build-ManageStorageFunction build-SweepFunction build-FilesFunction
 
 help: ## list the targets
@@ -67,7 +67,15 @@ $(RIE):
 $(STATICCHECK):
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-tools: venv $(RIE) $(STATICCHECK) ## everything the tests need
+# Debian's Chromium for the browser test (internal/dev/browser, driven by
+# chromedp): no browser download is possible here, the distribution's is.
+chromium:
+	@command -v chromium >/dev/null || { \
+		test "$$(id -u)" = 0 || { echo "the browser test needs Debian's chromium: apt-get install chromium (as root)"; exit 1; }; \
+		echo "Installing Debian's chromium (the browser test)."; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
+
+tools: venv $(RIE) $(STATICCHECK) chromium ## everything the tests need
 
 build: ## linux/arm64 bootstrap per function, in build/<function>/
 	@for f in $(FUNCTIONS); do \

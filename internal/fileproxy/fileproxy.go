@@ -89,14 +89,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	line.storageID, line.path = id, p
 	read := core.FileRead{Head: r.Method == http.MethodHead, IfNoneMatch: r.Header.Get("If-None-Match")}
-	// A range with If-Range is served whole: the file's entity tag is
-	// known only once the workspace answers, and a whole file is always a
-	// right answer to If-Range.
-	if v := r.Header.Get("Range"); v != "" && !read.Head && r.Header.Get("If-Range") == "" {
+	if v := r.Header.Get("Range"); v != "" && !read.Head {
 		read.Range = ParseRange(v)
 		line.rng = v
 	}
-	content, err := h.Files.Open(r.Context(), core.FileRequest{StorageID: id, Capability: capability, Path: p, Read: read})
+	req := core.FileRequest{StorageID: id, Capability: capability, Path: p, Read: read}
+	content, err := h.Files.Open(r.Context(), req)
+	// If-Range (a media player's every seek after its first answer): the
+	// range only while the file still has the client's validator, which
+	// is known once the workspace answers; else the whole, current file,
+	// read again (rare: the file changed).
+	if ifRange := r.Header.Get("If-Range"); err == nil && read.Range != nil && ifRange != "" && !ifRangeHolds(ifRange, content) {
+		if content.Body != nil {
+			content.Body.Close()
+		}
+		req.Read.Range = nil
+		content, err = h.Files.Open(r.Context(), req)
+	}
 	if err != nil {
 		line.err = err
 		line.status = h.writeKind(w, r, core.KindOf(err))
@@ -176,6 +185,18 @@ func (h *Handler) writeContent(w http.ResponseWriter, r *http.Request, c core.Fi
 }
 
 type writerOnly struct{ io.Writer }
+
+// ifRangeHolds reports whether an If-Range value names the file c: a
+// strong entity tag equal to its ETag, or an HTTP date equal to its
+// Last-Modified (RFC 9110, 13.1.5). A weak tag never holds.
+func ifRangeHolds(v string, c core.FileContent) bool {
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, `"`) || strings.HasPrefix(v, "W/") {
+		return c.ETag != "" && !strings.HasPrefix(c.ETag, "W/") && v == c.ETag
+	}
+	t, err := http.ParseTime(v)
+	return err == nil && !c.LastModified.IsZero() && t.Equal(c.LastModified.UTC().Truncate(time.Second))
+}
 
 // ParseRange parses a Range header of one byte range: "bytes=N-M",
 // "bytes=N-" or "bytes=-N". Anything else (several ranges, another unit,

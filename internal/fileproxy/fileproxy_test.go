@@ -389,3 +389,48 @@ func TestCapabilityNeverLogged(t *testing.T) {
 		t.Errorf("the log lines do not name the storage and the path:\n%s", logs)
 	}
 }
+
+// A media player's later ranges carry If-Range with the validator of its
+// first answer (Chromium does, seeking an <audio>): while the file is
+// unchanged they are served as ranges (206), not as the whole file from
+// byte 0 — which would re-send up to the whole file for each seek and
+// break past a function URL's 200 MB answer. A validator the file no
+// longer has gets the whole, current file (200), as HTTP asks.
+func TestIfRangeServesTheRangeWhileTheFileIsUnchanged(t *testing.T) {
+	e := newEnv(t)
+	e.store.addStorage(t, 1, e.ws.URL(), "media", 10)
+	const size = 10 * mb
+	e.ws.AddGeneratedFile(volumePath+"/media/tone.wav", size, 9, "audio/wav")
+	link := e.link(t, 1, "media/tone.wav")
+	first, _ := e.get(t, http.MethodGet, link, map[string]string{"Range": "bytes=0-"})
+	etag, modified := first.Header.Get("ETag"), first.Header.Get("Last-Modified")
+	if first.StatusCode != http.StatusPartialContent || etag == "" || modified == "" {
+		t.Fatalf("first range: status %d, ETag %q, Last-Modified %q", first.StatusCode, etag, modified)
+	}
+	seek := int64(9 * mb)
+	cases := []struct {
+		name, ifRange string
+		status        int
+	}{
+		{"its entity tag", etag, http.StatusPartialContent},
+		{"its date", modified, http.StatusPartialContent},
+		{"another entity tag", `"other"`, http.StatusOK},
+		{"a weak entity tag (never matches)", "W/" + etag, http.StatusOK},
+		{"another date", time.Unix(1, 0).UTC().Format(http.TimeFormat), http.StatusOK},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, body := e.get(t, http.MethodGet, link, map[string]string{"Range": fmt.Sprintf("bytes=%d-%d", seek, size-1), "If-Range": c.ifRange})
+			if resp.StatusCode != c.status {
+				t.Fatalf("status %d (%d bytes), want %d", resp.StatusCode, len(body), c.status)
+			}
+			wantFirst := seek
+			if c.status == http.StatusOK {
+				wantFirst = 0
+			}
+			if !bytes.Equal(body, want(9, size, wantFirst, size-1)) {
+				t.Errorf("%d bytes differ from the workspace's bytes %d-%d", len(body), wantFirst, size-1)
+			}
+		})
+	}
+}

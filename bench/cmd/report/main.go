@@ -109,6 +109,7 @@ func run(o options) error {
 		{"4. CPU and memory per create", measurePerCreate},
 		{"5. Lambda's CPU share by memory size", measureQuotas},
 		{"6. Label Studio mode: verifying a caller", measureLabelStudio},
+		{"7. File route: time to first byte and throughput", measureFileRoute},
 	} {
 		if o.only != "" && !slices.Contains(strings.Split(o.only, ","), s.title[:1]) {
 			continue
