@@ -398,7 +398,7 @@ func TestTaskErrors(t *testing.T) {
 // but not the task it repeats after " :: " (the task's data), on one short
 // line.
 func TestRefusalIsSummarised(t *testing.T) {
-	const prefix = `Label Studio refused the tasks: POST /api/projects/7/import answered 400`
+	const prefix = `the tasks were refused by Label Studio: POST /api/projects/7/import answered 400`
 	for _, tc := range []struct{ name, body, want string }{
 		{"validation errors", `{"id":"x","status_code":400,"version":"1.23.2","detail":"Validation error","exc_info":null,"validation_errors":{"non_field_errors":[` +
 			`"Error at item 1: \"text\" key is expected in task data [assume: item[\"data\"] = task root with values] :: {'data': {'image': 'SECRET-DATA'}}",` +
