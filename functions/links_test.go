@@ -17,15 +17,20 @@ const module = "github.com/lsdbx/databricks-storage/"
 var shipped = map[string][]string{
 	"create-storage": {"internal/apierror", "internal/app", "internal/auth", "internal/awsclients", "internal/boot", "internal/config", "internal/core", "internal/databricks",
 		"internal/dynamostore", "internal/dynamostore/tokenstore", "internal/eventsource", "internal/filecap", "internal/hostguard",
-		"internal/httpapi", "internal/labelstudio", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "openapi"},
+		"internal/httpapi", "internal/labelstudio", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "internal/syncqueue", "openapi"},
 	"manage-storage": {"internal/apierror", "internal/app", "internal/auth", "internal/awsclients", "internal/boot", "internal/config", "internal/core", "internal/databricks",
 		"internal/dynamostore", "internal/dynamostore/tokenstore", "internal/eventsource", "internal/filecap", "internal/hostguard",
-		"internal/httpapi", "internal/labelstudio", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "openapi"},
+		"internal/httpapi", "internal/labelstudio", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "internal/syncqueue", "openapi"},
 	// The file route links no API-key, Label Studio, storage-API or
 	// event-source code.
 	"files": {"internal/apierror", "internal/awsclients", "internal/boot", "internal/config", "internal/core",
 		"internal/databricks", "internal/dynamostore", "internal/filecap", "internal/fileproxy", "internal/filesapp",
 		"internal/hostguard", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage"},
+	// The sync worker: the app's wiring (and so the HTTP API's packages,
+	// which it never serves), its own queue and Label Studio's client.
+	"sync-worker": {"internal/apierror", "internal/app", "internal/auth", "internal/awsclients", "internal/boot", "internal/config", "internal/core", "internal/databricks",
+		"internal/dynamostore", "internal/dynamostore/tokenstore", "internal/eventsource", "internal/filecap", "internal/hostguard",
+		"internal/httpapi", "internal/labelstudio", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "internal/syncqueue", "openapi"},
 	// The sweep links no HTTP, token or event-source code.
 	"sweep": {"internal/awsclients", "internal/boot", "internal/config", "internal/core", "internal/dynamostore", "internal/filecap", "internal/hostguard",
 		"internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "internal/sweep"},
