@@ -214,6 +214,8 @@ type memSyncs struct {
 	f      *faults
 	states map[int64]SyncState
 	links  map[string]Link // storage#key
+	// beforePutLinks, when set, runs before a PutLinks (once).
+	beforePutLinks func()
 }
 
 func newMemSyncs(f *faults) *memSyncs {
@@ -288,6 +290,10 @@ func (m *memSyncs) Links(_ context.Context, id int64, keys []string) (map[string
 func (m *memSyncs) PutLinks(_ context.Context, id int64, links []Link) error {
 	if m.f.fault("putlinks-before") {
 		return errInjected
+	}
+	if hook := m.beforePutLinks; hook != nil {
+		m.beforePutLinks = nil
+		hook()
 	}
 	m.mu.Lock()
 	// A batch write may land in part.
@@ -727,6 +733,26 @@ func TestSyncOfADeletedStorage(t *testing.T) {
 	}
 	if _, found, _ := e.syncs.GetSync(context.Background(), syncStorage); found {
 		t.Error("the sync state outlived its storage")
+	}
+}
+
+// A storage deleted while a step imports: the step's links, written after
+// the deleted storage's links were removed, are removed too.
+func TestSyncStepRacingADelete(t *testing.T) {
+	e := newSyncEnv(t, 0, 0, volumeFiles(30), true)
+	e.start()
+	e.syncs.beforePutLinks = func() {
+		if err := e.manager.Delete(context.Background(), TrustedSource("test"), syncStorage); err != nil {
+			t.Fatal(err)
+		}
+		e.drain() // the purge runs before the step writes its links
+	}
+	e.drain()
+	if n := e.syncs.linkCount(syncStorage); n != 0 {
+		t.Fatalf("%d links outlived their storage", n)
+	}
+	if n := len(e.project.tasks); n != 7 {
+		t.Fatalf("%d tasks, want the 7 of the one step run", n)
 	}
 }
 

@@ -79,10 +79,7 @@ func (p *pageRun) run(ctx context.Context, files []storage.File) error {
 	for _, l := range p.links {
 		out = append(out, l)
 	}
-	if err := p.w.Syncs.PutLinks(ctx, p.st.Storage, out); err != nil {
-		return fmt.Errorf("%w: write links: %w", ErrPersistence, err)
-	}
-	return nil
+	return p.w.putLinks(ctx, p.st.Storage, out)
 }
 
 // complete reports whether every task of a link still exists.

@@ -253,14 +253,39 @@ func (w *SyncWorker) settle(ctx context.Context, st *SyncState, project int64) e
 				out = append(out, l)
 			}
 		}
-		if err := w.Syncs.PutLinks(ctx, st.Storage, out); err != nil {
-			return fmt.Errorf("%w: write links: %w", ErrPersistence, err)
+		if err := w.putLinks(ctx, st.Storage, out); err != nil {
+			return err
 		}
 		w.logger().InfoContext(ctx, "sync settled tasks of an import whose outcome was unknown",
 			slog.Int64("storage_id", st.Storage), slog.Int("tasks", len(found)), slog.Int("files", len(out)))
 	}
 	st.Unsettled = false
 	return w.put(ctx, st)
+}
+
+// putLinks writes links of a storage, then makes sure the storage still
+// exists: a storage deleted meanwhile may have had its links removed
+// before these were written, so they are removed here and the sync stops
+// (ErrConflict).
+func (w *SyncWorker) putLinks(ctx context.Context, storageID int64, links []Link) error {
+	if err := w.Syncs.PutLinks(ctx, storageID, links); err != nil {
+		return fmt.Errorf("%w: write links: %w", ErrPersistence, err)
+	}
+	_, err := w.Records.GetStorage(ctx, storageID)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, storage.ErrRecordNotFound) {
+		return fmt.Errorf("%w: read storage %d: %w", ErrPersistence, storageID, err)
+	}
+	keys := make([]string, len(links))
+	for i, l := range links {
+		keys[i] = l.Key
+	}
+	if err := w.Syncs.DeleteLinks(ctx, storageID, keys); err != nil {
+		return fmt.Errorf("%w: remove the links of deleted storage %d: %w", ErrPersistence, storageID, err)
+	}
+	return fmt.Errorf("storage %d was deleted during the sync: %w", storageID, ErrConflict)
 }
 
 // fail records a sync's failure for good.

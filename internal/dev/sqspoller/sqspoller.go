@@ -64,14 +64,31 @@ func arnOf(ctx context.Context, c *sqs.Client, url string) (string, error) {
 	return out.Attributes[string(types.QueueAttributeNameQueueArn)], nil
 }
 
-// Poll hands the queue's messages to h until ctx ends, up to batch at a
-// time (Lambda's BatchSize).
-func (q *Queue) Poll(ctx context.Context, batch int, h Handler, logger *slog.Logger) {
+// Poll hands the queue's messages to h until ctx ends, one per
+// invocation (Lambda's BatchSize 1), up to concurrency at once (its
+// MaximumConcurrency). One loop receives for all, without long polling:
+// moto serves requests one at a time, so a long poll would hold every
+// other AWS call of the run.
+func (q *Queue) Poll(ctx context.Context, concurrency int, h Handler, logger *slog.Logger) {
+	slots := make(chan struct{}, concurrency)
 	for ctx.Err() == nil {
+		slots <- struct{}{}
+		free := 1
+		for free < concurrency && len(slots) < cap(slots) {
+			slots <- struct{}{}
+			free++
+		}
 		out, err := q.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(q.URL), MaxNumberOfMessages: int32(batch), WaitTimeSeconds: 1,
+			QueueUrl: aws.String(q.URL), MaxNumberOfMessages: int32(min(free, 10)),
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
 		})
+		n := 0
+		if err == nil {
+			n = len(out.Messages)
+		}
+		for range free - n {
+			<-slots
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				logger.Warn("local SQS poller: receive failed", slog.String("error", err.Error()))
@@ -79,29 +96,31 @@ func (q *Queue) Poll(ctx context.Context, batch int, h Handler, logger *slog.Log
 			}
 			continue
 		}
-		if len(out.Messages) == 0 {
+		if n == 0 {
+			sleep(ctx, 100*time.Millisecond)
 			continue
 		}
-		ev := events.SQSEvent{}
 		for _, m := range out.Messages {
-			ev.Records = append(ev.Records, events.SQSMessage{
-				MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
-				Body: aws.ToString(m.Body), Attributes: m.Attributes, EventSourceARN: q.ARN, EventSource: "aws:sqs",
-			})
+			go func() {
+				defer func() { <-slots }()
+				q.invoke(ctx, m, h, logger)
+			}()
 		}
-		resp, err := h(ctx, ev)
-		failed := map[string]bool{}
-		for _, f := range resp.BatchItemFailures {
-			failed[f.ItemIdentifier] = true
-		}
-		for _, m := range ev.Records {
-			if err != nil || failed[m.MessageId] {
-				continue
-			}
-			if _, derr := q.client.DeleteMessage(context.WithoutCancel(ctx), &sqs.DeleteMessageInput{QueueUrl: aws.String(q.URL), ReceiptHandle: aws.String(m.ReceiptHandle)}); derr != nil {
-				logger.Warn("local SQS poller: delete failed", slog.String("error", derr.Error()))
-			}
-		}
+	}
+}
+
+// invoke runs one message and deletes it unless it failed.
+func (q *Queue) invoke(ctx context.Context, m types.Message, h Handler, logger *slog.Logger) {
+	rec := events.SQSMessage{
+		MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
+		Body: aws.ToString(m.Body), Attributes: m.Attributes, EventSourceARN: q.ARN, EventSource: "aws:sqs",
+	}
+	resp, err := h(ctx, events.SQSEvent{Records: []events.SQSMessage{rec}})
+	if err != nil || len(resp.BatchItemFailures) > 0 {
+		return // back after the visibility timeout
+	}
+	if _, err := q.client.DeleteMessage(context.WithoutCancel(ctx), &sqs.DeleteMessageInput{QueueUrl: aws.String(q.URL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+		logger.Warn("local SQS poller: delete failed", slog.String("error", err.Error()))
 	}
 }
 

@@ -110,10 +110,8 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		// Lambda's event source mapping, BatchSize 1, a few at once.
-		for range syncPollers {
-			go syncQueue.Poll(ctx, 1, worker.HandleSQS, logger)
-		}
+		// Lambda's event source mapping: BatchSize 1, a few at once.
+		go syncQueue.Poll(ctx, syncPollers, worker.HandleSQS, logger)
 	}
 	// The file route, as the files function serves it behind the front door.
 	files := filesapp.NewFiles(service.AWS, cfg, logger, filesapp.FilesOptions{RootCAs: opts.RootCAs, Version: opts.Version})
