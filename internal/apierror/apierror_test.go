@@ -199,6 +199,7 @@ func TestForCoversEveryKind(t *testing.T) {
 		core.KindWorkspaceRefused:     core.ErrWorkspaceRefused,
 		core.KindWorkspaceBusy:        core.ErrWorkspaceBusy,
 		core.KindWorkspaceFailed:      core.ErrWorkspaceFailed,
+		core.KindSyncUnavailable:      core.ErrSyncUnavailable,
 	}
 	details := map[string]core.Kind{}
 	for _, kind := range core.Kinds() {

@@ -101,6 +101,7 @@ const (
 	KindWorkspaceRefused
 	KindWorkspaceBusy
 	KindWorkspaceFailed
+	KindSyncUnavailable
 )
 
 // kindSpec is one row of the table of kinds.
@@ -190,6 +191,11 @@ var kinds = [...]kindSpec{
 	}},
 	KindWorkspaceFailed: {"workspace_failed", http.StatusBadGateway, true, func(err error) bool {
 		return errors.Is(err, ErrWorkspaceFailed)
+	}},
+	// A deployment without Label Studio or a sync queue cannot sync, now
+	// or later.
+	KindSyncUnavailable: {"sync_unavailable", http.StatusNotImplemented, false, func(err error) bool {
+		return errors.Is(err, ErrSyncUnavailable)
 	}},
 }
 

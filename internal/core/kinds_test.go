@@ -44,6 +44,7 @@ var sentinels = map[string]struct {
 	"ErrSyncBusy":         {ErrSyncBusy, KindInternal},
 	"ErrCursorRefused":    {ErrCursorRefused, KindInternal},
 	"ErrSyncNotQueued":    {ErrSyncNotQueued, KindPersistence},
+	"ErrSyncUnavailable":  {ErrSyncUnavailable, KindSyncUnavailable},
 	"PermissionError":     {&PermissionError{TokenID: "t", Project: 1}, KindForbidden},
 
 	"storage.ErrMalformed":              {fmt.Errorf("%w: not an object", storage.ErrMalformed), KindMalformed},

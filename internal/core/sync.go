@@ -26,6 +26,10 @@ const DefaultSyncStaleAfter = 15 * time.Minute
 // queue: nothing was started. It is a persistence failure (retryable).
 var ErrSyncNotQueued = fmt.Errorf("%w: the sync could not be queued", ErrPersistence)
 
+// ErrSyncUnavailable is returned by a Manager that has no sync store or
+// queue: the deployment has no Label Studio to import into.
+var ErrSyncUnavailable = errors.New("this deployment does not sync")
+
 // Sync starts a sync of storage id (POST /api/storages/databricks/{id}/sync):
 // it checks the connection, queues the sync's first step and returns the
 // storage, queued. A sync that is already queued or running is left alone
@@ -33,7 +37,7 @@ var ErrSyncNotQueued = fmt.Errorf("%w: the sync could not be queued", ErrPersist
 // no progress for SyncStaleAfter is taken for dead and replaced.
 func (s *Manager) Sync(ctx context.Context, caller Caller, id int64) (storage.Storage, error) {
 	if s.Syncs == nil || s.SyncQueue == nil {
-		return storage.Storage{}, fmt.Errorf("%w: this function does not sync", ErrPersistence)
+		return storage.Storage{}, fmt.Errorf("storage %d: %w", id, ErrSyncUnavailable)
 	}
 	rec, values, err := s.readSecret(ctx, caller, id)
 	if err != nil {
