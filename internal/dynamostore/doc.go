@@ -26,6 +26,15 @@
 //	                              "user", "organization", "all_projects",
 //	                              "projects" NS, "created_at", "expires_at",
 //	                              "revoked_at". The plaintext is never stored.
+//	SYNC#<id>                     a storage's sync (type Syncs): its job, status,
+//	                              times and counts (what the storage shows), the
+//	                              next step and its listing cursor, the lease of
+//	                              the step running, "unsettled"/"settled_below"
+//	                              (an import whose tasks may lack links) and
+//	                              "revision" (conditional writes).
+//	LINK#<id>#<sha256 hex of key> a file imported by a sync: "link_storage" N,
+//	                              "key" (the path under the volume), "tasks" (a
+//	                              list of task ids, one per row of the file).
 //
 // "expires_at" (epoch seconds) is the table's time-to-live attribute
 // (TTLAttribute); code checks expiry itself, because DynamoDB deletes late.
@@ -33,7 +42,9 @@
 // lists a project's storages in id order; only storage records carry
 // "project", so the index holds nothing else. The index "by-id" (hash
 // "kind" S, range "id" N, keys only) gives the highest storage id, from
-// which a lost id counter is rebuilt; only storage records carry "id".
+// which a lost id counter is rebuilt; only storage records carry "id". The
+// index "by-link-storage" (hash "link_storage" N, range "pk", keys only)
+// finds a deleted storage's links; only links carry "link_storage".
 package dynamostore
 
 // TokenKey is the partition key of the API token whose SHA-256 is hash.
