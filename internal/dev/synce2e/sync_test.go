@@ -450,4 +450,3 @@ func TestSync100000Files(t *testing.T) {
 	}
 	e.exactlyOnce(p, id, keys)
 }
-
