@@ -141,7 +141,7 @@ func detailOf(kind core.Kind, err error) (detail string, fields map[string][]str
 	case core.KindAccessUnavailable:
 		return "Label Studio could not be asked whether this caller may manage the project; nothing was changed. Retry later.", nil
 	case core.KindSyncUnavailable:
-		return "This deployment does not sync storages: it has no Label Studio to import into (LABEL_STUDIO_URL) or no sync queue (SYNC_QUEUE_URL).", nil
+		return "This storage is not synchronizable here: this deployment has no Label Studio to import into (LABEL_STUDIO_URL) or no sync queue (SYNC_QUEUE_URL).", nil
 	case core.KindTimeout:
 		return "The request took too long and was abandoned; nothing was stored. Retry later.", nil
 	default:

@@ -193,8 +193,9 @@ var kinds = [...]kindSpec{
 		return errors.Is(err, ErrWorkspaceFailed)
 	}},
 	// A deployment without Label Studio or a sync queue cannot sync, now
-	// or later.
-	KindSyncUnavailable: {"sync_unavailable", http.StatusNotImplemented, false, func(err error) bool {
+	// or later: Label Studio's 400 for a storage that is not
+	// synchronizable.
+	KindSyncUnavailable: {"sync_unavailable", http.StatusBadRequest, false, func(err error) bool {
 		return errors.Is(err, ErrSyncUnavailable)
 	}},
 }
