@@ -29,10 +29,24 @@ type BatchAPI interface {
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 }
 
-// Syncs keeps the storages' sync states and links (core.SyncStore).
+// Syncs keeps the storages' sync states and links (core.SyncStore), and
+// what export storages wrote (core.ExportLocks).
 type Syncs struct {
 	Client BatchAPI
 	Table  string
+	// Export keeps export storages' syncs (EXPORTSYNC#<id>), apart from
+	// the import storages' of the same ids.
+	Export bool
+}
+
+// ExportSyncKey is the partition key of an export storage's sync state.
+func ExportSyncKey(storageID int64) string { return "EXPORTSYNC#" + strconv.FormatInt(storageID, 10) }
+
+func (s *Syncs) syncKey(storageID int64) string {
+	if s.Export {
+		return ExportSyncKey(storageID)
+	}
+	return SyncKey(storageID)
 }
 
 // SyncKey is the partition key of a storage's sync state.
@@ -72,9 +86,9 @@ type syncItem struct {
 	Revision         int64     `dynamodbav:"revision"`
 }
 
-func itemOfSync(s core.SyncState) syncItem {
+func itemOfSync(pk string, s core.SyncState) syncItem {
 	return syncItem{
-		PK: SyncKey(s.Storage), Kind: "sync", Storage: s.Storage, Job: s.Job, Status: string(s.Status),
+		PK: pk, Kind: "sync", Storage: s.Storage, Job: s.Job, Status: string(s.Status),
 		Attempts: s.Attempts, Queued: s.Queued, InProgress: s.InProgress, Ping: s.Ping, Finished: s.Finished,
 		Created: s.Created, Existed: s.Existed, FailedValidation: s.FailedValidation, Problems: s.Problems,
 		Traceback: s.Traceback, Step: s.Step, Cursor: s.Cursor, DataKey: s.DataKey, Unsettled: s.Unsettled,
@@ -100,7 +114,7 @@ func keyOf(pk string) map[string]types.AttributeValue {
 // worker's guard depends on the latest step).
 func (s *Syncs) GetSync(ctx context.Context, storageID int64) (core.SyncState, bool, error) {
 	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Table), Key: keyOf(SyncKey(storageID)), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(s.Table), Key: keyOf(s.syncKey(storageID)), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return core.SyncState{}, false, fmt.Errorf("get sync %d: %w", storageID, err)
@@ -120,7 +134,7 @@ func (s *Syncs) GetSyncs(ctx context.Context, storageIDs []int64) (map[int64]cor
 	out := map[int64]core.SyncState{}
 	keys := make([]map[string]types.AttributeValue, 0, len(storageIDs))
 	for _, id := range storageIDs {
-		keys = append(keys, keyOf(SyncKey(id)))
+		keys = append(keys, keyOf(s.syncKey(id)))
 	}
 	err := s.batchGet(ctx, keys, func(item map[string]types.AttributeValue) error {
 		var it syncItem
@@ -210,7 +224,7 @@ func pause(ctx context.Context, round int) error {
 
 // PutSync implements core.SyncStore.
 func (s *Syncs) PutSync(ctx context.Context, st core.SyncState) error {
-	it := itemOfSync(st)
+	it := itemOfSync(s.syncKey(st.Storage), st)
 	it.Revision = st.Revision + 1
 	item, err := attributevalue.MarshalMap(it)
 	if err != nil {
@@ -236,7 +250,7 @@ func (s *Syncs) PutSync(ctx context.Context, st core.SyncState) error {
 
 // DeleteSync implements core.SyncStore.
 func (s *Syncs) DeleteSync(ctx context.Context, storageID int64) error {
-	_, err := s.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: keyOf(SyncKey(storageID))})
+	_, err := s.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: keyOf(s.syncKey(storageID))})
 	if err != nil {
 		return fmt.Errorf("delete sync %d: %w", storageID, err)
 	}
