@@ -27,7 +27,7 @@ var ErrSyncNotConfigured = errors.New("the sync worker needs LABEL_STUDIO_URL, L
 // NewSyncWorker builds the sync worker's handler: the core's SyncWorker on
 // the table, the storage secrets (read only), the workspace, the Label
 // Studio project (the service credential) and the sync queue.
-func NewSyncWorker(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, rootCAs *x509.CertPool) (*eventsource.SyncHandler, error) {
+func NewSyncWorker(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, rootCAs *x509.CertPool) (*eventsource.QueueHandler, error) {
 	if !cfg.LabelStudio.Enabled() || cfg.SyncQueueURL == "" || cfg.FilesBaseURL == "" {
 		return nil, ErrSyncNotConfigured
 	}
@@ -44,7 +44,7 @@ func NewSyncWorker(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, ro
 		FileBase: cfg.FilesBaseURL,
 		Logger:   logger,
 	}
-	return &eventsource.SyncHandler{Worker: worker, MaxReceives: core.SyncMaxReceives, Logger: logger}, nil
+	return eventsource.NewSyncHandler(worker, core.SyncMaxReceives, logger), nil
 }
 
 // RunSyncWorker is the sync worker function's main.

@@ -18,21 +18,52 @@ type SyncWorker interface {
 	Handle(ctx context.Context, m core.SyncMessage, final bool) error
 }
 
-// SyncHandler is the sync worker function's handler: SQS batches of the
-// sync queue, each message one step of a sync (or the removal of a deleted
-// storage's links). A message that fails transiently is reported as a
-// batch item failure and comes back after the queue's visibility timeout;
-// on its last receive the worker fails the sync instead, so a sync never
-// stays "in progress" because its message went to the dead-letter queue.
-type SyncHandler struct {
-	Worker SyncWorker
-	// MaxReceives is the queue's maxReceiveCount (its redrive policy).
-	MaxReceives int
-	Logger      *slog.Logger
+// ExportWorker runs the export queue's messages (a core.Exporter).
+type ExportWorker interface {
+	Handle(ctx context.Context, m core.ExportMessage, final bool) error
+}
+
+// QueueHandler is a queue-fed function's handler: SQS batches, each
+// message a unit of work (a sync step, the removal of a deleted storage's
+// links, an annotation's export). A message that fails transiently is
+// reported as a batch item failure and comes back after the queue's
+// visibility timeout; on its last receive the worker fails the sync
+// instead, so that nothing stays "in progress" because its message went to
+// the dead-letter queue.
+type QueueHandler struct {
+	run func(ctx context.Context, body string, final bool) ([]slog.Attr, error)
+	// maxReceives is the queue's maxReceiveCount (its redrive policy).
+	maxReceives int
+	logger      *slog.Logger
+}
+
+// NewSyncHandler handles the sync queue.
+func NewSyncHandler(w SyncWorker, maxReceives int, logger *slog.Logger) *QueueHandler {
+	return &QueueHandler{maxReceives: maxReceives, logger: logger, run: func(ctx context.Context, body string, final bool) ([]slog.Attr, error) {
+		m, err := syncqueue.Decode(body)
+		if err != nil {
+			return nil, err
+		}
+		attrs := []slog.Attr{slog.Int64("storage_id", m.Storage), slog.String("job", m.Job), slog.Int64("step", m.Step), slog.Bool("purge", m.Purge)}
+		return attrs, w.Handle(ctx, m, final)
+	}}
+}
+
+// NewExportHandler handles the export queue.
+func NewExportHandler(w ExportWorker, maxReceives int, logger *slog.Logger) *QueueHandler {
+	return &QueueHandler{maxReceives: maxReceives, logger: logger, run: func(ctx context.Context, body string, final bool) ([]slog.Attr, error) {
+		m, err := syncqueue.DecodeExport(body)
+		if err != nil {
+			return nil, err
+		}
+		attrs := []slog.Attr{slog.Int64("export_storage_id", m.Storage), slog.Int64("annotation", m.Annotation),
+			slog.Bool("deleted", m.Deleted), slog.String("job", m.Job), slog.Int64("step", m.Step)}
+		return attrs, w.Handle(ctx, m, final)
+	}}
 }
 
 // HandleSQS handles one batch, in order.
-func (h *SyncHandler) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+func (h *QueueHandler) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	failures := []events.SQSBatchItemFailure{}
 	for _, msg := range ev.Records {
 		if !h.handle(ctx, msg) {
@@ -43,38 +74,32 @@ func (h *SyncHandler) HandleSQS(ctx context.Context, ev events.SQSEvent) (events
 }
 
 // handle runs one message; false when it must come back.
-func (h *SyncHandler) handle(ctx context.Context, msg events.SQSMessage) bool {
+func (h *QueueHandler) handle(ctx context.Context, msg events.SQSMessage) bool {
 	start := time.Now()
-	m, err := syncqueue.Decode(msg.Body)
-	if err != nil {
+	receives, _ := strconv.Atoi(msg.Attributes["ApproximateReceiveCount"])
+	final := h.maxReceives > 0 && receives >= h.maxReceives
+	attrs, err := h.run(ctx, msg.Body, final)
+	if errors.Is(err, syncqueue.ErrMalformed) {
 		// Nothing can ever run it: dropped, and said so.
-		h.logger().ErrorContext(ctx, "dropped a message that is not a sync step",
+		h.log().ErrorContext(ctx, "dropped a message that is no unit of work",
 			slog.String("message_id", msg.MessageId), slog.String("error", err.Error()))
 		return true
 	}
-	receives, _ := strconv.Atoi(msg.Attributes["ApproximateReceiveCount"])
-	final := h.MaxReceives > 0 && receives >= h.MaxReceives
-	err = h.Worker.Handle(ctx, m, final)
-	attrs := []slog.Attr{
-		slog.Int64("storage_id", m.Storage), slog.String("job", m.Job), slog.Int64("step", m.Step),
-		slog.Bool("purge", m.Purge), slog.Int("receives", receives),
-		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-	}
+	attrs = append(attrs, slog.Int("receives", receives), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
 	level := slog.LevelInfo
 	if err != nil {
-		level = slog.LevelWarn
-		if errors.Is(err, core.ErrSyncBusy) {
-			level = slog.LevelInfo
+		if !errors.Is(err, core.ErrSyncBusy) {
+			level = slog.LevelWarn
 		}
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	h.logger().LogAttrs(ctx, level, "sync message", attrs...)
+	h.log().LogAttrs(ctx, level, "queue message", attrs...)
 	return err == nil
 }
 
-func (h *SyncHandler) logger() *slog.Logger {
-	if h.Logger != nil {
-		return h.Logger
+func (h *QueueHandler) log() *slog.Logger {
+	if h.logger != nil {
+		return h.logger
 	}
 	return slog.Default()
 }

@@ -66,3 +66,41 @@ func (q *Queue) SendSync(ctx context.Context, m core.SyncMessage) error {
 	}
 	return nil
 }
+
+// exportMessage is an export message's body.
+type exportMessage struct {
+	Storage    int64  `json:"export_storage"`
+	Annotation int64  `json:"annotation,omitempty"`
+	Deleted    bool   `json:"deleted,omitempty"`
+	Job        string `json:"job,omitempty"`
+	Step       int64  `json:"step,omitempty"`
+}
+
+// EncodeExport renders an export message as a queue message body.
+func EncodeExport(m core.ExportMessage) string {
+	b, _ := json.Marshal(exportMessage(m)) // plain fields: cannot fail
+	return string(b)
+}
+
+// DecodeExport reads an export queue message body.
+func DecodeExport(body string) (core.ExportMessage, error) {
+	var m exportMessage
+	dec := json.NewDecoder(bytes.NewReader([]byte(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return core.ExportMessage{}, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if m.Storage < 1 || m.Annotation < 0 || m.Step < 0 || (m.Annotation == 0 && m.Job == "") {
+		return core.ExportMessage{}, fmt.Errorf("%w: export storage %d, annotation %d, job %q", ErrMalformed, m.Storage, m.Annotation, m.Job)
+	}
+	return core.ExportMessage(m), nil
+}
+
+// SendExport implements core.ExportQueue.
+func (q *Queue) SendExport(ctx context.Context, m core.ExportMessage) error {
+	_, err := q.Client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q.URL), MessageBody: aws.String(EncodeExport(m))})
+	if err != nil {
+		return fmt.Errorf("send export message: %w", err)
+	}
+	return nil
+}
