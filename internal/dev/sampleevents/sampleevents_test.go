@@ -233,3 +233,14 @@ func TestSyncStepSampleIsWhatTheQueueCarries(t *testing.T) {
 		t.Errorf("sync-step.json's body %s; syncqueue encodes it %s; want a first step", ev.Records[0].Body, got)
 	}
 }
+
+func TestNeedsSync(t *testing.T) {
+	for name, want := range map[string]bool{
+		"direct-sync.json": true, "sync-step.json": true,
+		"sqs-create-batch.json": false, "direct-get.json": false, "http-create-pat.json": false, "sweep.json": false,
+	} {
+		if got := NeedsSync(readEvent(t, name)); got != want {
+			t.Errorf("NeedsSync(%s) = %v, want %v", name, got, want)
+		}
+	}
+}
