@@ -455,7 +455,7 @@ func syncedTask(t *testing.T, c devls.Client, project int64, field, base string,
 	task := tasks.Tasks[0]
 	id, _, p, err := filecap.ParseURLPath(strings.TrimPrefix(task.Data[field], base))
 	if !strings.HasPrefix(task.Data[field], base+"/data/databricks/") || err != nil || id != storage || p != path {
-		t.Fatalf("the synced task's data %v: want under %q a file link of storage %d for %s (%v)", task.Data, field, storage, path, err)
+		t.Fatalf("the synced task's data %v: want under %q a file link at %s of storage %d for %s (%v)", task.Data, field, base, storage, path, err)
 	}
 	return task.ID
 }
