@@ -3,7 +3,6 @@
 package browser
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,20 +19,17 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/chromedp/chromedp"
 
-	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/dev/fakeworkspace"
 	devls "github.com/lsdbx/databricks-storage/internal/dev/labelstudio"
+	"github.com/lsdbx/databricks-storage/internal/dev/localservice"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
-	"github.com/lsdbx/databricks-storage/internal/dynamostore"
 	"github.com/lsdbx/databricks-storage/internal/filecap"
-	"github.com/lsdbx/databricks-storage/internal/secretstore"
 )
 
 // TestMain starts the moto the service under test uses.
@@ -48,13 +44,17 @@ const (
 	audioSeconds = 60
 	imageConfig  = `<View><Image name="image" value="$image"/><RectangleLabels name="box" toName="image"><Label value="Card"/></RectangleLabels></View>`
 	audioConfig  = `<View><Audio name="audio" value="$audio"/><Labels name="sound" toName="audio"><Label value="Tone"/></Labels></View>`
+	// imagePath and audioPath are the files' keys under the volume, each
+	// alone under its storage's prefix.
+	imagePath, audioPath = "media/images/card.png", "media/audio/tone.wav"
 )
 
 // TestLabelingPageLoadsFilesFromTheFileRoute: Debian's headless Chromium
 // logs in to a real Label Studio through make run's front door and opens
-// the labeling page of tasks whose data are file-route links; the image is
-// decoded at its own width from bytes this service served, and an audio
-// seek is answered with 206 (a Range request).
+// the labeling page of tasks a sync of this service created (their data
+// are file-route links); the image is decoded at its own width from bytes
+// this service served, and an audio seek is answered with 206 (a Range
+// request).
 func TestLabelingPageLoadsFilesFromTheFileRoute(t *testing.T) {
 	began := time.Now()
 	chromium, err := exec.LookPath("chromium")
@@ -73,25 +73,34 @@ func TestLabelingPageLoadsFilesFromTheFileRoute(t *testing.T) {
 
 	ws := fakeworkspace.New()
 	ws.AddPAT(fakeworkspace.DefaultPAT)
-	ws.AddFile(volume+"/media/card.png", PNG(imageWidth, imageHeight))
+	// One prefix per project: each sync imports its one file.
+	ws.AddFile(volume+"/"+imagePath, PNG(imageWidth, imageHeight))
 	wav := WAV(audioSeconds)
-	ws.AddFile(volume+"/media/tone.wav", wav)
+	ws.AddFile(volume+"/"+audioPath, wav)
 	if err := ws.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(ws.Close)
 
-	svc := startService(t, ls, ws)
-	door := newRecordingDoor(t, svc.url)
+	// The browser's one address is the recording door, so the synced
+	// links must name it: it exists before the service, which it then
+	// forwards to.
+	door := newRecordingDoor(t)
+	svc := localservice.Start(t, localservice.Options{LabelStudioURL: ls.URL, LabelStudioToken: ls.Token, Workspace: ws,
+		Env: []string{"FILES_BASE_URL=" + door.URL}})
+	door.forwardTo(t, svc.URL)
 	lsAPI := devls.Client{URL: door.URL, Authorization: "Token " + annotator.Token}
+	t.Logf("service started: %s", time.Since(began).Round(100*time.Millisecond))
 
 	imageProject := createProject(t, lsAPI, "Images from Databricks", imageConfig)
 	audioProject := createProject(t, lsAPI, "Audio from Databricks", audioConfig)
-	imageStorage := createStorage(t, door.URL, annotator.Token, imageProject, ws.URL())
-	audioStorage := createStorage(t, door.URL, annotator.Token, audioProject, ws.URL())
-	imageTask := createTasks(t, lsAPI, imageProject, "image", door.URL+svc.fileURL(t, imageStorage, "media/card.png"))
-	audioTask := createTasks(t, lsAPI, audioProject, "audio", door.URL+svc.fileURL(t, audioStorage, "media/tone.wav"))
-	t.Logf("set-up (service, projects, storages, tasks): %s", time.Since(began).Round(100*time.Millisecond))
+	imageStorage := createStorage(t, lsAPI, imageProject, ws.URL(), "media/images")
+	audioStorage := createStorage(t, lsAPI, audioProject, ws.URL(), "media/audio")
+	syncStorage(t, lsAPI, imageStorage)
+	syncStorage(t, lsAPI, audioStorage)
+	imageTask := syncedTask(t, lsAPI, imageProject, "image", door.URL, imageStorage, imagePath)
+	audioTask := syncedTask(t, lsAPI, audioProject, "audio", door.URL, audioStorage, audioPath)
+	t.Logf("set-up (service, projects, storages, synced tasks): %s", time.Since(began).Round(100*time.Millisecond))
 
 	bctx := newBrowser(t, chromium)
 	login(t, bctx, door.URL, annotator)
@@ -106,7 +115,7 @@ func TestLabelingPageLoadsFilesFromTheFileRoute(t *testing.T) {
 		width := poll[int](t, bctx, fmt.Sprintf(`(() => { const i = document.querySelector('.lsf-image > img'); return i && i.complete && i.naturalWidth === %d && document.querySelector('.konvajs-content canvas') ? i.naturalWidth : 0 })()`, imageWidth), 2*time.Minute)
 		shot := screenshot(t, bctx, "labeling-from-proxy.png")
 		t.Logf("image rendered %d px wide after %s; screenshot %s", width, time.Since(began).Round(100*time.Millisecond), shot)
-		got := door.find(imageStorage, "media/card.png")
+		got := door.find(imageStorage, imagePath)
 		size := int64(len(PNG(imageWidth, imageHeight)))
 		if !slicesAny(got, func(r request) bool {
 			return r.Method == http.MethodGet && r.FetchMode == "cors" && r.Status == http.StatusOK && r.Bytes == size
@@ -137,10 +146,10 @@ func TestLabelingPageLoadsFilesFromTheFileRoute(t *testing.T) {
 		// range request, which must be answered 206 from there.
 		seek := int64(float64(len(wav)) * 0.85)
 		seen := door.wait(2*time.Minute, func(r request) bool {
-			return r.StorageID == audioStorage && r.Path == "media/tone.wav" && r.Range != "" && r.rangeFirst() >= seek
+			return r.StorageID == audioStorage && r.Path == audioPath && r.Range != "" && r.rangeFirst() >= seek
 		})
 		shot := screenshot(t, bctx, "labeling-audio-from-proxy.png")
-		got := door.find(audioStorage, "media/tone.wav")
+		got := door.find(audioStorage, audioPath)
 		var ranged []request
 		for _, r := range got {
 			if r.Status == http.StatusPartialContent && r.first() >= seek {
@@ -160,14 +169,14 @@ func TestLabelingPageLoadsFilesFromTheFileRoute(t *testing.T) {
 				t.Errorf("a request of the audio from an origin the route does not allow: %v", brief([]request{r}))
 			}
 		}
-		if !strings.Contains(svc.logs.String(), `"range":"`+ranged[0].Range+`"`) {
+		if !strings.Contains(svc.Logs.String(), `"range":"`+ranged[0].Range+`"`) {
 			t.Errorf("the service's log has no line of the range %q", ranged[0].Range)
 		}
 	})
 
 	t.Run("no capability in the service's log", func(t *testing.T) {
-		logs := svc.logs.String()
-		if !strings.Contains(logs, `"path":"media/card.png"`) {
+		logs := svc.Logs.String()
+		if !strings.Contains(logs, `"path":"`+imagePath+`"`) {
 			t.Fatalf("no file request line in the service's log")
 		}
 		for _, r := range door.all() {
@@ -186,90 +195,6 @@ func slicesAny[T any](s []T, f func(T) bool) bool {
 		}
 	}
 	return false
-}
-
-// service is make run's server (internal/dev/cmd/localapi) in Label
-// Studio mode, its fake workspace replaced by the test's.
-type service struct {
-	url     string
-	table   string
-	prefix  string
-	logs    *syncBuffer
-	manager *core.Manager
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startService(t *testing.T, ls *devls.Server, ws *fakeworkspace.Server) *service {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "localapi")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/localapi").CombinedOutput(); err != nil {
-		t.Fatalf("build localapi: %v\n%s", err, out)
-	}
-	cert := filepath.Join(t.TempDir(), "workspace.pem")
-	if err := os.WriteFile(cert, ws.CertPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := &service{table: testenv.NewTable(t), prefix: testenv.NewSecretPrefix(t), logs: &syncBuffer{}}
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "PORT=0", "TABLE_NAME="+s.table, "SECRET_NAME_PREFIX="+s.prefix,
-		"LABEL_STUDIO_URL="+ls.URL, "LABEL_STUDIO_TOKEN="+ls.Token, "AWS_LAMBDA_LOG_LEVEL=DEBUG",
-		// The test's workspace, trusted and reachable on loopback.
-		"LOCAL_FAKE_WORKSPACE=off", "SSL_CERT_FILE="+cert, "DATABRICKS_ALLOW_PRIVATE_HOSTS=true")
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = s.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	lines := bufio.NewScanner(stdout)
-	address := regexp.MustCompile(`one address: (http://\S+)`)
-	for s.url == "" && lines.Scan() {
-		s.logs.Write([]byte(lines.Text() + "\n"))
-		if m := address.FindStringSubmatch(lines.Text()); m != nil {
-			s.url = m[1]
-		}
-	}
-	if s.url == "" {
-		t.Fatalf("localapi did not print its address:\n%s", s.logs.String())
-	}
-	go func() {
-		for lines.Scan() {
-			s.logs.Write([]byte(lines.Text() + "\n"))
-		}
-	}()
-	aws := testenv.AWSConfig(t)
-	s.manager = &core.Manager{
-		Records: &dynamostore.Store{Client: dynamodb.NewFromConfig(aws), Table: s.table},
-		Vault:   &secretstore.Vault{Client: secretsmanager.NewFromConfig(aws)},
-	}
-	return s
-}
-
-// fileURL is a storage's file link (core.Manager.FileURL, as the sync
-// signs them), a path to put after the front door's URL.
-func (s *service) fileURL(t *testing.T, storageID int64, path string) string {
-	t.Helper()
-	p, err := s.manager.FileURL(context.Background(), core.TrustedSource("browser-test"), storageID, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // request is what the front door saw of one file-route request: the
@@ -331,17 +256,23 @@ func (r request) first() int64 {
 // the browser's origin) and records the file route's requests.
 type recordingDoor struct {
 	URL     string
+	proxy   atomic.Pointer[httputil.ReverseProxy] // set by forwardTo
 	mu      sync.Mutex
 	seen    []request
 	changed chan struct{} // closed at each new request
 }
 
-func newRecordingDoor(t *testing.T, target string) *recordingDoor {
+// newRecordingDoor listens at once (its URL goes into the service's
+// environment); it forwards once forwardTo has named the front door.
+func newRecordingDoor(t *testing.T) *recordingDoor {
 	t.Helper()
-	u, _ := url.Parse(target)
-	proxy := httputil.NewSingleHostReverseProxy(u)
 	d := &recordingDoor{changed: make(chan struct{})}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxy := d.proxy.Load()
+		if proxy == nil {
+			http.Error(w, "the recording door has no front door yet", http.StatusServiceUnavailable)
+			return
+		}
 		id, capability, p, err := filecap.ParseURLPath(r.URL.EscapedPath())
 		if err != nil {
 			proxy.ServeHTTP(w, r)
@@ -363,6 +294,15 @@ func newRecordingDoor(t *testing.T, target string) *recordingDoor {
 	t.Cleanup(srv.Close)
 	d.URL = srv.URL
 	return d
+}
+
+func (d *recordingDoor) forwardTo(t *testing.T, target string) {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.proxy.Store(httputil.NewSingleHostReverseProxy(u))
 }
 
 func (d *recordingDoor) reset() {
@@ -438,29 +378,68 @@ func createProject(t *testing.T, c devls.Client, title, config string) int64 {
 }
 
 // createStorage creates a Databricks storage of the project through this
-// service's API (the front door), reading the volume's media/ prefix.
-func createStorage(t *testing.T, door, token string, project int64, host string) int64 {
+// service's API (the front door) over the volume's prefix, whose files the
+// sync imports one task each (use_blob_urls).
+func createStorage(t *testing.T, c devls.Client, project int64, host, prefix string) int64 {
 	t.Helper()
 	var s struct {
 		ID int64 `json:"id"`
 	}
-	c := devls.Client{URL: door, Authorization: "Token " + token}
 	body := map[string]any{"project": project, "host": host, "catalog": "main", "schema": "default", "volume": "landing",
-		"prefix": "media", "token": fakeworkspace.DefaultPAT, "title": "media"}
+		"prefix": prefix, "use_blob_urls": true, "token": fakeworkspace.DefaultPAT, "title": prefix}
 	if err := post(c, "/api/storages/databricks/", body, &s); err != nil {
 		t.Fatal(err)
 	}
 	return s.ID
 }
 
-// createTasks makes one task of project whose data field holds link and
-// returns its id. Until the sync creates such tasks, they are imported
-// through Label Studio's API; this is the one function to swap for a sync.
-func createTasks(t *testing.T, c devls.Client, project int64, field, link string) int64 {
+// syncStorage starts the storage's sync, as Label Studio's "Sync Storage"
+// button does, and polls the storage until that sync has completed.
+func syncStorage(t *testing.T, c devls.Client, id int64) {
 	t.Helper()
-	if err := post(c, fmt.Sprintf("/api/projects/%d/import", project), []map[string]any{{"data": map[string]string{field: link}}}, nil); err != nil {
+	type storage struct {
+		Status        string         `json:"status"`
+		LastSyncJob   string         `json:"last_sync_job"`
+		LastSyncCount int            `json:"last_sync_count"`
+		Traceback     string         `json:"traceback"`
+		Meta          map[string]any `json:"meta"`
+	}
+	var queued storage
+	if err := post(c, fmt.Sprintf("/api/storages/databricks/%d/sync", id), nil, &queued); err != nil {
 		t.Fatal(err)
 	}
+	if queued.LastSyncJob == "" {
+		t.Fatalf("the sync answered no last_sync_job: %+v", queued)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var s storage
+		if err := get(c, fmt.Sprintf("/api/storages/databricks/%d", id), &s); err != nil {
+			t.Fatal(err)
+		}
+		if s.LastSyncJob == queued.LastSyncJob {
+			switch s.Status {
+			case "completed":
+				if s.LastSyncCount != 1 {
+					t.Fatalf("the sync of storage %d created %d tasks, want 1: %+v", id, s.LastSyncCount, s)
+				}
+				return
+			case "completed_with_errors", "failed":
+				t.Fatalf("the sync of storage %d ended %s: %+v", id, s.Status, s)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sync of storage %d did not complete in 2 minutes: %+v", id, s)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// syncedTask returns the id of the project's one task, which the sync
+// created with the file link of path under field: a link of the storage
+// at the browser's address.
+func syncedTask(t *testing.T, c devls.Client, project int64, field, base string, storage int64, path string) int64 {
+	t.Helper()
 	var tasks struct {
 		Tasks []struct {
 			ID   int64             `json:"id"`
@@ -470,13 +449,15 @@ func createTasks(t *testing.T, c devls.Client, project int64, field, link string
 	if err := get(c, fmt.Sprintf("/api/tasks?project=%d", project), &tasks); err != nil {
 		t.Fatal(err)
 	}
-	for _, task := range tasks.Tasks {
-		if task.Data[field] == link {
-			return task.ID
-		}
+	if len(tasks.Tasks) != 1 {
+		t.Fatalf("project %d holds %d tasks after the sync, want 1: %+v", project, len(tasks.Tasks), tasks)
 	}
-	t.Fatalf("project %d has no task of %s: %+v", project, field, tasks)
-	return 0
+	task := tasks.Tasks[0]
+	id, _, p, err := filecap.ParseURLPath(strings.TrimPrefix(task.Data[field], base))
+	if !strings.HasPrefix(task.Data[field], base+"/data/databricks/") || err != nil || id != storage || p != path {
+		t.Fatalf("the synced task's data %v: want under %q a file link at %s of storage %d for %s (%v)", task.Data, field, base, storage, path, err)
+	}
+	return task.ID
 }
 
 func post(c devls.Client, path string, body, out any) error {

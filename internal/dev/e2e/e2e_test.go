@@ -58,12 +58,16 @@ var expectedStatus = map[string]int{
 // invocations), in the order they run against one table: each names the
 // function it goes to and what it must return (the exact result, or the
 // direct result's outcome); failures are the FAILURE# items it must
-// leave. The direct get, update and delete act on storage 1, which
-// direct-create.json creates first.
+// leave. The direct get, update, sync and delete act on storage 1, which
+// direct-create.json creates first; sync-step.json's job is not the one
+// the direct sync queued, so the worker acknowledges it without reading
+// anything.
 var asyncSamples = []asyncSample{
 	{name: "direct-create.json", function: "create-storage", outcome: "created"},
 	{name: "direct-get.json", function: "manage-storage", outcome: "got"},
 	{name: "direct-update.json", function: "manage-storage", outcome: "updated"},
+	{name: "direct-sync.json", function: "manage-storage", outcome: "sync_started"},
+	{name: "sync-step.json", function: "sync-worker", result: `{"batchItemFailures":[]}`},
 	{name: "direct-delete.json", function: "manage-storage", outcome: "deleted"},
 	{name: "direct-invalid.json", function: "create-storage", outcome: "refused"},
 	{name: "eventbridge-create.json", function: "create-storage", result: `null`},
@@ -227,10 +231,14 @@ func TestEverySampleEventThroughTheRuntimeEmulator(t *testing.T) {
 
 func TestAsyncSampleEventsThroughTheRuntimeEmulator(t *testing.T) {
 	w := newWorld(t)
+	queue := newSyncQueue(t)
 	functions := map[string]*rie.Function{
 		"create-storage": startFunction(t, "create-storage", w.env),
-		"manage-storage": startFunction(t, "manage-storage", w.env),
+		"manage-storage": startFunction(t, "manage-storage", withSync(w.env, queue.URL, "", "", "")),
 		"sweep":          startFunction(t, "sweep", w.env),
+		// Configured as deployed, but no step here reaches Label Studio:
+		// nothing listens at its URL, and its secret does not exist.
+		"sync-worker": startFunction(t, "sync-worker", withSync(w.env, queue.URL, "http://127.0.0.1:9", "e2e-no-such-secret", "https://labeling.example.com")),
 	}
 	exp := readmeExpectations(t)
 	sm := secretsmanager.NewFromConfig(testenv.AWSConfig(t))

@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -20,7 +18,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	devls "github.com/lsdbx/databricks-storage/internal/dev/labelstudio"
+	"github.com/lsdbx/databricks-storage/internal/dev/localservice"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 )
 
@@ -46,27 +44,8 @@ var projectPath = regexp.MustCompile(`^/api/projects/\d+/?$`)
 // frontDoorService is make run's server in Label Studio mode, against the
 // Label Studio withls started, through a counting proxy.
 type frontDoorService struct {
-	url, workspace string
-	calls          *lsCalls
-	logs           *syncBuffer
-	table          string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	*localservice.Service
+	calls *lsCalls
 }
 
 func startFrontDoor(t *testing.T, ls *devls.Server) *frontDoorService {
@@ -84,43 +63,9 @@ func startFrontDoor(t *testing.T, ls *devls.Server) *frontDoorService {
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(counting.Close)
-
-	bin := filepath.Join(t.TempDir(), "localapi")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../../internal/dev/cmd/localapi").CombinedOutput(); err != nil {
-		t.Fatalf("build localapi: %v\n%s", err, out)
-	}
-	s := &frontDoorService{calls: calls, logs: &syncBuffer{}, table: testenv.NewTable(t)}
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "PORT=0", "TABLE_NAME="+s.table, "SECRET_NAME_PREFIX="+testenv.NewSecretPrefix(t),
-		"LABEL_STUDIO_URL="+counting.URL, "LABEL_STUDIO_TOKEN="+ls.Token,
-		fmt.Sprintf("TOKEN_CACHE_SECONDS=%d", cacheSeconds), "AWS_LAMBDA_LOG_LEVEL=DEBUG")
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = s.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	lines := bufio.NewScanner(stdout)
-	deadline := time.Now().Add(2 * time.Minute)
-	for s.url == "" && lines.Scan() && time.Now().Before(deadline) {
-		line := lines.Text()
-		s.logs.Write([]byte(line + "\n"))
-		if m := workspaceLine.FindStringSubmatch(line); m != nil {
-			s.workspace = m[1]
-		}
-		if m := regexp.MustCompile(`one address: (http://\S+)`).FindStringSubmatch(line); m != nil {
-			s.url = m[1]
-		}
-	}
-	if s.url == "" || s.workspace == "" {
-		t.Fatalf("localapi did not print its address:\n%s", s.logs.String())
-	}
-	go func() {
-		for lines.Scan() {
-			s.logs.Write([]byte(lines.Text() + "\n"))
-		}
-	}()
-	return s
+	svc := localservice.Start(t, localservice.Options{LabelStudioURL: counting.URL, LabelStudioToken: ls.Token,
+		Env: []string{fmt.Sprintf("TOKEN_CACHE_SECONDS=%d", cacheSeconds)}})
+	return &frontDoorService{Service: svc, calls: calls}
 }
 
 // answer is a status and a parsed body.
@@ -177,10 +122,10 @@ func TestLabelStudioIsTheSystemOfRecord(t *testing.T) {
 
 	// One client, one token, one base URL.
 	script := exec.Command(python, "testdata/sdk_labelstudio.py")
-	script.Env = append(os.Environ(), "LS_BASE_URL="+svc.url, "LS_API_KEY="+alice.Token, "WORKSPACE_HOST="+svc.workspace)
+	script.Env = append(os.Environ(), "LS_BASE_URL="+svc.URL, "LS_API_KEY="+alice.Token, "WORKSPACE_HOST="+svc.Workspace)
 	out, err := script.CombinedOutput()
 	if err != nil {
-		t.Fatalf("label-studio-sdk script failed: %v\n%s\nservice log:\n%s", err, out, svc.logs.String())
+		t.Fatalf("label-studio-sdk script failed: %v\n%s\nservice log:\n%s", err, out, svc.Logs.String())
 	}
 	answers = append(answers, string(out))
 	var project int64
@@ -194,7 +139,7 @@ func TestLabelStudioIsTheSystemOfRecord(t *testing.T) {
 		t.Fatalf("no project in the script's output:\n%s", out)
 	}
 	aliceAuth := "Token " + alice.Token
-	listURL := fmt.Sprintf("%s/api/storages/databricks/?project=%d", svc.url, project)
+	listURL := fmt.Sprintf("%s/api/storages/databricks/?project=%d", svc.URL, project)
 
 	t.Run("warm requests do not ask Label Studio", func(t *testing.T) {
 		if a := call(t, http.MethodGet, listURL, aliceAuth, ""); a.status != http.StatusOK {
@@ -233,9 +178,9 @@ func TestLabelStudioIsTheSystemOfRecord(t *testing.T) {
 	t.Run("the same answers as Label Studio", func(t *testing.T) {
 		// Label Studio's own storage API (S3 in OSS) is the reference.
 		for _, c := range []struct{ name, ours, theirs, method, body, auth string }{
-			{"missing project, create", svc.url + "/api/storages/databricks/", ls.URL + "/api/storages/s3",
-				http.MethodPost, `{"project": 424242, "host": "` + svc.workspace + `", "catalog": "main", "schema": "default", "volume": "landing", "token": "dapi-local-test-token"}`, aliceAuth},
-			{"missing project, list", svc.url + "/api/storages/databricks/?project=424242", ls.URL + "/api/storages/s3?project=424242", http.MethodGet, "", aliceAuth},
+			{"missing project, create", svc.URL + "/api/storages/databricks/", ls.URL + "/api/storages/s3",
+				http.MethodPost, `{"project": 424242, "host": "` + svc.Workspace + `", "catalog": "main", "schema": "default", "volume": "landing", "token": "dapi-local-test-token"}`, aliceAuth},
+			{"missing project, list", svc.URL + "/api/storages/databricks/?project=424242", ls.URL + "/api/storages/s3?project=424242", http.MethodGet, "", aliceAuth},
 			{"refused token", listURL, fmt.Sprintf("%s/api/storages/s3?project=%d", ls.URL, project), http.MethodGet, "", "Token not-a-token-0123456789"},
 			{"no token", listURL, fmt.Sprintf("%s/api/storages/s3?project=%d", ls.URL, project), http.MethodGet, "", ""},
 		} {
@@ -301,14 +246,14 @@ func TestLabelStudioIsTheSystemOfRecord(t *testing.T) {
 	})
 
 	t.Run("no Label Studio token anywhere", func(t *testing.T) {
-		items, err := dynamodb.NewFromConfig(testenv.AWSConfig(t)).Scan(ctx, &dynamodb.ScanInput{TableName: &svc.table})
+		items, err := dynamodb.NewFromConfig(testenv.AWSConfig(t)).Scan(ctx, &dynamodb.ScanInput{TableName: &svc.Table})
 		if err != nil {
 			t.Fatal(err)
 		}
 		dump, _ := json.Marshal(items.Items)
-		haystack := svc.logs.String() + "\n" + strings.Join(answers, "\n") + "\n" + string(dump)
-		if !strings.Contains(svc.logs.String(), `"route":"list"`) {
-			t.Fatalf("no request lines in the service's log:\n%s", svc.logs.String())
+		haystack := svc.Logs.String() + "\n" + strings.Join(answers, "\n") + "\n" + string(dump)
+		if !strings.Contains(svc.Logs.String(), `"route":"list"`) {
+			t.Fatalf("no request lines in the service's log:\n%s", svc.Logs.String())
 		}
 		for name, token := range map[string]string{"the service's": ls.Token, "alice's": alice.Token} {
 			for _, enc := range []string{token, base64.StdEncoding.EncodeToString([]byte(token)), base64.RawURLEncoding.EncodeToString([]byte(token)),

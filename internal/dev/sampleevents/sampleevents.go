@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
+	"github.com/lsdbx/databricks-storage/internal/syncqueue"
 )
 
 // Function is one of the stack's functions: its folder under functions/ and
@@ -28,6 +29,8 @@ var (
 	Create = Function{Dir: "create-storage", LogicalID: "CreateStorageFunction"}
 	Manage = Function{Dir: "manage-storage", LogicalID: "ManageStorageFunction"}
 	Sweep  = Function{Dir: "sweep", LogicalID: "SweepFunction"}
+	// SyncWorker runs the sync queue's steps.
+	SyncWorker = Function{Dir: "sync-worker", LogicalID: "SyncWorkerFunction"}
 )
 
 // event holds the fields that tell events apart.
@@ -45,12 +48,31 @@ type event struct {
 	} `json:"requestContext"`
 	IsBase64Encoded bool   `json:"isBase64Encoded"`
 	Body            string `json:"body"`
+	Records         []struct {
+		EventSource string `json:"eventSource"`
+		Body        string `json:"body"`
+	} `json:"Records"`
+}
+
+// syncSteps reports whether ev is an SQS batch of sync steps (what the sync
+// queue delivers), not of creates.
+func (ev event) syncSteps() bool {
+	if len(ev.Records) == 0 {
+		return false
+	}
+	for _, r := range ev.Records {
+		if _, err := syncqueue.Decode(r.Body); r.EventSource != "aws:sqs" || err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // For tells which function an event goes to in AWS: the hourly schedule's
-// event to the sweep; the manage function serves every HTTP route but
-// POST /api/storages/databricks/ and the direct get, update and delete; the
-// create function everything else (creates, SQS, EventBridge).
+// event to the sweep; an SQS batch of sync steps to the sync worker; the
+// manage function serves every HTTP route but POST /api/storages/databricks/
+// and the direct get, update, delete and sync; the create function
+// everything else (creates, their SQS batches, EventBridge).
 func For(payload []byte) Function {
 	var ev event
 	_ = json.Unmarshal(payload, &ev)
@@ -58,6 +80,8 @@ func For(payload []byte) Function {
 	switch {
 	case ev.Source == "aws.events" && ev.DetailType == "Scheduled Event":
 		return Sweep
+	case ev.syncSteps():
+		return SyncWorker
 	case ev.Operation != "" && ev.Operation != "create":
 		return Manage
 	case method != "" && strings.HasPrefix(path, "/api/storages/databricks") &&
@@ -65,6 +89,16 @@ func For(payload []byte) Function {
 		return Manage
 	}
 	return Create
+}
+
+// NeedsSync reports whether an event is a sync's (the direct sync, a batch
+// of sync steps): it needs a sync queue, and the sync worker Label Studio,
+// which make invoke and make sam-local do not set up (make run and
+// internal/dev/e2e do).
+func NeedsSync(payload []byte) bool {
+	var ev event
+	_ = json.Unmarshal(payload, &ev)
+	return ev.Operation == "sync" || ev.syncSteps()
 }
 
 func cmpOr(a, b string) string {
@@ -171,13 +205,13 @@ func Files(dir string) ([]string, error) {
 }
 
 // Order returns the event files in the order a run sends them: as given,
-// except that the direct get, update and delete, which act on a storage an
-// earlier create made, come last, in that order.
+// except that the direct get, update, sync and delete, which act on a
+// storage an earlier create made, come last, in that order.
 func Order(files []string, payloads map[string][]byte) []string {
 	rank := func(f string) int {
 		var ev event
 		_ = json.Unmarshal(payloads[f], &ev)
-		return map[string]int{"get": 1, "update": 2, "delete": 3}[ev.Operation]
+		return map[string]int{"get": 1, "update": 2, "sync": 3, "delete": 4}[ev.Operation]
 	}
 	out := slices.Clone(files)
 	slices.SortStableFunc(out, func(a, b string) int { return rank(a) - rank(b) })

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
+	"github.com/lsdbx/databricks-storage/internal/syncqueue"
 )
 
 func readEvent(t *testing.T, name string) []byte {
@@ -38,6 +39,8 @@ func TestEveryEventGoesToTheFunctionOfItsRoute(t *testing.T) {
 		"direct-update.json":                Manage,
 		"direct-delete.json":                Manage,
 		"sweep.json":                        Sweep,
+		"direct-sync.json":                  Manage,
+		"sync-step.json":                    SyncWorker,
 	}
 	for name, fn := range want {
 		if got := For(readEvent(t, name)); got != fn {
@@ -124,13 +127,13 @@ func TestCredentialsSecretIDs(t *testing.T) {
 }
 
 func TestOrderPutsOperationsOnAStoredStorageLast(t *testing.T) {
-	files := []string{"direct-create.json", "direct-delete.json", "direct-get.json", "direct-update.json", "http-create-pat.json", "sweep.json"}
+	files := []string{"direct-create.json", "direct-delete.json", "direct-sync.json", "direct-get.json", "direct-update.json", "http-create-pat.json", "sweep.json", "sync-step.json"}
 	payloads := map[string][]byte{}
 	for _, f := range files {
 		payloads[f] = readEvent(t, f)
 	}
 	got := Order(files, payloads)
-	want := []string{"direct-create.json", "http-create-pat.json", "sweep.json", "direct-get.json", "direct-update.json", "direct-delete.json"}
+	want := []string{"direct-create.json", "http-create-pat.json", "sweep.json", "sync-step.json", "direct-get.json", "direct-update.json", "direct-sync.json", "direct-delete.json"}
 	if !slices.Equal(got, want) {
 		t.Errorf("order %v, want %v", got, want)
 	}
@@ -205,6 +208,39 @@ func TestParseExpectationsRefusesUncheckableRows(t *testing.T) {
 	} {
 		if _, err := ParseExpectations([]byte(bad)); err == nil {
 			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+// TestSyncStepSampleIsWhatTheQueueCarries: sync-step.json's body is a sync
+// step as the manage function queues it (syncqueue.Encode), so the sample
+// goes stale when the message does.
+func TestSyncStepSampleIsWhatTheQueueCarries(t *testing.T) {
+	var ev struct {
+		Records []struct {
+			EventSource string `json:"eventSource"`
+			Body        string `json:"body"`
+		} `json:"Records"`
+	}
+	if err := json.Unmarshal(readEvent(t, "sync-step.json"), &ev); err != nil || len(ev.Records) != 1 {
+		t.Fatalf("sync-step.json: %v, %d records; want one SQS record", err, len(ev.Records))
+	}
+	m, err := syncqueue.Decode(ev.Records[0].Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := syncqueue.Encode(m); got != ev.Records[0].Body || m.Step != 0 || m.Purge {
+		t.Errorf("sync-step.json's body %s; syncqueue encodes it %s; want a first step", ev.Records[0].Body, got)
+	}
+}
+
+func TestNeedsSync(t *testing.T) {
+	for name, want := range map[string]bool{
+		"direct-sync.json": true, "sync-step.json": true,
+		"sqs-create-batch.json": false, "direct-get.json": false, "http-create-pat.json": false, "sweep.json": false,
+	} {
+		if got := NeedsSync(readEvent(t, name)); got != want {
+			t.Errorf("NeedsSync(%s) = %v, want %v", name, got, want)
 		}
 	}
 }

@@ -63,6 +63,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if sampleevents.NeedsSync(payload) {
+		return fmt.Errorf("%s is a sync's event: it needs a sync queue and Label Studio, which make invoke does not set up; make run syncs (its worker behind a local queue), and internal/dev/e2e's TestSyncWorkerThroughTheRuntimeEmulator runs the sync worker under the emulator", *eventPath)
+	}
 	fn := sampleevents.For(payload)
 	if *function != "" {
 		fn = sampleevents.Function{}

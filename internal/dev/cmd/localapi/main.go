@@ -79,14 +79,17 @@ func run() error {
 	}
 	addr := listener.Addr().String()
 	// Label Studio mode syncs: a local sync queue, and the front door's
-	// address in the synced tasks' file links.
+	// address in the synced tasks' file links (unless FILES_BASE_URL names
+	// another address in front of it, as a test's recording proxy does).
 	var syncQueue *sqspoller.Queue
 	if ls.url != nil {
 		if syncQueue, err = sqspoller.Create(ctx, env.AWS, "sync-steps", syncVisibility, core.SyncMaxReceives); err != nil {
 			return err
 		}
 		os.Setenv("SYNC_QUEUE_URL", syncQueue.URL)
-		os.Setenv("FILES_BASE_URL", "http://"+addr)
+		if os.Getenv("FILES_BASE_URL") == "" {
+			os.Setenv("FILES_BASE_URL", "http://"+addr)
+		}
 	}
 	cfg, err := config.FromEnv(os.Getenv)
 	if err != nil {
