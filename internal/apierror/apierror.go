@@ -140,6 +140,8 @@ func detailOf(kind core.Kind, err error) (detail string, fields map[string][]str
 		return "The Databricks workspace failed to serve the file; retry later.", nil
 	case core.KindAccessUnavailable:
 		return "Label Studio could not be asked whether this caller may manage the project; nothing was changed. Retry later.", nil
+	case core.KindWebhookRefused:
+		return "This webhook delivery is not valid: it does not carry the export storage's secret.", nil
 	case core.KindSyncUnavailable:
 		return "This storage is not synchronizable here: this deployment has no Label Studio to import into (LABEL_STUDIO_URL) or no sync queue (SYNC_QUEUE_URL).", nil
 	case core.KindTimeout:

@@ -200,6 +200,7 @@ func TestForCoversEveryKind(t *testing.T) {
 		core.KindWorkspaceBusy:        core.ErrWorkspaceBusy,
 		core.KindWorkspaceFailed:      core.ErrWorkspaceFailed,
 		core.KindSyncUnavailable:      core.ErrSyncUnavailable,
+		core.KindWebhookRefused:       core.ErrWebhookRefused,
 	}
 	details := map[string]core.Kind{}
 	for _, kind := range core.Kinds() {

@@ -102,6 +102,7 @@ const (
 	KindWorkspaceBusy
 	KindWorkspaceFailed
 	KindSyncUnavailable
+	KindWebhookRefused
 )
 
 // kindSpec is one row of the table of kinds.
@@ -195,6 +196,10 @@ var kinds = [...]kindSpec{
 	// A deployment without Label Studio or a sync queue cannot sync, now
 	// or later: Label Studio's 400 for a storage that is not
 	// synchronizable.
+	// A webhook delivery without the export storage's secret.
+	KindWebhookRefused: {"webhook_refused", http.StatusForbidden, false, func(err error) bool {
+		return errors.Is(err, ErrWebhookRefused)
+	}},
 	KindSyncUnavailable: {"sync_unavailable", http.StatusBadRequest, false, func(err error) bool {
 		return errors.Is(err, ErrSyncUnavailable)
 	}},

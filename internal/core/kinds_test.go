@@ -45,6 +45,7 @@ var sentinels = map[string]struct {
 	"ErrCursorRefused":    {ErrCursorRefused, KindInternal},
 	"ErrSyncNotQueued":    {ErrSyncNotQueued, KindPersistence},
 	"ErrSyncUnavailable":  {ErrSyncUnavailable, KindSyncUnavailable},
+	"ErrWebhookRefused":   {ErrWebhookRefused, KindWebhookRefused},
 	"PermissionError":     {&PermissionError{TokenID: "t", Project: 1}, KindForbidden},
 
 	"storage.ErrMalformed":              {fmt.Errorf("%w: not an object", storage.ErrMalformed), KindMalformed},

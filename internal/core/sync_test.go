@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -498,10 +499,11 @@ func newSyncEnv(t *testing.T, seed uint64, rate float64, files []string, blob bo
 	e.project = newProject(f)
 	e.syncs = newMemSyncs(f)
 	e.queue = &fakeQueue{f: f}
-	e.manager = &Manager{Records: e.records, Vault: vault, Syncs: e.syncs, SyncQueue: e.queue, Now: e.clock.Now}
+	e.manager = &Manager{Records: e.records, Vault: vault, Syncs: e.syncs, SyncQueue: e.queue, Now: e.clock.Now, Logger: slog.New(slog.DiscardHandler)}
 	e.worker = &SyncWorker{
 		Records: e.records, Secrets: vault, Syncs: e.syncs, Queue: e.queue, Pager: e.volume, Fetcher: e.volume,
 		Tasks: e.project, FileBase: "https://ls.example", Lease: time.Minute, PageFiles: 7, Now: e.clock.Now,
+		Logger: slog.New(slog.DiscardHandler),
 	}
 	return e
 }
