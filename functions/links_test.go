@@ -15,22 +15,23 @@ const module = "github.com/lsdbx/databricks-storage/"
 
 // shipped lists, per function, the module's packages it links.
 var shipped = map[string][]string{
+	// No SQS client: the create function sends no message (syncmsg only
+	// decodes, for the shared event handlers).
 	"create-storage": {"internal/apierror", "internal/app", "internal/auth", "internal/awsclients", "internal/boot", "internal/config", "internal/core", "internal/databricks",
 		"internal/dynamostore", "internal/dynamostore/tokenstore", "internal/eventsource", "internal/filecap", "internal/hostguard",
-		"internal/httpapi", "internal/labelstudio", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "internal/syncqueue", "openapi"},
+		"internal/httpapi", "internal/labelstudio", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "internal/syncmsg", "openapi"},
 	"manage-storage": {"internal/apierror", "internal/app", "internal/auth", "internal/awsclients", "internal/boot", "internal/config", "internal/core", "internal/databricks",
 		"internal/dynamostore", "internal/dynamostore/tokenstore", "internal/eventsource", "internal/filecap", "internal/hostguard",
-		"internal/httpapi", "internal/labelstudio", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "internal/syncqueue", "openapi"},
+		"internal/httpapi", "internal/labelstudio", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "internal/syncmsg", "internal/syncqueue", "openapi"},
 	// The file route links no API-key, Label Studio, storage-API or
 	// event-source code.
 	"files": {"internal/apierror", "internal/awsclients", "internal/boot", "internal/config", "internal/core",
 		"internal/databricks", "internal/dynamostore", "internal/filecap", "internal/fileproxy", "internal/filesapp",
 		"internal/hostguard", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage"},
-	// The sync worker: the app's wiring (and so the HTTP API's packages,
-	// which it never serves), its own queue and Label Studio's client.
-	"sync-worker": {"internal/apierror", "internal/app", "internal/auth", "internal/awsclients", "internal/boot", "internal/config", "internal/core", "internal/databricks",
-		"internal/dynamostore", "internal/dynamostore/tokenstore", "internal/eventsource", "internal/filecap", "internal/hostguard",
-		"internal/httpapi", "internal/labelstudio", "internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "internal/syncqueue", "openapi"},
+	// The sync worker links no HTTP API, token or storage-API code.
+	"sync-worker": {"internal/apierror", "internal/auth", "internal/awsclients", "internal/boot", "internal/config", "internal/core", "internal/databricks",
+		"internal/dynamostore", "internal/eventsource", "internal/filecap", "internal/hostguard", "internal/labelstudio", "internal/logging",
+		"internal/metrics", "internal/secretstore", "internal/storage", "internal/syncapp", "internal/syncmsg", "internal/syncqueue"},
 	// The sweep links no HTTP, token or event-source code.
 	"sweep": {"internal/awsclients", "internal/boot", "internal/config", "internal/core", "internal/dynamostore", "internal/filecap", "internal/hostguard",
 		"internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "internal/sweep"},

@@ -6,6 +6,6 @@
 // links, and sends its own next steps.
 package main
 
-import "github.com/lsdbx/databricks-storage/internal/app"
+import "github.com/lsdbx/databricks-storage/internal/syncapp"
 
-func main() { app.RunSyncWorker() }
+func main() { syncapp.Run() }

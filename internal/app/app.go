@@ -23,7 +23,6 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/metrics"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 	"github.com/lsdbx/databricks-storage/internal/storage"
-	"github.com/lsdbx/databricks-storage/internal/syncqueue"
 )
 
 // App is the wired service.
@@ -54,6 +53,10 @@ type Options struct {
 	Role Role
 	// Version is reported in error bodies.
 	Version string
+	// Sync builds the syncs' store and queue (syncqueue.Parts): given by
+	// the functions that start syncs, so that the create function links
+	// neither an SQS client nor DynamoDB's batch operations. Nil: no sync.
+	Sync func(cfg aws.Config, table, queueURL string) (core.SyncStore, core.SyncQueue)
 }
 
 // Role is what a function may do. Each function builds only the part of
@@ -147,9 +150,8 @@ func NewWithAWS(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, opts 
 		if lister, ok := checker.(core.FileLister); ok {
 			manager.Files = lister
 		}
-		if cfg.SyncQueueURL != "" {
-			manager.Syncs = &dynamostore.Syncs{Client: db, Table: cfg.TableName}
-			manager.SyncQueue = &syncqueue.Queue{Client: clients.SQS, URL: cfg.SyncQueueURL}
+		if cfg.SyncQueueURL != "" && opts.Sync != nil {
+			manager.Syncs, manager.SyncQueue = opts.Sync(clients.AWS, cfg.TableName, cfg.SyncQueueURL)
 			manager.SyncStaleAfter = cfg.SyncStaleAfter
 		}
 		handler.Manager, dispatcher.Manager = manager, manager

@@ -21,7 +21,6 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
 // Retry budget for AWS calls. A create makes at most four calls in a row
@@ -63,7 +62,6 @@ type Clients struct {
 	AWS            aws.Config
 	DynamoDB       DynamoDB
 	SecretsManager SecretsManager
-	SQS            SQS
 }
 
 // New builds the clients on cfg (from Load, or a test's configuration with
@@ -74,7 +72,6 @@ func New(cfg aws.Config) Clients {
 		AWS:            cfg,
 		DynamoDB:       newDynamoDB(dynamodb.NewFromConfig(cfg)),
 		SecretsManager: newSecretsManager(secretsmanager.NewFromConfig(cfg)),
-		SQS:            SQS{sendMessage: sqs.NewFromConfig(cfg).SendMessage},
 	}
 }
 

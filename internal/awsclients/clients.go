@@ -3,9 +3,9 @@ package awsclients
 import (
 	"context"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
 // The stores hold their AWS clients as interfaces. The binary links
@@ -29,8 +29,6 @@ type DynamoDB struct {
 	query              func(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	scan               func(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	transactWriteItems func(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
-	batchGetItem       func(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
-	batchWriteItem     func(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 }
 
 func newDynamoDB(c *dynamodb.Client) DynamoDB {
@@ -42,8 +40,6 @@ func newDynamoDB(c *dynamodb.Client) DynamoDB {
 		query:              c.Query,
 		scan:               c.Scan,
 		transactWriteItems: c.TransactWriteItems,
-		batchGetItem:       c.BatchGetItem,
-		batchWriteItem:     c.BatchWriteItem,
 	}
 }
 
@@ -82,24 +78,29 @@ func (x DynamoDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactW
 	return x.transactWriteItems(ctx, in, opts...)
 }
 
+// BatchDynamoDB is the DynamoDB client with the batch operations too, for
+// the syncs' store (dynamostore.Syncs): only the functions that keep syncs
+// build it, so the others link no batch operation.
+type BatchDynamoDB struct {
+	DynamoDB
+	batchGetItem   func(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	batchWriteItem func(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
+
+// NewBatchDynamoDB builds a BatchDynamoDB on cfg (made Bounded).
+func NewBatchDynamoDB(cfg aws.Config) BatchDynamoDB {
+	c := dynamodb.NewFromConfig(Bounded(cfg))
+	return BatchDynamoDB{DynamoDB: newDynamoDB(c), batchGetItem: c.BatchGetItem, batchWriteItem: c.BatchWriteItem}
+}
+
 // BatchGetItem calls DynamoDB's BatchGetItem.
-func (x DynamoDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+func (x BatchDynamoDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
 	return x.batchGetItem(ctx, in, opts...)
 }
 
 // BatchWriteItem calls DynamoDB's BatchWriteItem.
-func (x DynamoDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+func (x BatchDynamoDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
 	return x.batchWriteItem(ctx, in, opts...)
-}
-
-// SQS is the SQS client with the operation of package syncqueue.
-type SQS struct {
-	sendMessage func(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
-}
-
-// SendMessage calls SQS's SendMessage.
-func (x SQS) SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	return x.sendMessage(ctx, in, opts...)
 }
 
 // SecretsManager is the Secrets Manager client with the operations of

@@ -10,7 +10,7 @@ import (
 
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/eventsource"
-	"github.com/lsdbx/databricks-storage/internal/syncqueue"
+	"github.com/lsdbx/databricks-storage/internal/syncmsg"
 )
 
 type recordingWorker struct {
@@ -27,7 +27,7 @@ func (w *recordingWorker) Handle(_ context.Context, _ core.SyncMessage, final bo
 // the worker is told it is final; a body that is no unit of work is
 // dropped.
 func TestQueueHandler(t *testing.T) {
-	step := syncqueue.Encode(core.SyncMessage{Storage: 1, Job: "j", Step: 0})
+	step := syncmsg.Encode(core.SyncMessage{Storage: 1, Job: "j", Step: 0})
 	cases := []struct {
 		name       string
 		body       string

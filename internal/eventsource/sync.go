@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lsdbx/databricks-storage/internal/core"
-	"github.com/lsdbx/databricks-storage/internal/syncqueue"
+	"github.com/lsdbx/databricks-storage/internal/syncmsg"
 )
 
 // SyncWorker runs the sync queue's messages (a core.SyncWorker).
@@ -40,7 +40,7 @@ type QueueHandler struct {
 // NewSyncHandler handles the sync queue.
 func NewSyncHandler(w SyncWorker, maxReceives int, logger *slog.Logger) *QueueHandler {
 	return &QueueHandler{maxReceives: maxReceives, logger: logger, run: func(ctx context.Context, body string, final bool) ([]slog.Attr, error) {
-		m, err := syncqueue.Decode(body)
+		m, err := syncmsg.Decode(body)
 		if err != nil {
 			return nil, err
 		}
@@ -52,7 +52,7 @@ func NewSyncHandler(w SyncWorker, maxReceives int, logger *slog.Logger) *QueueHa
 // NewExportHandler handles the export queue.
 func NewExportHandler(w ExportWorker, maxReceives int, logger *slog.Logger) *QueueHandler {
 	return &QueueHandler{maxReceives: maxReceives, logger: logger, run: func(ctx context.Context, body string, final bool) ([]slog.Attr, error) {
-		m, err := syncqueue.DecodeExport(body)
+		m, err := syncmsg.DecodeExport(body)
 		if err != nil {
 			return nil, err
 		}
@@ -79,7 +79,7 @@ func (h *QueueHandler) handle(ctx context.Context, msg events.SQSMessage) bool {
 	receives, _ := strconv.Atoi(msg.Attributes["ApproximateReceiveCount"])
 	final := h.maxReceives > 0 && receives >= h.maxReceives
 	attrs, err := h.run(ctx, msg.Body, final)
-	if errors.Is(err, syncqueue.ErrMalformed) {
+	if errors.Is(err, syncmsg.ErrMalformed) {
 		// Nothing can ever run it: dropped, and said so.
 		h.log().ErrorContext(ctx, "dropped a message that is no unit of work",
 			slog.String("message_id", msg.MessageId), slog.String("error", err.Error()))

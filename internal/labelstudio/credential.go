@@ -99,3 +99,9 @@ func (s StaticCredential) Authorization(context.Context) (string, error) {
 
 // Invalidate implements CredentialSource; a fixed value cannot be re-read.
 func (StaticCredential) Invalidate() {}
+
+// NewServiceClient is a client of the Label Studio at baseURL whose
+// service credential fetch reads on first need (a SecretCredential).
+func NewServiceClient(baseURL string, fetch func(ctx context.Context) (string, error)) *Client {
+	return &Client{BaseURL: baseURL, Service: &SecretCredential{Fetch: fetch}}
+}

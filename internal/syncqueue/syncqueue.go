@@ -1,19 +1,19 @@
-// Package syncqueue carries a sync's steps on an SQS queue: it sends them
-// (core.SyncQueue) and reads them back for the sync worker. A message
-// names a storage, a sync job and a step, never a credential.
+// Package syncqueue sends the sync and export queues' messages through
+// SQS (core.SyncQueue, core.ExportQueue), in package syncmsg's encoding.
+// Only the functions that send them link it, and with it the SQS client.
 package syncqueue
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/lsdbx/databricks-storage/internal/awsclients"
 	"github.com/lsdbx/databricks-storage/internal/core"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore"
+	"github.com/lsdbx/databricks-storage/internal/syncmsg"
 )
 
 // API is the part of the SQS client the queue uses.
@@ -27,80 +27,45 @@ type Queue struct {
 	URL    string
 }
 
-// message is a sync message's body.
-type message struct {
-	Storage int64  `json:"storage"`
-	Job     string `json:"job,omitempty"`
-	Step    int64  `json:"step"`
-	Purge   bool   `json:"purge,omitempty"`
+// New is a queue at url with an SQS client built on cfg (a configuration
+// from awsclients.Load). Only the functions that send messages call it, so
+// the SQS client is linked into no other function (the create function's
+// size: BENCHMARKS.md, artifact size).
+func New(cfg aws.Config, url string) *Queue {
+	return &Queue{Client: sender{send: sqs.NewFromConfig(awsclients.Bounded(cfg)).SendMessage}, URL: url}
 }
 
-// Encode renders a sync message as a queue message body.
-func Encode(m core.SyncMessage) string {
-	b, _ := json.Marshal(message(m)) // plain fields: cannot fail
-	return string(b)
+// sender holds the one operation as a method value, for the reason
+// awsclients gives (reflection cannot reach the client's other methods).
+type sender struct {
+	send func(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
-// ErrMalformed is wrapped when a body is not a sync message.
-var ErrMalformed = errors.New("not a sync message")
-
-// Decode reads a queue message body.
-func Decode(body string) (core.SyncMessage, error) {
-	var m message
-	dec := json.NewDecoder(bytes.NewReader([]byte(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return core.SyncMessage{}, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	if m.Storage < 1 || m.Step < 0 || (!m.Purge && m.Job == "") {
-		return core.SyncMessage{}, fmt.Errorf("%w: storage %d, step %d, job %q", ErrMalformed, m.Storage, m.Step, m.Job)
-	}
-	return core.SyncMessage(m), nil
+func (s sender) SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	return s.send(ctx, in, opts...)
 }
 
 // SendSync implements core.SyncQueue.
 func (q *Queue) SendSync(ctx context.Context, m core.SyncMessage) error {
-	_, err := q.Client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q.URL), MessageBody: aws.String(Encode(m))})
+	_, err := q.Client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q.URL), MessageBody: aws.String(syncmsg.Encode(m))})
 	if err != nil {
 		return fmt.Errorf("send sync message: %w", err)
 	}
 	return nil
 }
 
-// exportMessage is an export message's body.
-type exportMessage struct {
-	Storage    int64  `json:"export_storage"`
-	Annotation int64  `json:"annotation,omitempty"`
-	Deleted    bool   `json:"deleted,omitempty"`
-	Job        string `json:"job,omitempty"`
-	Step       int64  `json:"step,omitempty"`
-}
-
-// EncodeExport renders an export message as a queue message body.
-func EncodeExport(m core.ExportMessage) string {
-	b, _ := json.Marshal(exportMessage(m)) // plain fields: cannot fail
-	return string(b)
-}
-
-// DecodeExport reads an export queue message body.
-func DecodeExport(body string) (core.ExportMessage, error) {
-	var m exportMessage
-	dec := json.NewDecoder(bytes.NewReader([]byte(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return core.ExportMessage{}, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	if m.Storage < 1 || m.Annotation < 0 || m.Step < 0 || (m.Annotation == 0 && m.Job == "") {
-		return core.ExportMessage{}, fmt.Errorf("%w: export storage %d, annotation %d, job %q", ErrMalformed, m.Storage, m.Annotation, m.Job)
-	}
-	return core.ExportMessage(m), nil
-}
-
 // SendExport implements core.ExportQueue.
 func (q *Queue) SendExport(ctx context.Context, m core.ExportMessage) error {
-	_, err := q.Client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q.URL), MessageBody: aws.String(EncodeExport(m))})
+	_, err := q.Client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q.URL), MessageBody: aws.String(syncmsg.EncodeExport(m))})
 	if err != nil {
 		return fmt.Errorf("send export message: %w", err)
 	}
 	return nil
+}
+
+// Parts builds what starting and showing syncs needs, as app.Options.Sync
+// takes it: the syncs' store in table (with DynamoDB's batch operations)
+// and the sync queue at url.
+func Parts(cfg aws.Config, table, url string) (core.SyncStore, core.SyncQueue) {
+	return &dynamostore.Syncs{Client: awsclients.NewBatchDynamoDB(cfg), Table: table}, New(cfg, url)
 }

@@ -23,7 +23,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/dev/sqspoller"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 	"github.com/lsdbx/databricks-storage/internal/labelstudio"
-	"github.com/lsdbx/databricks-storage/internal/syncqueue"
+	"github.com/lsdbx/databricks-storage/internal/syncmsg"
 )
 
 // syncQueue is a sync queue in moto that the test drains by hand: it
@@ -170,7 +170,7 @@ func TestSyncWorkerThroughTheRuntimeEmulator(t *testing.T) {
 	if !ok {
 		t.Fatal("the direct sync queued nothing")
 	}
-	step, err := syncqueue.Decode(ev.Records[0].Body)
+	step, err := syncmsg.Decode(ev.Records[0].Body)
 	if err != nil || step.Storage != id || step.Job != job || step.Step != 0 {
 		t.Fatalf("the queued message %s (%v); want step 0 of job %s of storage %d", ev.Records[0].Body, err, job, id)
 	}

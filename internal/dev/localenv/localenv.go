@@ -33,6 +33,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/dev/motoserver"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
+	"github.com/lsdbx/databricks-storage/internal/syncqueue"
 )
 
 // DefaultTable is the table when Options.Table is empty.
@@ -232,7 +233,9 @@ func (e *Env) Export() {
 
 // AppOptions are the app.Options of a service built in this process: the
 // fake workspace's certificate trusted besides the system's roots.
-func (e *Env) AppOptions() app.Options { return app.Options{RootCAs: e.roots} }
+func (e *Env) AppOptions() app.Options {
+	return app.Options{RootCAs: e.roots, Sync: syncqueue.Parts}
+}
 
 // WorkspaceURL is the fake workspace's base URL, https://127.0.0.1:<port>;
 // empty without one.

@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
-	"github.com/lsdbx/databricks-storage/internal/syncqueue"
+	"github.com/lsdbx/databricks-storage/internal/syncmsg"
 )
 
 // Function is one of the stack's functions: its folder under functions/ and
@@ -61,7 +61,7 @@ func (ev event) syncSteps() bool {
 		return false
 	}
 	for _, r := range ev.Records {
-		if _, err := syncqueue.Decode(r.Body); r.EventSource != "aws:sqs" || err != nil {
+		if _, err := syncmsg.Decode(r.Body); r.EventSource != "aws:sqs" || err != nil {
 			return false
 		}
 	}

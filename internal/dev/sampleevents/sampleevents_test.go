@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
-	"github.com/lsdbx/databricks-storage/internal/syncqueue"
+	"github.com/lsdbx/databricks-storage/internal/syncmsg"
 )
 
 func readEvent(t *testing.T, name string) []byte {
@@ -213,7 +213,7 @@ func TestParseExpectationsRefusesUncheckableRows(t *testing.T) {
 }
 
 // TestSyncStepSampleIsWhatTheQueueCarries: sync-step.json's body is a sync
-// step as the manage function queues it (syncqueue.Encode), so the sample
+// step as the manage function queues it (syncmsg.Encode), so the sample
 // goes stale when the message does.
 func TestSyncStepSampleIsWhatTheQueueCarries(t *testing.T) {
 	var ev struct {
@@ -225,11 +225,11 @@ func TestSyncStepSampleIsWhatTheQueueCarries(t *testing.T) {
 	if err := json.Unmarshal(readEvent(t, "sync-step.json"), &ev); err != nil || len(ev.Records) != 1 {
 		t.Fatalf("sync-step.json: %v, %d records; want one SQS record", err, len(ev.Records))
 	}
-	m, err := syncqueue.Decode(ev.Records[0].Body)
+	m, err := syncmsg.Decode(ev.Records[0].Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := syncqueue.Encode(m); got != ev.Records[0].Body || m.Step != 0 || m.Purge {
+	if got := syncmsg.Encode(m); got != ev.Records[0].Body || m.Step != 0 || m.Purge {
 		t.Errorf("sync-step.json's body %s; syncqueue encodes it %s; want a first step", ev.Records[0].Body, got)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/dev/sqspoller"
 	"github.com/lsdbx/databricks-storage/internal/filesapp"
 	"github.com/lsdbx/databricks-storage/internal/logging"
+	"github.com/lsdbx/databricks-storage/internal/syncapp"
 )
 
 func main() {
@@ -109,7 +110,7 @@ func run() error {
 	}
 
 	if syncQueue != nil {
-		worker, err := app.NewSyncWorker(service.AWS, cfg, logger, opts.RootCAs)
+		worker, err := syncapp.New(service.AWS, cfg, logger, opts.RootCAs)
 		if err != nil {
 			return err
 		}

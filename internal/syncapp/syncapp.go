@@ -1,4 +1,8 @@
-package app
+// Package syncapp wires the sync worker function: the core's SyncWorker on
+// the table, the storage secrets (read only), the workspace, the Label
+// Studio project (the service credential) and the sync queue. It links
+// none of the HTTP API.
+package syncapp
 
 import (
 	"context"
@@ -16,6 +20,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/databricks"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
 	"github.com/lsdbx/databricks-storage/internal/eventsource"
+	"github.com/lsdbx/databricks-storage/internal/labelstudio"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 	"github.com/lsdbx/databricks-storage/internal/syncqueue"
 )
@@ -24,10 +29,10 @@ import (
 // sync worker needs.
 var ErrSyncNotConfigured = errors.New("the sync worker needs LABEL_STUDIO_URL, LABEL_STUDIO_TOKEN_SECRET, SYNC_QUEUE_URL and FILES_BASE_URL")
 
-// NewSyncWorker builds the sync worker's handler: the core's SyncWorker on
+// New builds the sync worker's handler: the core's SyncWorker on
 // the table, the storage secrets (read only), the workspace, the Label
 // Studio project (the service credential) and the sync queue.
-func NewSyncWorker(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, rootCAs *x509.CertPool) (*eventsource.QueueHandler, error) {
+func New(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, rootCAs *x509.CertPool) (*eventsource.QueueHandler, error) {
 	if !cfg.LabelStudio.Enabled() || cfg.SyncQueueURL == "" || cfg.FilesBaseURL == "" {
 		return nil, ErrSyncNotConfigured
 	}
@@ -36,21 +41,21 @@ func NewSyncWorker(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, ro
 	worker := &core.SyncWorker{
 		Records:  &dynamostore.Store{Client: clients.DynamoDB, Table: cfg.TableName},
 		Secrets:  &secretstore.Vault{Client: clients.SecretsManager},
-		Syncs:    &dynamostore.Syncs{Client: clients.DynamoDB, Table: cfg.TableName},
-		Queue:    &syncqueue.Queue{Client: clients.SQS, URL: cfg.SyncQueueURL},
+		Syncs:    &dynamostore.Syncs{Client: awsclients.NewBatchDynamoDB(awsCfg), Table: cfg.TableName},
+		Queue:    syncqueue.New(awsCfg, cfg.SyncQueueURL),
 		Pager:    checker,
 		Fetcher:  checker,
-		Tasks:    newLabelStudio(cfg, clients.SecretsManager).Client,
+		Tasks:    labelstudio.NewServiceClient(cfg.LabelStudio.URL, secretstore.Text(clients.SecretsManager, cfg.LabelStudio.TokenSecret)),
 		FileBase: cfg.FilesBaseURL,
 		Logger:   logger,
 	}
 	return eventsource.NewSyncHandler(worker, core.SyncMaxReceives, logger), nil
 }
 
-// RunSyncWorker is the sync worker function's main.
-func RunSyncWorker() {
+// Run is the sync worker function's main.
+func Run() {
 	logger, cfg, awsCfg := boot.Function()
-	h, err := NewSyncWorker(awsCfg, cfg, logger, nil)
+	h, err := New(awsCfg, cfg, logger, nil)
 	if err != nil {
 		logger.Error("the sync worker cannot start", slog.String("error", err.Error()))
 		// Every invocation fails the same way until the configuration is
