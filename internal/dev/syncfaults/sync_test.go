@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	smithylogging "github.com/aws/smithy-go/logging"
 
 	"github.com/lsdbx/databricks-storage/internal/app"
 	"github.com/lsdbx/databricks-storage/internal/awsclients"
@@ -46,7 +47,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // The shape of a run.
 const (
 	volume   = "/Volumes/main/default/landing"
-	pngs     = 240 // matching files, in nested directories
+	pngs     = 280 // matching files, in nested directories
 	others   = 30  // files the regex_filter leaves out
 	pageSize = 7   // the workspace's directory pages and the worker's pages
 	// deliveryPrefix starts the call id of a queue delivery (crashGate
@@ -63,11 +64,11 @@ const (
 // report), so it is rare.
 const (
 	awsRate       = 0.08
-	importRate    = 0.25
+	importRate    = 0.3
 	lsRate        = 0.05
-	workspaceRate = 0.012
-	crashRate     = 0.004
-	redeliverRate = 0.05
+	workspaceRate = 0.02
+	crashRate     = 0.008
+	redeliverRate = 0.03
 )
 
 // defaultSeeds run when SYNC_FAULT_SEED is not set.
@@ -242,6 +243,8 @@ func newFaultEnv(t *testing.T, ls *devls.Server, seed int64) *faultEnv {
 	e.aws.SetPlan(&faultinject.Plan{Seed: seed, Probability: awsRate})
 	faulty := clean.Copy()
 	faulty.HTTPClient = &http.Client{Transport: &crashGate{next: e.aws, run: e.run, service: "aws", rate: crashRate}}
+	// The SDK warns of every injected answer (no checksum): noise here.
+	faulty.Logger = smithylogging.Nop{}
 	clients := awsclients.New(faulty)
 	checker := databricks.New(databricks.Options{Guard: cfg.Hosts, RootCAs: ws.CertPool(), WrapTransport: func(next http.RoundTripper) http.RoundTripper {
 		return &crashGate{run: e.run, service: "the workspace", rate: crashRate, next: &httpFaults{base: next, run: e.run, service: "workspace", rate: func(r *http.Request) (string, float64) {
