@@ -74,8 +74,8 @@ const (
 // defaultSeeds run when SYNC_FAULT_SEED is not set.
 var defaultSeeds = []int64{1, 2, 3}
 
-// mustInject are the kinds of fault a run (all its seeds) must have
-// injected, so that it cannot pass by injecting nothing.
+// mustInject are the kinds of fault the default seeds together must have
+// injected, so that the run cannot pass by injecting nothing.
 var mustInject = []string{
 	"label studio import: 5xx",
 	"label studio import: timeout before it arrived",
@@ -144,7 +144,12 @@ func TestSyncFaultRun(t *testing.T) {
 				n += v
 			}
 		}
-		if n == 0 {
+		switch {
+		case n > 0:
+		case len(seeds) == 1:
+			// A replay of one seed need not meet every kind.
+			t.Logf("seed %d injected no fault %q", seeds[0], kind)
+		default:
 			t.Errorf("no fault %q was injected over seeds %v: the run proves nothing about it", kind, seeds)
 		}
 	}

@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package syncfaults runs the sync worker in-process against the real
 // parts — moto's DynamoDB, Secrets Manager and SQS, the fake workspace and
 // a real Label Studio OSS — with faults injected into every one of them,
