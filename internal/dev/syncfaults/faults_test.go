@@ -94,7 +94,8 @@ var errCrashed = errors.New("injected crash: the worker's process is gone")
 // faultinject's four faults and plays it as that service would:
 //
 //   - ServerError: a 5xx answer; the request never reached the service.
-//   - Reset: the request times out before it reached the service.
+//   - Reset: the workspace resets the connection; Label Studio's request
+//     times out before it reached it.
 //   - Timeout: the request is served, its answer lost (a timeout): for a
 //     Label Studio import, the tasks exist but the worker never learns
 //     their ids.
@@ -117,6 +118,11 @@ func (h *httpFaults) RoundTrip(req *http.Request) (*http.Response, error) {
 		h.run.count(name + "5xx")
 		return answer(req, http.StatusInternalServerError, `{"detail":"injected server error"}`), nil
 	case faultinject.Reset:
+		if h.service == "workspace" {
+			h.run.count(name + "connection reset")
+			drain(req)
+			return nil, fmt.Errorf("injected: %w", syscall.ECONNRESET)
+		}
 		h.run.count(name + "timeout before it arrived")
 		drain(req)
 		return nil, timeoutError{"no answer"}

@@ -66,7 +66,7 @@ const (
 	awsRate       = 0.08
 	importRate    = 0.3
 	lsRate        = 0.05
-	workspaceRate = 0.02
+	workspaceRate = 0.05
 	crashRate     = 0.008
 	redeliverRate = 0.03
 )
