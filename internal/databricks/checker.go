@@ -80,6 +80,9 @@ type Options struct {
 	// applies to the workspace when verify_tls is true and always to the
 	// Azure authority.
 	RootCAs *x509.CertPool
+	// WrapTransport, when set, wraps the transport of the Files API
+	// requests (a test injects faults with it); nil sends them as they are.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // Checker checks connections to Databricks workspaces. It keeps two HTTP
@@ -98,6 +101,7 @@ type Checker struct {
 	// workspaces with verify_tls true; insecureClient of the others.
 	verifiedClient *http.Client
 	insecureClient *http.Client
+	wrap           func(http.RoundTripper) http.RoundTripper
 }
 
 // New returns a Checker. It does no I/O.
@@ -115,6 +119,7 @@ func New(opts Options) *Checker {
 		insecure:       insecure,
 		verifiedClient: &http.Client{Transport: verified, CheckRedirect: noRedirects},
 		insecureClient: &http.Client{Transport: insecure, CheckRedirect: noRedirects},
+		wrap:           opts.WrapTransport,
 	}
 }
 
@@ -248,7 +253,11 @@ func (c *Checker) workspaceClient(conn storage.Connection, base *url.URL, timeou
 	if !conn.VerifyTLS {
 		guarded, tokenClient = c.insecure, c.insecureClient
 	}
-	transport := refuseRedirects{guarded}
+	var next http.RoundTripper = guarded
+	if c.wrap != nil {
+		next = c.wrap(guarded)
+	}
+	transport := refuseRedirects{next}
 	creds, err := c.credentials(conn, base, tokenClient)
 	if err != nil {
 		return nil, err
