@@ -169,7 +169,7 @@ type faultEnv struct {
 	aws        *faultinject.Transport
 	manager    *core.Manager // the API's Sync, on faulty clients
 	viewer     *core.Manager // the user's view of the storage, clean
-	handler    *eventsource.SyncHandler
+	handler    *eventsource.QueueHandler
 	queue      *sqspoller.Queue
 	sqs        *sqs.Client // the queue's own side (Lambda's event source mapping), clean
 	tasks      *labelstudio.Client
@@ -263,8 +263,8 @@ func newFaultEnv(t *testing.T, ls *devls.Server, seed int64) *faultEnv {
 		return r.Method + " " + strings.Trim(strings.Split(strings.TrimPrefix(r.URL.Path, "/api/"), "/")[0], "/"), lsRate
 	}}}
 	records := &dynamostore.Store{Client: clients.DynamoDB, Table: table}
-	syncs := &dynamostore.Syncs{Client: clients.DynamoDB, Table: table}
-	queue := &syncqueue.Queue{Client: clients.SQS, URL: e.queue.URL}
+	syncs := &dynamostore.Syncs{Client: awsclients.NewBatchDynamoDB(faulty), Table: table}
+	queue := syncqueue.New(faulty, e.queue.URL)
 	e.manager = &core.Manager{
 		Checker: checker, Records: records, Vault: &secretstore.Vault{Client: clients.SecretsManager, RecoveryDays: 7},
 		Syncs: syncs, SyncQueue: queue, Now: e.clock.Now, Logger: logger,
@@ -273,7 +273,7 @@ func newFaultEnv(t *testing.T, ls *devls.Server, seed int64) *faultEnv {
 	e.viewer = &core.Manager{
 		Records: &dynamostore.Store{Client: cleanClients.DynamoDB, Table: table},
 		Vault:   &secretstore.Vault{Client: cleanClients.SecretsManager, RecoveryDays: 7},
-		Syncs:   &dynamostore.Syncs{Client: cleanClients.DynamoDB, Table: table}, Now: e.clock.Now, Logger: logger,
+		Syncs:   &dynamostore.Syncs{Client: awsclients.NewBatchDynamoDB(clean), Table: table}, Now: e.clock.Now, Logger: logger,
 	}
 	worker := &core.SyncWorker{
 		Records: records, Secrets: &secretstore.Vault{Client: clients.SecretsManager}, Syncs: syncs, Queue: queue,
@@ -281,7 +281,7 @@ func newFaultEnv(t *testing.T, ls *devls.Server, seed int64) *faultEnv {
 		Tasks:    &labelstudio.Client{BaseURL: ls.URL, HTTP: &http.Client{Transport: lsTransport}, Service: labelstudio.StaticCredential(admin)},
 		FileBase: "https://ls.example", PageFiles: pageSize, Now: e.clock.Now, Logger: logger,
 	}
-	e.handler = &eventsource.SyncHandler{Worker: worker, MaxReceives: core.SyncMaxReceives, Logger: logger}
+	e.handler = eventsource.NewSyncHandler(worker, core.SyncMaxReceives, logger)
 	return e
 }
 
