@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/lsdbx/databricks-storage/internal/core"
-	"github.com/lsdbx/databricks-storage/internal/filecap"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
@@ -38,36 +37,11 @@ import (
 // context.DeadlineExceeded. Errors say the status, never what the
 // workspace wrote.
 func (c *Checker) FetchFile(ctx context.Context, conn storage.Connection, path string, read core.FileRead) (core.FileContent, error) {
-	base, err := workspaceURL(conn.Host)
+	e, err := c.fileEndpoint(conn, path)
 	if err != nil {
-		return core.FileContent{}, fmt.Errorf("databricks: %w", err)
+		return core.FileContent{}, err
 	}
-	volume, _, err := volumePaths(conn)
-	if err != nil {
-		return core.FileContent{}, fmt.Errorf("databricks: %w", err)
-	}
-	if err := filecap.CheckPath(path); err != nil {
-		return core.FileContent{}, fmt.Errorf("databricks: %w", err)
-	}
-	timeout := conn.Timeout
-	if timeout <= 0 {
-		timeout = storage.DefaultRequestTimeoutS * time.Second
-	}
-	guarded, tokenClient := c.verified, c.verifiedClient
-	if !conn.VerifyTLS {
-		guarded, tokenClient = c.insecure, c.insecureClient
-	}
-	creds, err := c.credentials(conn, base, tokenClient)
-	if err != nil {
-		return core.FileContent{}, fmt.Errorf("databricks: %w: %w", core.ErrWorkspaceRefused, err)
-	}
-	auth, ok := creds.(*strategy)
-	if !ok {
-		return core.FileContent{}, fmt.Errorf("databricks: credentials of auth type %q set no header", conn.AuthType)
-	}
-
-	full := "/api/2.0/fs/files" + volume + "/" + path
-	u := &url.URL{Scheme: "https", Host: base.Host, Path: full, RawPath: escapeSegments(full)}
+	u, volume, timeout, guarded, auth := e.url, e.volume, e.timeout, e.guarded, e.auth
 	method := http.MethodGet
 	if read.Head {
 		method = http.MethodHead
@@ -102,18 +76,14 @@ func (c *Checker) FetchFile(ctx context.Context, conn storage.Connection, path s
 	}
 	if err := auth.setHeaders(req); err != nil {
 		// The token endpoint's own answer, vetted as the check's is.
-		var re *ResponseError
-		if errors.As(err, &re) && (re.StatusCode == http.StatusTooManyRequests || re.StatusCode >= 500) {
-			return fail(fmt.Errorf("databricks: token request: status %d: %w", re.StatusCode, statusError(re.StatusCode)))
-		}
-		return fail(fmt.Errorf("databricks: token request refused: %w", core.ErrWorkspaceRefused))
+		return fail(tokenError(err))
 	}
 	// The guarded transport itself, not an http.Client: no redirect is
 	// followed (a redirect is refused below), and 304 is an answer.
 	resp, err := guarded.RoundTrip(req)
 	if err != nil {
 		// Transport errors name the host and the path, never a header.
-		return fail(fmt.Errorf("databricks: %s %s: %w: %w", method, base.Host, core.ErrWorkspaceFailed, err))
+		return fail(fmt.Errorf("databricks: %s %s: %w: %w", method, e.host, core.ErrWorkspaceFailed, err))
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 && resp.StatusCode != http.StatusNotModified {
 		_ = resp.Body.Close()

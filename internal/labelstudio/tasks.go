@@ -80,6 +80,9 @@ type taskCall struct {
 	body         []byte
 	// ok is the status of success.
 	ok int
+	// missing, when set, is the error a 404 wraps (with
+	// core.ErrTasksRefused), for a call about one thing that may be gone.
+	missing error
 }
 
 func (t taskCall) String() string { return t.method + " " + t.path }
@@ -137,6 +140,8 @@ func (c *Client) taskDo(ctx context.Context, call taskCall, authorization string
 	}
 	defer resp.Body.Close()
 	switch s := resp.StatusCode; {
+	case s == call.ok && out == nil:
+		return nil
 	case s == call.ok:
 		dec := json.NewDecoder(io.LimitReader(resp.Body, maxTaskBody))
 		if err := dec.Decode(out); err != nil {
@@ -145,6 +150,8 @@ func (c *Client) taskDo(ctx context.Context, call taskCall, authorization string
 		return nil
 	case s == http.StatusUnauthorized:
 		return fmt.Errorf("%s: %w", call, ErrRefused)
+	case s == http.StatusNotFound && call.missing != nil:
+		return fmt.Errorf("%w: %s answered 404: %w", core.ErrTasksRefused, call, call.missing)
 	case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:
 		return fmt.Errorf("%w: %s answered %d", core.ErrTasksUnavailable, call, s)
 	case s >= 400 && s < 500:

@@ -5,8 +5,9 @@
 //   - the Files API: HEAD and GET of /api/2.0/fs/directories/<path> (directory
 //     metadata and listing, paginated by page_size, page_token and
 //     next_page_token as the real API is; see SetPageSize) and of
-//     /api/2.0/fs/files/<path> (file metadata and download), for bearer
-//     tokens it knows;
+//     /api/2.0/fs/files/<path> (file metadata and download), PUT and DELETE
+//     of /api/2.0/fs/files/<path> (upload with ?overwrite, delete; see File
+//     and RefuseWrites), for bearer tokens it knows;
 //   - Databricks OAuth M2M: POST /oidc/v1/token (client credentials, client
 //     authentication by HTTP Basic or form fields, scope all-apis) and the
 //     discovery document /oidc/.well-known/oauth-authorization-server;
@@ -76,6 +77,8 @@ type Request struct {
 	// Range and IfNoneMatch are those headers as sent.
 	Range       string
 	IfNoneMatch string
+	// ContentType is the Content-Type header as sent (an upload's).
+	ContentType string
 	// Form holds the form fields of a form-encoded POST body.
 	Form url.Values
 	Time time.Time
@@ -120,7 +123,9 @@ type Server struct {
 	dirs      map[string]bool
 	files     map[string]file
 	status    map[string]int
-	requests  []Request
+	// refuseWrites is the status RefuseWrites forces on PUT and DELETE.
+	refuseWrites int
+	requests     []Request
 	// children indexes dirs and files by parent directory, so that a
 	// listing page of a large workspace costs its directory's entries only.
 	children map[string]map[string]bool

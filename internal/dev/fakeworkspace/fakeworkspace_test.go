@@ -1,6 +1,7 @@
 package fakeworkspace_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -75,7 +76,7 @@ func TestFilesAPI(t *testing.T) {
 		{"GET", "directories" + vol + "/nope", bearer, 404, "NOT_FOUND"},
 		{"HEAD", "directories" + vol, "", 401, ""},
 		{"GET", "directories" + vol, "Bearer wrong", 401, "UNAUTHENTICATED"},
-		{"PUT", "files" + vol + "/new.txt", bearer, 405, ""},
+		{"POST", "files" + vol + "/new.txt", bearer, 405, "BAD_REQUEST"},
 	}
 	for _, tt := range tests {
 		status, hdr, body := do(t, c, tt.method, base+strings.TrimPrefix(tt.path, "/"), tt.auth, nil)
@@ -529,7 +530,7 @@ func TestRouting(t *testing.T) {
 		wantBody                 string // "" : no body (a HEAD)
 	}{
 		{"put directory", "PUT", "/api/2.0/fs/directories" + vol, bearer, nil, 405, `{"error_code":"BAD_REQUEST","message":"The fake workspace only reads"}`},
-		{"delete file without auth", "DELETE", "/api/2.0/fs/files" + vol + "/readme.txt", "", nil, 405, `"error_code":"BAD_REQUEST"`},
+		{"delete file without auth", "DELETE", "/api/2.0/fs/files" + vol + "/readme.txt", "", nil, 401, `"error_code":"UNAUTHENTICATED"`},
 		{"post file", "POST", "/api/2.0/fs/files" + vol + "/readme.txt", bearer, url.Values{}, 405, `"error_code":"BAD_REQUEST"`},
 		{"get databricks token", "GET", "/oidc/v1/token", "", nil, 405, `{"error":"invalid_request","error_description":"POST required"}`},
 		{"head databricks token", "HEAD", "/oidc/v1/token", "", nil, 405, ""},
@@ -594,5 +595,127 @@ func TestRemove(t *testing.T) {
 		if status != http.StatusNotFound {
 			t.Errorf("Remove(%s): listing it answers %d, want 404", tt.remove, status)
 		}
+	}
+}
+
+// send sends a request with a raw body and the workspace's bearer token
+// (auth "" sends none).
+func send(t *testing.T, fw *fakeworkspace.Server, method, p, auth string, body []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, fw.URL()+"/api/2.0/fs/files"+p, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/octet-stream")
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := fw.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestFileWrites(t *testing.T) {
+	vol := fakeworkspace.DefaultVolumePath
+	bearer := "Bearer " + fakeworkspace.DefaultPAT
+	tests := []struct {
+		name, method, path, auth string
+		body                     []byte
+		want                     int
+		wantBody                 string
+		wantFile                 string // the file's content after; "-" none
+	}{
+		{"create", "PUT", vol + "/out/1?overwrite=false", bearer, []byte(`{"id":1}`), 204, "", `{"id":1}`},
+		{"create deep", "PUT", vol + "/a/b/c/1", bearer, []byte("x"), 204, "", "x"},
+		{"create empty", "PUT", vol + "/empty", bearer, []byte{}, 204, "", ""},
+		{"overwrite", "PUT", vol + "/readme.txt?overwrite=true", bearer, []byte("new"), 204, "", "new"},
+		{"no overwrite", "PUT", vol + "/readme.txt?overwrite=false", bearer, []byte("new"), 409, `"error_code":"ALREADY_EXISTS"`, "Files of the fake Databricks workspace.\n"},
+		{"overwrite by default false", "PUT", vol + "/readme.txt", bearer, []byte("new"), 409, `"error_code":"ALREADY_EXISTS"`, "Files of the fake Databricks workspace.\n"},
+		{"bad overwrite", "PUT", vol + "/x?overwrite=yes", bearer, []byte("new"), 400, `INVALID_PARAMETER_VALUE`, "-"},
+		{"onto a directory", "PUT", vol + "/images?overwrite=true", bearer, []byte("x"), 409, `is a directory`, "-"},
+		{"under a file", "PUT", vol + "/readme.txt/x?overwrite=true", bearer, []byte("x"), 409, `is a file`, "-"},
+		{"outside volumes", "PUT", "/tmp/x", bearer, []byte("x"), 404, `"error_code":"NOT_FOUND"`, "-"},
+		{"unknown volume", "PUT", "/Volumes/main/default/nope/x", bearer, []byte("x"), 404, `"error_code":"NOT_FOUND"`, "-"},
+		{"the volume itself", "PUT", vol, bearer, []byte("x"), 404, `"error_code":"NOT_FOUND"`, "-"},
+		{"put without auth", "PUT", vol + "/x", "", []byte("x"), 401, "UNAUTHENTICATED", "-"},
+		{"put with a wrong token", "PUT", vol + "/x", "Bearer nope", []byte("x"), 401, "UNAUTHENTICATED", "-"},
+		{"delete", "DELETE", vol + "/readme.txt", bearer, nil, 204, "", "-"},
+		{"delete missing", "DELETE", vol + "/nope", bearer, nil, 404, `"error_code":"NOT_FOUND"`, "-"},
+		{"delete a directory", "DELETE", vol + "/images", bearer, nil, 404, `"error_code":"NOT_FOUND"`, "-"},
+		{"delete without auth", "DELETE", vol + "/readme.txt", "", nil, 401, "UNAUTHENTICATED", "Files of the fake Databricks workspace.\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fw := start(t)
+			status, body := send(t, fw, tt.method, tt.path, tt.auth, tt.body)
+			if status != tt.want || !strings.Contains(body, tt.wantBody) || (tt.wantBody == "" && body != "") {
+				t.Errorf("%s %s = %d %q, want %d with %q", tt.method, tt.path, status, body, tt.want, tt.wantBody)
+			}
+			p, _, _ := strings.Cut(tt.path, "?")
+			got, ok := fw.File(p)
+			if tt.wantFile == "-" && ok || tt.wantFile != "-" && string(got) != tt.wantFile {
+				t.Errorf("File(%s) = %q, %v; want %q", p, got, ok, tt.wantFile)
+			}
+		})
+	}
+}
+
+func TestFileWritesAreServed(t *testing.T) {
+	fw := start(t)
+	vol := fakeworkspace.DefaultVolumePath
+	bearer := "Bearer " + fakeworkspace.DefaultPAT
+	if status, _ := send(t, fw, "PUT", vol+"/out/a/1.json?overwrite=true", bearer, []byte("one")); status != 204 {
+		t.Fatalf("PUT = %d", status)
+	}
+	if status, _, body := do(t, fw.Client(), "GET", fw.URL()+"/api/2.0/fs/files"+vol+"/out/a/1.json", bearer, nil); status != 200 || body != "one" {
+		t.Errorf("GET after PUT = %d %q", status, body)
+	}
+	if names, _ := listAll(t, fw, vol+"/out", ""); strings.Join(names, ",") != "a" {
+		t.Errorf("listing of the new directory = %v", names)
+	}
+	if status, _ := send(t, fw, "DELETE", vol+"/out/a/1.json", bearer, nil); status != 204 {
+		t.Fatalf("DELETE = %d", status)
+	}
+	if names, _ := listAll(t, fw, vol+"/out/a", ""); len(names) != 0 {
+		t.Errorf("listing after DELETE = %v", names)
+	}
+	if got := fw.Requests(); got[0].ContentType != "application/octet-stream" {
+		t.Errorf("recorded Content-Type %q", got[0].ContentType)
+	}
+}
+
+func TestRefuseWrites(t *testing.T) {
+	fw := start(t)
+	vol := fakeworkspace.DefaultVolumePath
+	bearer := "Bearer " + fakeworkspace.DefaultPAT
+	fw.RefuseWrites(http.StatusServiceUnavailable)
+	if status, body := send(t, fw, "PUT", vol+"/x?overwrite=true", bearer, []byte("x")); status != 503 || !strings.Contains(body, "TEMPORARILY_UNAVAILABLE") {
+		t.Errorf("refused PUT = %d %q", status, body)
+	}
+	if status, _ := send(t, fw, "DELETE", vol+"/readme.txt", bearer, nil); status != 503 {
+		t.Errorf("refused DELETE = %d", status)
+	}
+	if status, _ := send(t, fw, "PUT", vol+"/x", "", []byte("x")); status != 401 {
+		t.Errorf("refused PUT without auth = %d, want 401 first", status)
+	}
+	if status, _, _ := do(t, fw.Client(), "GET", fw.URL()+"/api/2.0/fs/files"+vol+"/readme.txt", bearer, nil); status != 200 {
+		t.Errorf("GET while writes are refused = %d", status)
+	}
+	if _, ok := fw.File(vol + "/x"); ok {
+		t.Error("a refused PUT wrote")
+	}
+	fw.RefuseWrites(0)
+	if status, _ := send(t, fw, "PUT", vol+"/x", bearer, []byte("x")); status != 204 {
+		t.Errorf("PUT after RefuseWrites(0) = %d", status)
+	}
+	fw.SetStatus(vol+"/x", http.StatusForbidden)
+	if status, _ := send(t, fw, "DELETE", vol+"/x", bearer, nil); status != 403 {
+		t.Errorf("DELETE with SetStatus 403 = %d", status)
 	}
 }

@@ -18,9 +18,12 @@ func (s *Server) routes() *http.ServeMux {
 	// fs_directories.go: directory metadata (HEAD) and listing (GET).
 	s.handlePath(mux, "GET /api/2.0/fs/directories/{path...}", s.serveDirectory)
 	s.handlePath(mux, "/api/2.0/fs/directories/{path...}", readOnly)
-	// fs_files.go: file metadata (HEAD) and contents (GET).
+	// fs_files.go: file metadata (HEAD) and contents (GET); fs_writes.go:
+	// upload (PUT) and delete (DELETE).
 	s.handlePath(mux, "GET /api/2.0/fs/files/{path...}", s.serveFile)
-	s.handlePath(mux, "/api/2.0/fs/files/{path...}", readOnly)
+	s.handlePath(mux, "PUT /api/2.0/fs/files/{path...}", s.putFile)
+	s.handlePath(mux, "DELETE /api/2.0/fs/files/{path...}", s.deleteFile)
+	s.handlePath(mux, "/api/2.0/fs/files/{path...}", fileMethod)
 	// oauth.go: Databricks OAuth M2M and the Azure AD token endpoint.
 	s.handle(mux, "POST /oidc/v1/token", s.databricksToken)
 	s.handle(mux, "/oidc/v1/token", databricksTokenMethod)
@@ -47,6 +50,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Authorization: r.Header.Get("Authorization"),
 		Range:         r.Header.Get("Range"),
 		IfNoneMatch:   r.Header.Get("If-None-Match"),
+		ContentType:   r.Header.Get("Content-Type"),
 		Time:          time.Now(),
 	}
 	if r.Method == http.MethodPost {

@@ -199,7 +199,15 @@ func (s *Server) env() []string {
 		"LABEL_STUDIO_BASE_DATA_DIR="+s.DataDir,
 		"DATABASE_NAME="+filepath.Join(s.DataDir, "ls.sqlite3"),
 		// No telemetry or update checks from tests.
-		"COLLECT_ANALYTICS=false", "LATEST_VERSION_CHECK=false")
+		"COLLECT_ANALYTICS=false", "LATEST_VERSION_CHECK=false",
+		// Webhooks to the tests' loopback servers: Label Studio refuses
+		// private addresses (webhook URLs, and its requests to them)
+		// unless SSRF protection is off.
+		"SSRF_PROTECTION_ENABLED=false",
+		// Local files storages under the data directory: the export tests
+		// compare what Label Studio's own local files export storage
+		// writes with what the service writes.
+		"LOCAL_FILES_SERVING_ENABLED=true", "LOCAL_FILES_DOCUMENT_ROOT="+s.DataDir)
 }
 
 // migrate makes the migrated empty database: `label-studio version` applies
