@@ -22,7 +22,7 @@ type ListPage struct {
 
 // MaxCursorBytes bounds a listing cursor, which the sync state keeps (a
 // DynamoDB item holds at most 400 KB).
-const MaxCursorBytes = 64 << 10
+const MaxCursorBytes = 256 << 10
 
 // VolumePager lists a storage's volume a page at a time, so that a listing
 // of any size is spread over many short steps.

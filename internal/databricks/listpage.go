@@ -2,14 +2,15 @@ package databricks
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"regexp"
+	"strings"
 
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/storage"
@@ -26,9 +27,6 @@ const (
 	// the entries that make it big) up to this many pages, then fails
 	// with ErrCursorTooLarge.
 	PageBudgetHard = 100
-	// maxCursorJSON bounds a cursor once inflated, against a cursor made
-	// to inflate without end.
-	maxCursorJSON = 16 << 20
 )
 
 // Errors of ListPage.
@@ -56,8 +54,11 @@ var (
 // PageBudget directory listings (PageBudgetHard in the case below), plus
 // the check's metadata requests to explain a 404 of the listed directory.
 //
-// The cursor is base64url (no padding) of the zlib stream (DEFLATE with
-// an Adler-32 checksum) of a JSON object,
+// The cursor is base64url (no padding) of a JSON object, a dot and
+// base64url of the first 8 bytes of the JSON's SHA-256 (a checksum, not a
+// signature: the cursor is no secret, and its contents are checked below;
+// not compressed: the compressor would be linked into every function, for
+// a cursor that fits in core.MaxCursorBytes as it is),
 //
 //	{"v":1,"dir":"/Volumes/c/s/v/prefix","stack":[
 //	  {"token":"…","rest":[{"n":"b.jpg","s":12,"m":1717751350123},{"n":"sub","d":true}]},
@@ -195,18 +196,7 @@ func (w *walker) cursor() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var buf bytes.Buffer
-	zw, err := zlib.NewWriterLevel(&buf, zlib.BestCompression)
-	if err != nil {
-		return "", err
-	}
-	if _, err := zw.Write(data); err != nil {
-		return "", err
-	}
-	if err := zw.Close(); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(buf.Bytes()), nil
+	return sealCursor(data), nil
 }
 
 // resume sets the walk's stack from a cursor of cursor(), after checking
@@ -219,22 +209,10 @@ func (w *walker) resume(cursor string) error {
 	if len(cursor) > core.MaxCursorBytes {
 		return bad("it is longer than %d bytes", core.MaxCursorBytes)
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		return bad("it is not base64url")
-	}
-	zr, err := zlib.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		return bad("it does not inflate")
-	}
-	// The checksum is checked at the end of the stream: a cursor changed
-	// by accident (truncated, a character changed) fails here.
-	data, err := io.ReadAll(io.LimitReader(zr, maxCursorJSON+1))
-	if err != nil {
-		return bad("it does not inflate")
-	}
-	if len(data) > maxCursorJSON {
-		return bad("it inflates beyond %d bytes", maxCursorJSON)
+	data, ok := openCursor(cursor)
+	if !ok {
+		// Truncated, a character changed, or not one of ours.
+		return bad("it is not base64url with its checksum")
 	}
 	var st cursorState
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -290,4 +268,24 @@ func (w *walker) resume(cursor string) error {
 		w.stack = append(w.stack, dir)
 	}
 	return nil
+}
+
+// sealCursor and openCursor add and check the cursor's checksum.
+func sealCursor(data []byte) string {
+	sum := sha256.Sum256(data)
+	return base64.RawURLEncoding.EncodeToString(data) + "." + base64.RawURLEncoding.EncodeToString(sum[:8])
+}
+
+func openCursor(cursor string) ([]byte, bool) {
+	body, check, found := strings.Cut(cursor, ".")
+	if !found {
+		return nil, false
+	}
+	data, err1 := base64.RawURLEncoding.DecodeString(body)
+	want, err2 := base64.RawURLEncoding.DecodeString(check)
+	sum := sha256.Sum256(data)
+	if err1 != nil || err2 != nil || !bytes.Equal(want, sum[:8]) {
+		return nil, false
+	}
+	return data, true
 }

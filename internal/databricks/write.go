@@ -14,8 +14,6 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
-var _ core.VolumeWriter = (*Checker)(nil)
-
 // fileEndpoint is a Files API file URL of a connection's volume with what
 // a request to it needs: the guarded transport of the connection's
 // verify_tls and its credentials.

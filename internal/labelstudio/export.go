@@ -40,11 +40,6 @@ import (
 //     retried; SSRF protection refuses private addresses unless
 //     SSRF_PROTECTION_ENABLED=false.
 
-var (
-	_ core.AnnotationSource = (*Client)(nil)
-	_ core.Webhooks         = (*Client)(nil)
-)
-
 // storageTaskFields are the fields of the task nested in a target
 // storage's annotation file (the Task model's, annotations omitted).
 var storageTaskFields = []string{

@@ -37,8 +37,6 @@ import (
 //     order whose first key "$undefined$" becomes (the labeling
 //     configuration's order on SQLite; PostgreSQL's jsonb keeps its own).
 
-var _ core.TaskImporter = (*Client)(nil)
-
 // DefaultTaskTimeout bounds one task call (an import, a page of a task
 // list) when Client.TaskTimeout is zero: an import of a couple of thousand
 // tasks into a Label Studio on SQLite takes seconds.
