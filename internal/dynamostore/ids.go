@@ -14,9 +14,9 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
-// counterKey is the partition key of the id counter of storages of kind
+// CounterKey is the partition key of the id counter of storages of kind
 // k: each kind counts its own ids, as Label Studio's tables do.
-func counterKey(k storage.Kind) string {
+func CounterKey(k storage.Kind) string {
 	if k == storage.KindExport {
 		return "COUNTER#export-storage-id"
 	}
@@ -65,7 +65,7 @@ func (a *IDBlocks) reserve(ctx context.Context) error {
 	for range 2 {
 		out, err := a.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(a.Table),
-			Key:                       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: counterKey(a.Kind)}},
+			Key:                       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: CounterKey(a.Kind)}},
 			UpdateExpression:          aws.String("ADD #v :n"),
 			ExpressionAttributeNames:  map[string]string{"#v": "value"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberN{Value: strconv.FormatInt(size, 10)}},
@@ -141,7 +141,7 @@ func (a *IDBlocks) raiseTo(ctx context.Context, floor int64) error {
 	n := &types.AttributeValueMemberN{Value: strconv.FormatInt(floor, 10)}
 	_, err := a.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(a.Table),
-		Key:                       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: counterKey(a.Kind)}},
+		Key:                       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: CounterKey(a.Kind)}},
 		UpdateExpression:          aws.String("SET #v = :floor"),
 		ConditionExpression:       aws.String("attribute_not_exists(#v) OR #v < :floor"),
 		ExpressionAttributeNames:  map[string]string{"#v": "value"},
