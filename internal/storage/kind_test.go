@@ -29,7 +29,9 @@ func TestDecodeRequestOfEachKind(t *testing.T) {
 			func(r Request) bool { return !r.Presign && r.PresignTTL == 0 && !r.RecursiveScan }},
 		{"export keeps the shared rules", KindExport, `, "request_timeout_s": 99`, "request_timeout_s", nil},
 		{"import ignores can_delete_objects", KindImport, `, "can_delete_objects": "perhaps"`, "",
-			func(r Request) bool { return !r.CanDeleteObjects && r.Kind == KindImport && r.PresignTTL == DefaultPresignTTL }},
+			func(r Request) bool {
+				return !r.CanDeleteObjects && r.Kind == KindImport && r.PresignTTL == DefaultPresignTTL
+			}},
 		{"import keeps its fields", KindImport, `, "presign_ttl": -5`, "presign_ttl", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
