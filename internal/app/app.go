@@ -33,10 +33,17 @@ type App struct {
 	Creator *core.Creator
 	// Manager manages existing storages; nil in the create function.
 	Manager *core.Manager
-	Store   *dynamostore.Store
-	Secrets *secretstore.Store
-	Tokens  *tokenstore.Store
-	AWS     aws.Config
+	// ExportCreator and ExportManager are Creator and Manager for export
+	// storages: the same core over the export storages' records, ids and
+	// secrets (ExportStore, ExportSecrets).
+	ExportCreator *core.Creator
+	ExportManager *core.Manager
+	Store         *dynamostore.Store
+	Secrets       *secretstore.Store
+	ExportStore   *dynamostore.Store
+	ExportSecrets *secretstore.Store
+	Tokens        *tokenstore.Store
+	AWS           aws.Config
 }
 
 // Options are the parts New takes from its caller instead of building them.
@@ -94,6 +101,9 @@ func NewWithAWS(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, opts 
 	db, sm := clients.DynamoDB, clients.SecretsManager
 	store := &dynamostore.Store{Client: db, Table: cfg.TableName}
 	secrets := &secretstore.Store{Client: sm, Prefix: cfg.SecretNamePrefix, KMSKeyID: cfg.SecretsKMSKeyID}
+	// Export storages: the same table and prefix, their own keys and names.
+	exportStore := &dynamostore.Store{Client: db, Table: cfg.TableName, Kind: storage.KindExport}
+	exportSecrets := &secretstore.Store{Client: sm, Prefix: cfg.SecretNamePrefix, KMSKeyID: cfg.SecretsKMSKeyID, Kind: storage.KindExport}
 	checker := opts.Checker
 	if checker == nil {
 		checker = databricks.New(databricks.Options{Guard: cfg.Hosts, AzureAuthority: cfg.AzureAuthority, RootCAs: opts.RootCAs})
@@ -102,11 +112,12 @@ func NewWithAWS(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, opts 
 	tokenStore := &tokenstore.Store{Client: db, Table: cfg.TableName}
 	authenticator := auth.NewAuthenticator(tokenStore)
 	authenticator.CacheTTL = cfg.TokenCacheTTL
-	var creator *core.Creator
-	var manager *core.Manager
+	var creator, exportCreator *core.Creator
+	var manager, exportManager *core.Manager
 	handler := &httpapi.Handler{
 		Auth:             authenticator,
 		Decoder:          decoder,
+		ExportDecoder:    storage.Decoder{Hosts: cfg.Hosts, Kind: storage.KindExport},
 		Version:          opts.Version,
 		MetricsNamespace: cfg.MetricsNamespace,
 		Logger:           logger,
@@ -138,6 +149,18 @@ func NewWithAWS(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, opts 
 			Logger:   logger,
 		}
 		handler.Creator, dispatcher.Creator = creator, creator
+		// Export storages are created over HTTP only (no event sources).
+		exportCreator = &core.Creator{
+			Checker:  metrics.Checker{Inner: checker},
+			Secrets:  exportSecrets,
+			Records:  exportStore,
+			Projects: projects,
+			IDs:      &dynamostore.IDBlocks{Client: db, Table: cfg.TableName, BlockSize: cfg.IDBlockSize, Kind: storage.KindExport},
+			Keys:     exportStore,
+			KeyTTL:   cfg.IdempotencyTTL,
+			Logger:   logger,
+		}
+		handler.ExportCreator = exportCreator
 	}
 	if opts.Role != RoleCreate {
 		manager = &core.Manager{
@@ -155,15 +178,30 @@ func NewWithAWS(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, opts 
 			manager.SyncStaleAfter = cfg.SyncStaleAfter
 		}
 		handler.Manager, dispatcher.Manager = manager, manager
+		// No Files (nothing is imported) and no Syncs: until the export
+		// sync exists, …/export/databricks/{id}/sync answers Label
+		// Studio's 400 (core.ErrSyncUnavailable).
+		exportManager = &core.Manager{
+			Checker:  metrics.Checker{Inner: checker},
+			Records:  exportStore,
+			Projects: projects,
+			Vault:    &secretstore.Vault{Client: sm, RecoveryDays: cfg.SecretRecoveryDays},
+			Logger:   logger,
+		}
+		handler.ExportManager = exportManager
 	}
 	return &App{
-		Dispatcher: dispatcher,
-		Tokens:     tokenStore,
-		HTTP:       handler,
-		Creator:    creator,
-		Manager:    manager,
-		Store:      store,
-		Secrets:    secrets,
-		AWS:        clients.AWS,
+		Dispatcher:    dispatcher,
+		Tokens:        tokenStore,
+		HTTP:          handler,
+		Creator:       creator,
+		Manager:       manager,
+		ExportCreator: exportCreator,
+		ExportManager: exportManager,
+		Store:         store,
+		Secrets:       secrets,
+		ExportStore:   exportStore,
+		ExportSecrets: exportSecrets,
+		AWS:           clients.AWS,
 	}
 }

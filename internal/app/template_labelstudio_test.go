@@ -106,7 +106,7 @@ func TestTemplateFrontDoor(t *testing.T) {
 			t.Errorf("behaviour %q allows %v, want %d methods", path, got, want)
 		}
 	}
-	if want := map[string]string{"": "label-studio", "/api/storages/databricks*": "storage-api", "/data/databricks/*": "file-proxy"}; !mapsEqual(targets, want) {
+	if want := map[string]string{"": "label-studio", "/api/storages/databricks*": "storage-api", "/api/storages/export/databricks*": "storage-api", "/data/databricks/*": "file-proxy"}; !mapsEqual(targets, want) {
 		t.Errorf("behaviours %v, want %v", targets, want)
 	}
 }

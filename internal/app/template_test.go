@@ -13,7 +13,10 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lsdbx/databricks-storage/internal/core"
+	"github.com/lsdbx/databricks-storage/internal/dynamostore"
 	"github.com/lsdbx/databricks-storage/internal/httpapi"
+	"github.com/lsdbx/databricks-storage/internal/secretstore"
+	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
 // node walks a YAML document by map keys and list indexes ("Resources",
@@ -325,11 +328,95 @@ func TestTemplateRoutesEveryMethodOfTheHandler(t *testing.T) {
 		path := strings.TrimSuffix(r.Path, "/")
 		for _, m := range r.Methods {
 			want := "ManageStorageFunction"
-			if m == http.MethodPost && path == httpapi.BasePath {
+			if m == http.MethodPost && (path == httpapi.BasePath || path == httpapi.ExportBasePath) {
 				want = "CreateStorageFunction"
 			}
 			if got := declared[m+" "+path]; got != want {
 				t.Errorf("%s %s is routed to %q, want %s", m, path, got, want)
+			}
+		}
+	}
+}
+
+// likeGlob reports whether s matches an IAM StringLike pattern ("*" any
+// run of characters; no other wildcard is used here).
+func likeGlob(pattern, s string) bool {
+	parts := strings.Split(pattern, "*")
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for i, p := range parts[1:] {
+		if i == len(parts)-2 {
+			return strings.HasSuffix(s, p)
+		}
+		at := strings.Index(s, p)
+		if at < 0 {
+			return false
+		}
+		s = s[at+len(p):]
+	}
+	return s == ""
+}
+
+// allows reports whether some statement of the role allows action on the
+// table item whose partition key is pk, or on the secret named name (one
+// of the two given).
+func allows(statements map[string]node, action, pk, name string) bool {
+	const secretARN = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretNamePrefix}"
+	for _, s := range statements {
+		if !slices.Contains(s.get("Action").strings(), action) {
+			continue
+		}
+		if pk != "" {
+			keys := s.get("Condition", "ForAllValues:StringLike", "dynamodb:LeadingKeys").strings()
+			if slices.ContainsFunc(keys, func(k string) bool { return likeGlob(k, pk) }) {
+				return true
+			}
+			continue
+		}
+		// Secrets Manager adds "-" and six random characters to the name.
+		if slices.ContainsFunc(s.get("Resource").strings(), func(r string) bool { return likeGlob(r, secretARN+name+"-AbCdEf") }) {
+			return true
+		}
+	}
+	return false
+}
+
+// The create and manage roles reach the items and secrets of both kinds
+// of storage, under the keys and names the stores use (an export storage
+// failed with AccessDenied before the roles named them).
+func TestTemplateRolesReachBothKindsOfStorage(t *testing.T) {
+	tpl := loadTemplate(t)
+	create := statements(t, tpl, "CreateStorageFunctionRole")
+	manage := statements(t, tpl, "ManageStorageFunctionRole")
+	for _, kind := range []storage.Kind{storage.KindImport, storage.KindExport} {
+		record, counter := dynamostore.RecordKey(kind, 7), dynamostore.CounterKey(kind)
+		key := dynamostore.IdempotencyKey(kind, "scope:key")
+		secret := secretstore.KindName("", kind, 7)
+		for _, tc := range []struct {
+			role       string
+			statements map[string]node
+			action     string
+			pk, name   string
+		}{
+			{"create", create, "dynamodb:PutItem", record, ""},
+			{"create", create, "dynamodb:DeleteItem", record, ""},
+			{"create", create, "dynamodb:GetItem", record, ""},
+			{"create", create, "dynamodb:UpdateItem", counter, ""},
+			{"create", create, "dynamodb:PutItem", key, ""},
+			{"create", create, "dynamodb:GetItem", key, ""},
+			{"create", create, "secretsmanager:CreateSecret", "", secret},
+			{"create", create, "secretsmanager:DeleteSecret", "", secret},
+			{"manage", manage, "dynamodb:GetItem", record, ""},
+			{"manage", manage, "dynamodb:PutItem", record, ""},
+			{"manage", manage, "dynamodb:DeleteItem", record, ""},
+			{"manage", manage, "secretsmanager:GetSecretValue", "", secret},
+			{"manage", manage, "secretsmanager:PutSecretValue", "", secret},
+			{"manage", manage, "secretsmanager:DeleteSecret", "", secret},
+		} {
+			if !allows(tc.statements, tc.action, tc.pk, tc.name) {
+				t.Errorf("the %s role may not %s %s%s (%s storage)", tc.role, tc.action, tc.pk, tc.name, kind)
 			}
 		}
 	}

@@ -12,9 +12,15 @@
 //	                              "secret_version_id", the version of that
 //	                              secret it goes with (absent in records
 //	                              written before: AWSCURRENT).
+//	EXPORT#<id>                   an export storage's record: as STORAGE#, "kind"
+//	                              "export_storage", with "can_delete_objects"
+//	                              and without "presign", "presign_ttl" and
+//	                              "recursive_scan" (Store with Kind export).
 //	COUNTER#storage-id            the id counter ("value" N), advanced in blocks
-//	                              (see IDBlocks).
-//	IDEMPOTENCY#<scope>:<key>     an idempotency key: "fingerprint" of the
+//	COUNTER#export-storage-id     (see IDBlocks); the second numbers the export
+//	                              storages, apart.
+//	IDEMPOTENCY#<scope>:<key>     an idempotency key (EXPORT-IDEMPOTENCY#… of an
+//	                              export storage's create): "fingerprint" of the
 //	                              request, "storage_id" N it created, and
 //	                              "expires_at"; written with its storage record
 //	                              in one transaction.
@@ -39,10 +45,11 @@
 // "expires_at" (epoch seconds) is the table's time-to-live attribute
 // (TTLAttribute); code checks expiry itself, because DynamoDB deletes late.
 // The global secondary index "by-project" (hash "project" N, range "id" N)
-// lists a project's storages in id order; only storage records carry
-// "project", so the index holds nothing else. The index "by-id" (hash
-// "kind" S, range "id" N, keys only) gives the highest storage id, from
-// which a lost id counter is rebuilt; only storage records carry "id". The
+// lists a project's storages in id order; only storage records (of both
+// kinds: ListProject filters on "kind") carry "project", so the index holds
+// nothing else. The index "by-id" (hash
+// "kind" S, range "id" N, keys only) gives the highest storage id of a
+// kind, from which a lost id counter is rebuilt; only storage records carry "id". The
 // index "by-link-storage" (hash "link_storage" N, range "pk", keys only)
 // finds a deleted storage's links; only links carry "link_storage".
 package dynamostore

@@ -20,8 +20,21 @@ type TransactAPI interface {
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
-// KeyKey is the partition key of an idempotency key's item.
-func KeyKey(key string) string { return "IDEMPOTENCY#" + key }
+// KeyKey is the partition key of an idempotency key's item (of an import
+// storage's create).
+func KeyKey(key string) string { return IdempotencyKey(storage.KindImport, key) }
+
+// IdempotencyKey is the partition key of the item of an idempotency key of
+// a create of kind k: each kind's keys apart, so that the same key sent to
+// both creates never replays one kind's storage as the other's.
+func IdempotencyKey(k storage.Kind, key string) string {
+	if k == storage.KindExport {
+		return "EXPORT-IDEMPOTENCY#" + key
+	}
+	return "IDEMPOTENCY#" + key
+}
+
+func (s *Store) idempotencyKey(key string) string { return IdempotencyKey(s.Kind, key) }
 
 func (s *Store) transact() (TransactAPI, error) {
 	t, ok := s.Client.(TransactAPI)
@@ -36,7 +49,7 @@ func (s *Store) transact() (TransactAPI, error) {
 func (s *Store) FindKey(ctx context.Context, key string) (core.IdempotencyRecord, bool, error) {
 	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.Table),
-		Key:            map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: KeyKey(key)}},
+		Key:            map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: s.idempotencyKey(key)}},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -69,9 +82,9 @@ func (s *Store) PutStorageWithKey(ctx context.Context, r storage.Record, key cor
 		return err
 	}
 	r.Revision = 1
-	av, err := RecordItem(r)
+	av, err := s.item(r)
 	if err != nil {
-		return fmt.Errorf("marshal storage %d: %w", r.ID, err)
+		return err
 	}
 	_, err = tx.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Put: &types.Put{
@@ -83,7 +96,7 @@ func (s *Store) PutStorageWithKey(ctx context.Context, r storage.Record, key cor
 		{Put: &types.Put{
 			TableName: aws.String(s.Table),
 			Item: map[string]types.AttributeValue{
-				"pk":          &types.AttributeValueMemberS{Value: KeyKey(key.Key)},
+				"pk":          &types.AttributeValueMemberS{Value: s.idempotencyKey(key.Key)},
 				"kind":        &types.AttributeValueMemberS{Value: "idempotency"},
 				"fingerprint": &types.AttributeValueMemberS{Value: key.Fingerprint},
 				"storage_id":  &types.AttributeValueMemberN{Value: strconv.FormatInt(key.StorageID, 10)},
@@ -126,13 +139,13 @@ func (s *Store) DeleteStorageWithKey(ctx context.Context, id int64, secretARN, k
 	_, err = tx.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Delete: &types.Delete{
 			TableName:                 aws.String(s.Table),
-			Key:                       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: StorageKey(id)}},
+			Key:                       s.key(id),
 			ConditionExpression:       aws.String("attribute_not_exists(pk) OR secret_arn = :arn"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":arn": &types.AttributeValueMemberS{Value: secretARN}},
 		}},
 		{Delete: &types.Delete{
 			TableName:                 aws.String(s.Table),
-			Key:                       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: KeyKey(key)}},
+			Key:                       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: s.idempotencyKey(key)}},
 			ConditionExpression:       aws.String("attribute_not_exists(pk) OR storage_id = :id"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":id": &types.AttributeValueMemberN{Value: strconv.FormatInt(id, 10)}},
 		}},

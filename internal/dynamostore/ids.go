@@ -10,9 +10,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
-const counterKey = "COUNTER#storage-id"
+// CounterKey is the partition key of the id counter of storages of kind
+// k: each kind counts its own ids, as Label Studio's tables do.
+func CounterKey(k storage.Kind) string {
+	if k == storage.KindExport {
+		return "COUNTER#export-storage-id"
+	}
+	return "COUNTER#storage-id"
+}
 
 // IDBlocks allocates storage ids from one atomic counter, reserving a block
 // of ids per call so that a warm instance touches DynamoDB once per block
@@ -28,6 +37,8 @@ type IDBlocks struct {
 	Client    API
 	Table     string
 	BlockSize int64
+	// Kind is the kind of the storages numbered (the zero value: import).
+	Kind storage.Kind
 
 	mu   sync.Mutex
 	next int64 // next id to hand out
@@ -54,7 +65,7 @@ func (a *IDBlocks) reserve(ctx context.Context) error {
 	for range 2 {
 		out, err := a.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(a.Table),
-			Key:                       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: counterKey}},
+			Key:                       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: CounterKey(a.Kind)}},
 			UpdateExpression:          aws.String("ADD #v :n"),
 			ExpressionAttributeNames:  map[string]string{"#v": "value"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberN{Value: strconv.FormatInt(size, 10)}},
@@ -111,7 +122,7 @@ func (a *IDBlocks) highestID(ctx context.Context) (int64, error) {
 		IndexName:                 aws.String(IDIndex),
 		KeyConditionExpression:    aws.String("#kind = :storage"),
 		ExpressionAttributeNames:  map[string]string{"#kind": "kind"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":storage": &types.AttributeValueMemberS{Value: kindStorage}},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":storage": &types.AttributeValueMemberS{Value: itemKind(a.Kind)}},
 		ScanIndexForward:          aws.Bool(false),
 		Limit:                     aws.Int32(1),
 		ProjectionExpression:      aws.String("id"),
@@ -130,7 +141,7 @@ func (a *IDBlocks) raiseTo(ctx context.Context, floor int64) error {
 	n := &types.AttributeValueMemberN{Value: strconv.FormatInt(floor, 10)}
 	_, err := a.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(a.Table),
-		Key:                       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: counterKey}},
+		Key:                       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: CounterKey(a.Kind)}},
 		UpdateExpression:          aws.String("SET #v = :floor"),
 		ConditionExpression:       aws.String("attribute_not_exists(#v) OR #v < :floor"),
 		ExpressionAttributeNames:  map[string]string{"#v": "value"},

@@ -3,6 +3,7 @@ package dynamostore_test
 import (
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -33,14 +34,27 @@ func TestRecordItemRoundTrip(t *testing.T) {
 	}}
 	minimal := storage.Record{SecretARN: "arn", Storage: storage.Storage{ID: 1, Type: storage.StorageType, CreatedAt: created,
 		Settings: storage.Settings{Project: 1, Host: "h", Catalog: "c", Schema: "s", Volume: "v", AuthType: storage.AuthPAT}}}
-	for name, rec := range map[string]storage.Record{"every field": full, "minimal": minimal} {
+	export := full
+	export.Kind, export.CanDeleteObjects = storage.KindExport, true
+	// An export storage has no presign, presign_ttl or recursive_scan.
+	export.Presign, export.PresignTTL, export.RecursiveScan = false, 0, false
+	exportMinimal := minimal
+	exportMinimal.Kind = storage.KindExport
+	for name, rec := range map[string]storage.Record{"every field": full, "minimal": minimal, "export": export, "minimal export": exportMinimal} {
 		t.Run(name, func(t *testing.T) {
 			item, err := dynamostore.RecordItem(rec)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if pk := item["pk"].(*types.AttributeValueMemberS).Value; pk != dynamostore.StorageKey(rec.ID) {
-				t.Errorf("pk = %q", pk)
+			wantPK, wantKind := dynamostore.StorageKey(rec.ID), "storage"
+			if rec.Kind == storage.KindExport {
+				wantPK, wantKind = "EXPORT#"+strconv.FormatInt(rec.ID, 10), "export_storage"
+			}
+			if pk := item["pk"].(*types.AttributeValueMemberS).Value; pk != wantPK {
+				t.Errorf("pk = %q, want %q", pk, wantPK)
+			}
+			if kind := item["kind"].(*types.AttributeValueMemberS).Value; kind != wantKind {
+				t.Errorf("kind = %q, want %q", kind, wantKind)
 			}
 			// The project index needs numbers.
 			for _, k := range []string{"project", "id"} {

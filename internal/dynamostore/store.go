@@ -34,16 +34,60 @@ type API interface {
 // domain's storage.ErrRecordNotFound.
 var ErrNotFound = storage.ErrRecordNotFound
 
-// Store reads and writes storage records.
+// Store reads and writes the storage records of one kind (Kind): import
+// and export storages are kept apart, under their own keys and item kind,
+// so that an import and an export storage may have the same id.
 type Store struct {
 	Client API
 	Table  string
+	// Kind is the kind of the storages kept (the zero value: import).
+	Kind storage.Kind
 }
 
-const kindStorage = "storage"
+// The "kind" attribute of each kind's storage records (the by-id index's
+// hash key).
+const (
+	kindStorage       = "storage"
+	kindExportStorage = "export_storage"
+)
 
-// StorageKey is the partition key of a storage record.
-func StorageKey(id int64) string { return "STORAGE#" + strconv.FormatInt(id, 10) }
+// itemKind is the "kind" attribute of a storage record of kind k.
+func itemKind(k storage.Kind) string {
+	if k == storage.KindExport {
+		return kindExportStorage
+	}
+	return kindStorage
+}
+
+// StorageKey is the partition key of an import storage's record.
+func StorageKey(id int64) string { return RecordKey(storage.KindImport, id) }
+
+// RecordKey is the partition key of the record of storage id of kind k.
+func RecordKey(k storage.Kind, id int64) string {
+	prefix := "STORAGE#"
+	if k == storage.KindExport {
+		prefix = "EXPORT#"
+	}
+	return prefix + strconv.FormatInt(id, 10)
+}
+
+// key is the partition key of the store's storage id.
+func (s *Store) key(id int64) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: RecordKey(s.Kind, id)}}
+}
+
+// item renders a record of the store's kind; one of another kind is a
+// wiring mistake, refused before it could land among the wrong storages.
+func (s *Store) item(r storage.Record) (map[string]types.AttributeValue, error) {
+	if r.Kind != s.Kind {
+		return nil, fmt.Errorf("storage %d is an %s storage; this store keeps %s storages", r.ID, r.Kind, s.Kind)
+	}
+	av, err := RecordItem(r)
+	if err != nil {
+		return nil, fmt.Errorf("marshal storage %d: %w", r.ID, err)
+	}
+	return av, nil
+}
 
 // recordItem is the DynamoDB item of a storage record: the storage's fields
 // under their API names (the json tags of storage.Storage, so that a new
@@ -64,13 +108,29 @@ type recordItem struct {
 func withJSONTags(o *attributevalue.EncoderOptions)         { o.TagKey = "json" }
 func withJSONTagsDecoding(o *attributevalue.DecoderOptions) { o.TagKey = "json" }
 
-// RecordItem renders a record as a DynamoDB item.
+// RecordItem renders a record as a DynamoDB item (of its Kind), with the
+// fields its kind has: those of the other kind are left out.
 func RecordItem(r storage.Record) (map[string]types.AttributeValue, error) {
-	return attributevalue.MarshalMapWithOptions(recordItem{
-		PK: StorageKey(r.ID), Kind: kindStorage, SecretARN: r.SecretARN, SecretVersionID: r.SecretVersionID,
+	av, err := attributevalue.MarshalMapWithOptions(recordItem{
+		PK: RecordKey(r.Kind, r.ID), Kind: itemKind(r.Kind), SecretARN: r.SecretARN, SecretVersionID: r.SecretVersionID,
 		Revision: r.Revision, Storage: r.Storage,
 	}, withJSONTags)
+	if err != nil {
+		return nil, err
+	}
+	for name := range av {
+		if !r.Kind.Takes(name) {
+			delete(av, name)
+		}
+	}
+	if r.Kind == storage.KindExport {
+		// Kept when false too (its json tag omits it then).
+		av[attrCanDeleteObjects] = &types.AttributeValueMemberBOOL{Value: r.CanDeleteObjects}
+	}
+	return av, nil
 }
+
+const attrCanDeleteObjects = "can_delete_objects"
 
 // PutStorage writes a new storage record; it never overwrites one. When the
 // condition fails on a record that refers to the same secret, an earlier
@@ -78,9 +138,9 @@ func RecordItem(r storage.Record) (map[string]types.AttributeValue, error) {
 // success. A record of another secret is another storage's: ErrIDTaken.
 func (s *Store) PutStorage(ctx context.Context, r storage.Record) error {
 	r.Revision = 1
-	av, err := RecordItem(r)
+	av, err := s.item(r)
 	if err != nil {
-		return fmt.Errorf("marshal storage %d: %w", r.ID, err)
+		return err
 	}
 	_, err = s.Client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                           aws.String(s.Table),
@@ -118,7 +178,7 @@ func stringAttr(item map[string]types.AttributeValue, name string) string {
 func (s *Store) DeleteStorage(ctx context.Context, id int64, secretARN string) error {
 	_, err := s.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.Table),
-		Key:                       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: StorageKey(id)}},
+		Key:                       s.key(id),
 		ConditionExpression:       aws.String("attribute_not_exists(pk) OR secret_arn = :arn"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":arn": &types.AttributeValueMemberS{Value: secretARN}},
 	})
@@ -135,9 +195,9 @@ func (s *Store) DeleteStorage(ctx context.Context, id int64, secretARN string) e
 func (s *Store) ReplaceStorage(ctx context.Context, r storage.Record) error {
 	read := r.Revision
 	r.Revision++
-	av, err := RecordItem(r)
+	av, err := s.item(r)
 	if err != nil {
-		return fmt.Errorf("marshal storage %d: %w", r.ID, err)
+		return err
 	}
 	cond := "attribute_exists(pk) AND secret_arn = :arn AND revision = :rev"
 	values := map[string]types.AttributeValue{
@@ -171,7 +231,7 @@ func (s *Store) ReplaceStorage(ctx context.Context, r storage.Record) error {
 func (s *Store) RemoveStorage(ctx context.Context, id int64) (storage.Record, error) {
 	out, err := s.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:           aws.String(s.Table),
-		Key:                 map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: StorageKey(id)}},
+		Key:                 s.key(id),
 		ConditionExpression: aws.String("attribute_exists(pk)"),
 		ReturnValues:        types.ReturnValueAllOld,
 	})
@@ -189,7 +249,7 @@ func (s *Store) RemoveStorage(ctx context.Context, id int64) (storage.Record, er
 func (s *Store) GetStorage(ctx context.Context, id int64) (storage.Record, error) {
 	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.Table),
-		Key:            map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: StorageKey(id)}},
+		Key:            s.key(id),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -201,15 +261,20 @@ func (s *Store) GetStorage(ctx context.Context, id int64) (storage.Record, error
 	return DecodeRecord(out.Item)
 }
 
-// ListProject returns a project's storage records in id order.
+// ListProject returns a project's storage records of the store's kind in
+// id order. The index holds both kinds' records (an import and an export
+// storage may even share an id): the filter keeps the store's.
 func (s *Store) ListProject(ctx context.Context, project int64) ([]storage.Record, error) {
 	var records []storage.Record
 	paginator := dynamodb.NewQueryPaginator(s.Client, &dynamodb.QueryInput{
-		TableName:              aws.String(s.Table),
-		IndexName:              aws.String(ProjectIndex),
-		KeyConditionExpression: aws.String("project = :p"),
+		TableName:                aws.String(s.Table),
+		IndexName:                aws.String(ProjectIndex),
+		KeyConditionExpression:   aws.String("project = :p"),
+		FilterExpression:         aws.String("#kind = :kind"),
+		ExpressionAttributeNames: map[string]string{"#kind": "kind"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":p": &types.AttributeValueMemberN{Value: strconv.FormatInt(project, 10)},
+			":p":    &types.AttributeValueMemberN{Value: strconv.FormatInt(project, 10)},
+			":kind": &types.AttributeValueMemberS{Value: itemKind(s.Kind)},
 		},
 	})
 	for paginator.HasMorePages() {
@@ -233,6 +298,9 @@ func DecodeRecord(av map[string]types.AttributeValue) (storage.Record, error) {
 	var it recordItem
 	if err := attributevalue.UnmarshalMapWithOptions(av, &it, withJSONTagsDecoding); err != nil {
 		return storage.Record{}, fmt.Errorf("decode storage item: %w", err)
+	}
+	if it.Kind == kindExportStorage {
+		it.Storage.Kind = storage.KindExport
 	}
 	return storage.Record{Storage: it.Storage, SecretARN: it.SecretARN, SecretVersionID: it.SecretVersionID, Revision: it.Revision}, nil
 }

@@ -77,6 +77,13 @@ type Handler struct {
 	// fail closed, never let everyone in.
 	Auth    Authenticator
 	Decoder storage.Decoder
+	// ExportCreator, ExportManager and ExportDecoder are Creator, Manager
+	// and Decoder for the export storages' routes (ExportBasePath): the
+	// same core, wired to the export storages' records and secrets. A nil
+	// one refuses its routes as Creator and Manager do.
+	ExportCreator Creator
+	ExportManager Manager
+	ExportDecoder storage.Decoder
 	// Version is reported in every error body.
 	Version string
 	// MetricsNamespace is the CloudWatch namespace of the metrics each
@@ -117,6 +124,15 @@ var methods = map[route][]string{
 // authentication.
 const OpenAPIPath = "/api/storages/databricks-openapi.yaml"
 
+// exportPaths are the export storages' routes, a subset of the import
+// storages': the files preview and file links belong to imported files.
+var exportPaths = map[route]string{
+	routeCollection: ExportBasePath + "/",
+	routeValidate:   ExportBasePath + "/validate",
+	routeItem:       ExportBasePath + "/{id}",
+	routeSync:       ExportBasePath + "/{id}/sync",
+}
+
 // paths are the routes' paths as the OpenAPI document writes them.
 var paths = map[route]string{
 	routeCollection: BasePath + "/",
@@ -138,27 +154,50 @@ type Route struct {
 // Routes lists every route and its methods: the table the handler answers
 // 405 from. TestOpenAPIDocumentsEveryRoute holds the OpenAPI document to it.
 func Routes() []Route {
-	out := make([]Route, 0, len(methods))
+	out := make([]Route, 0, len(methods)+len(exportPaths))
 	for rt, ms := range methods {
 		out = append(out, Route{Path: paths[rt], Methods: slices.Clone(ms)})
+		if path, ok := exportPaths[rt]; ok {
+			out = append(out, Route{Path: path, Methods: slices.Clone(ms)})
+		}
 	}
 	slices.SortFunc(out, func(a, b Route) int { return strings.Compare(a.Path, b.Path) })
 	return out
 }
 
-// BasePath is where the storage API lives.
-const BasePath = "/api/storages/databricks"
+// BasePath is where the import storage API lives, ExportBasePath the
+// export storage API (Label Studio's paths).
+const (
+	BasePath       = "/api/storages/databricks"
+	ExportBasePath = "/api/storages/export/databricks"
+)
 
-// match routes a path, with or without its trailing slash. An item's id is
-// a positive integer, as Django's <int:pk>; anything else is not found.
-func match(path string) (route, int64) {
-	if strings.TrimSuffix(path, "/") == OpenAPIPath {
-		return routeOpenAPI, 0
+// match routes a path, with or without its trailing slash, and says which
+// kind of storage it is about. An item's id is a positive integer, as
+// Django's <int:pk>; anything else is not found.
+func match(path string) (route, int64, storage.Kind) {
+	trimmed := strings.TrimSuffix(path, "/")
+	if trimmed == OpenAPIPath {
+		return routeOpenAPI, 0, storage.KindImport
 	}
-	rest, ok := strings.CutPrefix(strings.TrimSuffix(path, "/"), BasePath)
+	if rest, ok := strings.CutPrefix(trimmed, ExportBasePath); ok {
+		rt, id := matchRest(rest)
+		if _, served := exportPaths[rt]; !served {
+			return routeNone, 0, storage.KindExport
+		}
+		return rt, id, storage.KindExport
+	}
+	rest, ok := strings.CutPrefix(trimmed, BasePath)
+	if !ok {
+		return routeNone, 0, storage.KindImport
+	}
+	rt, id := matchRest(rest)
+	return rt, id, storage.KindImport
+}
+
+// matchRest routes the part of a path after the base path.
+func matchRest(rest string) (route, int64) {
 	switch {
-	case !ok:
-		return routeNone, 0
 	case rest == "":
 		return routeCollection, 0
 	case rest == "/validate":
@@ -211,7 +250,10 @@ func operation(rt route, method string) string {
 
 // outcome is what one request produced, for the summary log line.
 type outcome struct {
+	// operation is the route's operation ("create", "get" …), kind the
+	// kind of storage it is about (logged as "export_create" …).
 	operation string
+	kind      storage.Kind
 	status    int
 	storageID int64
 	tokenID   string
@@ -225,6 +267,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(ctx)
 	out := outcome{operation: "none"}
 	h.serve(w, r, &out)
+	if out.kind == storage.KindExport && out.operation != "none" {
+		out.operation = "export_" + out.operation
+	}
 	attrs := []slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("route", out.operation),
@@ -255,12 +300,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 		// without its body.
 		w = headResponse{w}
 	}
-	rt, id := match(r.URL.Path)
+	rt, id, kind := match(r.URL.Path)
+	side := h.sideOf(kind)
 	if rt == routeNone {
 		h.fail(w, out, http.StatusNotFound, "Not found.", nil)
 		return
 	}
 	out.operation = operation(rt, r.Method)
+	out.kind = kind
 	out.storageID = id
 	if rt == routeOpenAPI {
 		h.document(w, r, out)
@@ -292,20 +339,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 		h.fail(w, out, http.StatusMethodNotAllowed, fmt.Sprintf("Method %q not allowed.", r.Method), nil)
 		return
 	}
-	if wrong := h.wrongFunction(out.operation); wrong != nil {
+	if wrong := side.wrongFunction(out.operation); wrong != nil {
 		h.failFor(w, out, wrong)
 		return
 	}
 	switch out.operation {
 	case "list":
-		h.list(w, r, caller, out)
+		h.list(w, r, side, caller, out)
 		return
 	case "get":
-		got, err := h.Manager.Get(ctx, caller, id)
+		got, err := side.manager.Get(ctx, caller, id)
 		h.respond(w, out, http.StatusOK, got, err)
 		return
 	case "delete":
-		if err := h.Manager.Delete(ctx, caller, id); err != nil {
+		if err := side.manager.Delete(ctx, caller, id); err != nil {
 			h.failFor(w, out, err)
 			return
 		}
@@ -314,12 +361,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 		return
 	case "sync":
 		// Label Studio's sync takes no body (the SDK sends none).
-		queued, err := h.Manager.Sync(ctx, caller, id)
+		queued, err := side.manager.Sync(ctx, caller, id)
 		h.respond(w, out, http.StatusOK, queued, err)
 		return
 	case "rotate_file_key":
 		// No body: every file link of the storage stops working.
-		if err := h.Manager.RotateFileKey(ctx, caller, id); err != nil {
+		if err := side.manager.RotateFileKey(ctx, caller, id); err != nil {
 			h.failFor(w, out, err)
 			return
 		}
@@ -344,29 +391,47 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 	}
 	switch out.operation {
 	case "create":
-		h.create(w, r, caller, body, out)
+		h.create(w, r, side, caller, body, out)
 	case "update":
-		changes, err := h.Decoder.DecodeUpdate(body)
+		changes, err := side.decoder.DecodeUpdate(body)
 		if err != nil {
 			h.failFor(w, out, err)
 			return
 		}
-		updated, err := h.Manager.Update(ctx, caller, id, changes)
+		updated, err := side.manager.Update(ctx, caller, id, changes)
 		h.respond(w, out, http.StatusOK, updated, err)
 	case "validate":
-		h.validate(w, r, caller, body, out)
+		h.validate(w, r, side, caller, body, out)
 	case "files":
-		h.files(w, r, caller, body, out)
+		h.files(w, r, side, caller, body, out)
 	}
+}
+
+// side is what serves the routes of one kind of storage.
+type side struct {
+	creator Creator
+	manager Manager
+	decoder storage.Decoder
+}
+
+// sideOf returns what serves the routes of kind k. The export decoder
+// reads export bodies whatever ExportDecoder's Kind says.
+func (h *Handler) sideOf(k storage.Kind) side {
+	if k == storage.KindExport {
+		d := h.ExportDecoder
+		d.Kind = storage.KindExport
+		return side{creator: h.ExportCreator, manager: h.ExportManager, decoder: d}
+	}
+	return side{creator: h.Creator, manager: h.Manager, decoder: h.Decoder}
 }
 
 // wrongFunction returns the error of an operation this handler's function
 // does not perform, nil when it does.
-func (h *Handler) wrongFunction(operation string) error {
+func (s side) wrongFunction(operation string) error {
 	switch {
-	case operation == "create" && h.Creator == nil:
+	case operation == "create" && s.creator == nil:
 		return &core.WrongFunctionError{Operation: operation, Creates: true}
-	case operation != "create" && h.Manager == nil:
+	case operation != "create" && s.manager == nil:
 		return &core.WrongFunctionError{Operation: operation}
 	}
 	return nil
@@ -394,18 +459,18 @@ type headResponse struct{ http.ResponseWriter }
 
 func (headResponse) Write(p []byte) (int, error) { return len(p), nil }
 
-func (h *Handler) create(w http.ResponseWriter, r *http.Request, caller core.Caller, body []byte, out *outcome) {
+func (h *Handler) create(w http.ResponseWriter, r *http.Request, side side, caller core.Caller, body []byte, out *outcome) {
 	key := r.Header.Get(HeaderIdempotencyKey)
 	if key != "" && !validKey(key) {
 		h.fail(w, out, http.StatusBadRequest, fmt.Sprintf("The %s header must be 1 to %d printable ASCII characters.", HeaderIdempotencyKey, maxIdempotencyKey), nil)
 		return
 	}
-	req, err := h.Decoder.DecodeRequest(body)
+	req, err := side.decoder.DecodeRequest(body)
 	if err != nil {
 		h.failFor(w, out, err)
 		return
 	}
-	created, err := h.Creator.Create(r.Context(), caller, req, key)
+	created, err := side.creator.Create(r.Context(), caller, req, key)
 	if err == nil && created.Replayed {
 		w.Header().Set(HeaderReplayed, "true")
 		metrics.Replayed(r.Context())
@@ -413,14 +478,14 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, caller core.Cal
 	h.respond(w, out, http.StatusCreated, created.Storage, err)
 }
 
-func (h *Handler) validate(w http.ResponseWriter, r *http.Request, caller core.Caller, body []byte, out *outcome) {
-	probe, err := h.Decoder.DecodeProbe(body, 0)
+func (h *Handler) validate(w http.ResponseWriter, r *http.Request, side side, caller core.Caller, body []byte, out *outcome) {
+	probe, err := side.decoder.DecodeProbe(body, 0)
 	if err == nil {
 		out.storageID = probe.ID
 		if probe.ID != 0 {
-			err = h.Manager.ValidateExisting(r.Context(), caller, probe.ID, probe.Changes)
+			err = side.manager.ValidateExisting(r.Context(), caller, probe.ID, probe.Changes)
 		} else {
-			err = h.Manager.Validate(r.Context(), caller, probe.Request)
+			err = side.manager.Validate(r.Context(), caller, probe.Request)
 		}
 	}
 	if err != nil {
@@ -442,8 +507,8 @@ type previewEntry struct {
 // scanTimedOut is the key of the entry that says the listing ran out of time.
 const scanTimedOut = "... storage scan timed out, the preview shows only part of the files ..."
 
-func (h *Handler) files(w http.ResponseWriter, r *http.Request, caller core.Caller, body []byte, out *outcome) {
-	probe, err := h.Decoder.DecodeProbe(body, core.MaxPreviewLimit)
+func (h *Handler) files(w http.ResponseWriter, r *http.Request, side side, caller core.Caller, body []byte, out *outcome) {
+	probe, err := side.decoder.DecodeProbe(body, core.MaxPreviewLimit)
 	if err != nil {
 		h.failFor(w, out, err)
 		return
@@ -455,9 +520,9 @@ func (h *Handler) files(w http.ResponseWriter, r *http.Request, caller core.Call
 	out.storageID = probe.ID
 	var listing storage.FileListing
 	if probe.ID != 0 {
-		listing, err = h.Manager.PreviewStoredFiles(r.Context(), caller, probe.ID, probe.Changes, limit)
+		listing, err = side.manager.PreviewStoredFiles(r.Context(), caller, probe.ID, probe.Changes, limit)
 	} else {
-		listing, err = h.Manager.PreviewFiles(r.Context(), caller, probe.Request, limit)
+		listing, err = side.manager.PreviewFiles(r.Context(), caller, probe.Request, limit)
 	}
 	if err != nil {
 		h.failFor(w, out, err)
@@ -477,7 +542,7 @@ func (h *Handler) files(w http.ResponseWriter, r *http.Request, caller core.Call
 	h.respond(w, out, http.StatusOK, map[string]any{"files": entries}, nil)
 }
 
-func (h *Handler) list(w http.ResponseWriter, r *http.Request, caller core.Caller, out *outcome) {
+func (h *Handler) list(w http.ResponseWriter, r *http.Request, side side, caller core.Caller, out *outcome) {
 	query := r.URL.Query()
 	raw := strings.TrimSpace(query.Get("project"))
 	if raw == "" {
@@ -489,7 +554,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, caller core.Calle
 		h.failFor(w, out, &storage.ValidationError{Fields: map[string][]string{"non_field_errors": {`query parameter "project" must be a project id`}}})
 		return
 	}
-	storages, err := h.Manager.List(r.Context(), caller, project, query.Get("ordering"))
+	storages, err := side.manager.List(r.Context(), caller, project, query.Get("ordering"))
 	if storages == nil {
 		storages = []storage.Storage{}
 	}

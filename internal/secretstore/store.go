@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lsdbx/databricks-storage/internal/core"
+	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
 // API is the part of the Secrets Manager client the store uses.
@@ -39,9 +40,46 @@ const (
 // DefaultPrefix starts the secret names when no prefix is configured.
 const DefaultPrefix = "label-studio/databricks-storage/"
 
-// Name returns the name of a storage's secret under prefix.
+// Name returns the name of an import storage's secret under prefix.
 func Name(prefix string, storageID int64) string {
-	return prefix + "storage-" + strconv.FormatInt(storageID, 10)
+	return KindName(prefix, storage.KindImport, storageID)
+}
+
+// KindName returns the name of the secret of storage storageID of kind k
+// under prefix: <prefix>storage-<id> for an import storage,
+// <prefix>export-storage-<id> for an export storage, so that an import and
+// an export storage with the same id have secrets apart (and IAM can
+// grant each its names). ParseName reads it back.
+func KindName(prefix string, k storage.Kind, storageID int64) string {
+	return prefix + namePart(k) + strconv.FormatInt(storageID, 10)
+}
+
+func namePart(k storage.Kind) string {
+	if k == storage.KindExport {
+		return "export-storage-"
+	}
+	return "storage-"
+}
+
+// ParseName returns the kind and storage id a secret name under prefix
+// names (KindName's inverse); ok is false for any other name.
+func ParseName(prefix, name string) (k storage.Kind, storageID int64, ok bool) {
+	rest, found := strings.CutPrefix(name, prefix)
+	if !found {
+		return 0, 0, false
+	}
+	for _, k := range []storage.Kind{storage.KindImport, storage.KindExport} {
+		digits, found := strings.CutPrefix(rest, namePart(k))
+		if !found {
+			continue
+		}
+		id, err := strconv.ParseInt(digits, 10, 64)
+		if err != nil || id < 1 || KindName(prefix, k, id) != name {
+			return 0, 0, false
+		}
+		return k, id, true
+	}
+	return 0, 0, false
 }
 
 // Store creates and deletes storage secrets.
@@ -51,10 +89,13 @@ type Store struct {
 	Prefix string
 	// KMSKeyID encrypts the secrets when set; the AWS-managed key otherwise.
 	KMSKeyID string
+	// Kind is the kind of the storages whose secrets are created (the zero
+	// value: import).
+	Kind storage.Kind
 }
 
 // Name returns the secret name of a storage.
-func (s *Store) Name(storageID int64) string { return Name(s.Prefix, storageID) }
+func (s *Store) Name(storageID int64) string { return KindName(s.Prefix, s.Kind, storageID) }
 
 // CreateSecret stores the values as one JSON secret and returns its ARN
 // and the id of its first version, which the storage's record names.
@@ -75,7 +116,7 @@ func (s *Store) CreateSecret(ctx context.Context, in core.NewSecret) (arn, versi
 		Name:               aws.String(s.Name(in.StorageID)),
 		SecretString:       aws.String(string(body)),
 		ClientRequestToken: aws.String(token),
-		Description:        aws.String("Databricks credentials of Label Studio import storage " + strconv.FormatInt(in.StorageID, 10)),
+		Description:        aws.String("Databricks credentials of Label Studio " + s.Kind.String() + " storage " + strconv.FormatInt(in.StorageID, 10)),
 		Tags: []types.Tag{
 			{Key: aws.String(TagProject), Value: aws.String(strconv.FormatInt(in.Project, 10))},
 			{Key: aws.String(TagStorageID), Value: aws.String(strconv.FormatInt(in.StorageID, 10))},

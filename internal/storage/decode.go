@@ -20,6 +20,9 @@ type HostPolicy interface {
 type Decoder struct {
 	// Hosts, when set, refuses hostnames outside the allowed workspaces.
 	Hosts HostPolicy
+	// Kind is the kind of storage the bodies describe (their route's):
+	// it decides which fields are read, and is the requests' Kind.
+	Kind Kind
 }
 
 // DecodeRequest parses and validates a create or validate request body. It
@@ -32,7 +35,7 @@ func (d Decoder) DecodeRequest(body []byte) (Request, error) {
 		return Request{}, err
 	}
 	p := parser{fields: fields}
-	r := p.request(d.Hosts)
+	r := p.request(d.Hosts, d.Kind)
 	if p.errs.Fields["auth_type"] == nil {
 		p.requireForAuth(r.AuthType, r.Secrets, r.ClientID, r.TenantID)
 	}
@@ -46,9 +49,10 @@ func (d Decoder) DecodeRequest(body []byte) (Request, error) {
 // left out gets its default, or a "required" problem. The cross-field
 // rules (requireForAuth) are the caller's, run over the whole storage.
 // The create decodes a body with it, and an update the fields it gives.
-func (p *parser) request(hosts HostPolicy) Request {
+func (p *parser) request(hosts HostPolicy, kind Kind) Request {
 	var r Request
 	s := &r.Settings
+	s.Kind = kind
 
 	s.Catalog = p.name("catalog")
 	s.Schema = p.name("schema")
@@ -64,13 +68,20 @@ func (p *parser) request(hosts HostPolicy) Request {
 
 	s.Prefix = p.prefix("prefix")
 	s.RegexFilter = p.nullableString("regex_filter", 0)
-	s.RecursiveScan = p.boolean("recursive_scan", false)
+	if kind.Takes("recursive_scan") {
+		s.RecursiveScan = p.boolean("recursive_scan", false)
+	}
 	s.UseBlobURLs = p.boolean("use_blob_urls", false)
 	s.VerifyTLS = p.boolean("verify_tls", true)
 	s.RequestTimeoutS = p.integer("request_timeout_s", 1, MaxRequestTimeoutS, DefaultRequestTimeoutS)
 	s.StreamChunkBytes = p.integer("stream_chunk_bytes", MinStreamChunkBytes, MaxStreamChunkBytes, DefaultStreamChunkBytes)
-	s.Presign = p.boolean("presign", false)
-	s.PresignTTL = p.integer("presign_ttl", MinPresignTTL, MaxPresignTTL, DefaultPresignTTL)
+	if kind.Takes("presign") {
+		s.Presign = p.boolean("presign", false)
+		s.PresignTTL = p.integer("presign_ttl", MinPresignTTL, MaxPresignTTL, DefaultPresignTTL)
+	}
+	if kind.Takes("can_delete_objects") {
+		s.CanDeleteObjects = p.boolean("can_delete_objects", false)
+	}
 	s.Synchronizable = p.boolean("synchronizable", true)
 	s.Status = p.choice("status", statusChoices, DefaultStatus)
 	s.Title = p.nullableString("title", maxTitleLength)

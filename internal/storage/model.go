@@ -24,8 +24,48 @@ const (
 	AuthAzureADSP    AuthType = "azure_ad_sp"
 )
 
-// StorageType is the read-only `type` of every storage this service creates.
+// StorageType is the read-only `type` of every storage this service creates
+// (Label Studio names import and export storages of a type alike).
 const StorageType = "databricks"
+
+// Kind tells Label Studio's two storages of a type apart: an import
+// (source) storage, whose files become tasks, and an export (target)
+// storage, into which annotations are written. They share the connection
+// fields and their rules; each has a few fields of its own (importOnly,
+// exportOnly), its own ids and its own records and secrets.
+type Kind int
+
+// The kinds. The zero value is the import storage, the service's first.
+const (
+	KindImport Kind = iota
+	KindExport
+)
+
+// String names the kind as logs and messages do.
+func (k Kind) String() string {
+	if k == KindExport {
+		return "export"
+	}
+	return "import"
+}
+
+// importOnly and exportOnly are the request fields of one kind only; a
+// body's field of the other kind is ignored, as Django REST framework
+// ignores fields its serializer does not declare.
+var (
+	importOnly = []string{"presign", "presign_ttl", "recursive_scan"}
+	exportOnly = []string{"can_delete_objects"}
+)
+
+// Takes reports whether storages of the kind have the field: every field
+// of Settings but the other kind's own.
+func (k Kind) Takes(field string) bool {
+	other := exportOnly
+	if k == KindExport {
+		other = importOnly
+	}
+	return !slices.Contains(other, field)
+}
 
 // Defaults the server fills in for fields a request leaves out.
 const (
@@ -70,6 +110,13 @@ type Settings struct {
 	LastSyncJob      *string         `json:"last_sync_job"`
 	Meta             json.RawMessage `json:"meta"`
 	Traceback        *string         `json:"traceback"`
+	// CanDeleteObjects (export storages only) deletes an annotation's file
+	// when the annotation is deleted. Omitted when false, so that import
+	// storages' items and idempotency fingerprints are what they were.
+	CanDeleteObjects bool `json:"can_delete_objects,omitempty"`
+	// Kind is set by the decoder of the route a request came by, and by the
+	// repository from the record: never from a body.
+	Kind Kind `json:"-"`
 }
 
 // Secrets are the write-only credentials of a storage. They never leave the
@@ -138,12 +185,16 @@ type Storage struct {
 }
 
 // fieldOrder is the order in which Label Studio's DatabricksImportStorage
-// serializer declares the fields of a request: Django REST framework
+// (and DatabricksExportStorage) serializer declares the fields of a request: Django REST framework
 // renders a storage, and lists the problems of a request, in this order.
 // (The read-only id comes first in a storage and is no request field.)
 var fieldOrder = []string{
 	"type", "synchronizable", "presign", "last_sync", "last_sync_count", "last_sync_job",
-	"status", "traceback", "meta", "title", "description", "created_at", "project", "host",
+	"status", "traceback", "meta", "title", "description", "created_at", "project",
+	// An export storage's own field: its model declares it after the
+	// project, before the Databricks fields (a guess at Label Studio
+	// Enterprise's order; the SDK's type lists fields alphabetically).
+	"can_delete_objects", "host",
 	"catalog", "schema", "volume", "prefix", "regex_filter", "auth_type", "token", "client_id",
 	"client_secret", "tenant_id", "recursive_scan", "use_blob_urls", "verify_tls",
 	"request_timeout_s", "stream_chunk_bytes", "presign_ttl",
@@ -216,11 +267,56 @@ func (s Storage) MarshalJSON() ([]byte, error) {
 	if len(w.Meta) == 0 {
 		w.Meta = json.RawMessage("{}")
 	}
+	if s.Kind == KindExport {
+		return json.Marshal(exportWire{
+			ID: w.ID, Type: w.Type, Synchronizable: w.Synchronizable, LastSync: w.LastSync,
+			LastSyncCount: w.LastSyncCount, LastSyncJob: w.LastSyncJob, Status: w.Status, Traceback: w.Traceback,
+			Meta: w.Meta, Title: w.Title, Description: w.Description, CreatedAt: w.CreatedAt, Project: w.Project,
+			CanDeleteObjects: s.CanDeleteObjects, Host: w.Host, Catalog: w.Catalog, Schema: w.Schema, Volume: w.Volume,
+			Prefix: w.Prefix, RegexFilter: w.RegexFilter, AuthType: w.AuthType, ClientID: w.ClientID,
+			TenantID: w.TenantID, UseBlobURLs: w.UseBlobURLs, VerifyTLS: w.VerifyTLS,
+			RequestTimeoutS: w.RequestTimeoutS, StreamChunkBytes: w.StreamChunkBytes,
+		})
+	}
 	return json.Marshal(w)
 }
 
-// wire is a Storage as MarshalJSON renders it: every field of Storage
-// under its json name, in the order of fieldOrder (id first), times as
+// exportWire is an export storage as MarshalJSON renders it: wire without
+// the import storage's own fields (importOnly), with the export storage's
+// (exportOnly), in the order of fieldOrder.
+// TestWireHasEveryStorageFieldInSerializerOrder keeps it in step.
+type exportWire struct {
+	ID               int64           `json:"id"`
+	Type             string          `json:"type"`
+	Synchronizable   bool            `json:"synchronizable"`
+	LastSync         *string         `json:"last_sync"`
+	LastSyncCount    *int64          `json:"last_sync_count"`
+	LastSyncJob      *string         `json:"last_sync_job"`
+	Status           string          `json:"status"`
+	Traceback        *string         `json:"traceback"`
+	Meta             json.RawMessage `json:"meta"`
+	Title            *string         `json:"title"`
+	Description      *string         `json:"description"`
+	CreatedAt        string          `json:"created_at"`
+	Project          int64           `json:"project"`
+	CanDeleteObjects bool            `json:"can_delete_objects"`
+	Host             string          `json:"host"`
+	Catalog          string          `json:"catalog"`
+	Schema           string          `json:"schema"`
+	Volume           string          `json:"volume"`
+	Prefix           *string         `json:"prefix"`
+	RegexFilter      *string         `json:"regex_filter"`
+	AuthType         AuthType        `json:"auth_type"`
+	ClientID         *string         `json:"client_id"`
+	TenantID         *string         `json:"tenant_id"`
+	UseBlobURLs      bool            `json:"use_blob_urls"`
+	VerifyTLS        bool            `json:"verify_tls"`
+	RequestTimeoutS  int64           `json:"request_timeout_s"`
+	StreamChunkBytes int64           `json:"stream_chunk_bytes"`
+}
+
+// wire is an import storage as MarshalJSON renders it: every field of
+// Storage but exportOnly under its json name, in the order of fieldOrder (id first), times as
 // text. TestWireHasEveryStorageFieldInSerializerOrder keeps it in step
 // with Storage and fieldOrder.
 type wire struct {

@@ -77,7 +77,7 @@ func (d Decoder) DecodeRequestWithCredentials(body []byte, credentials map[strin
 		return Request{}, err
 	}
 	p := parser{fields: fields}
-	r := p.request(d.Hosts)
+	r := p.request(d.Hosts, d.Kind)
 	for name, value := range credentials {
 		if problem := credentialProblem(value); problem != "" {
 			p.errs.add(name, problem)

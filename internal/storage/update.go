@@ -59,9 +59,10 @@ func (d Decoder) DecodeUpdate(body []byte) (Update, error) {
 		return Update{}, err
 	}
 	p := parser{fields: fields}
-	u := Update{values: p.request(d.Hosts), given: map[string]bool{}, hosts: d.Hosts}
+	u := Update{values: p.request(d.Hosts, d.Kind), given: map[string]bool{}, hosts: d.Hosts}
 	for name := range fields {
 		_, setting := settingsFields[name]
+		setting = setting && d.Kind.Takes(name)
 		if setting || name == "token" || name == "client_secret" {
 			u.given[name] = true
 		}

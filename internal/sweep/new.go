@@ -10,6 +10,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/awsclients"
 	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
+	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
 // New returns a Sweeper over the AWS account awsCfg reaches (from
@@ -17,11 +18,13 @@ import (
 // and the table, prefix and grace of cfg.
 func New(awsCfg aws.Config, cfg config.Config, logger *slog.Logger) *Sweeper {
 	awsCfg = awsclients.Bounded(awsCfg)
+	db := dynamodb.NewFromConfig(awsCfg)
 	return &Sweeper{
-		Secrets: secretsmanager.NewFromConfig(awsCfg),
-		Records: &dynamostore.Store{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.TableName},
-		Prefix:  cfg.SecretNamePrefix,
-		Grace:   cfg.SweepGrace,
-		Logger:  logger,
+		Secrets:       secretsmanager.NewFromConfig(awsCfg),
+		Records:       &dynamostore.Store{Client: db, Table: cfg.TableName},
+		ExportRecords: &dynamostore.Store{Client: db, Table: cfg.TableName, Kind: storage.KindExport},
+		Prefix:        cfg.SecretNamePrefix,
+		Grace:         cfg.SweepGrace,
+		Logger:        logger,
 	}
 }

@@ -8,8 +8,10 @@
 //   - it carries the tag managed-by=label-studio-databricks-storage;
 //   - it was created more than the grace period ago (the grace period protects
 //     creates in flight: it must be longer than any create can take);
-//   - the storage its label-studio:storage-id tag names has no record, or the
-//     record refers to a different secret ARN.
+//   - the storage its label-studio:storage-id tag names, of the kind its
+//     name says (<prefix>storage-<id> an import storage,
+//     <prefix>export-storage-<id> an export storage), has no record, or
+//     the record refers to a different secret ARN.
 //
 // Anything in doubt is left alone and reported: a record lookup that fails
 // for any reason other than "not found", a missing or malformed storage-id
@@ -56,8 +58,11 @@ type RecordReader interface {
 type Sweeper struct {
 	// Secrets lists and deletes the secrets.
 	Secrets SecretsAPI
-	// Records tells which secret each storage record refers to.
-	Records RecordReader
+	// Records tells which secret each import storage record refers to,
+	// ExportRecords each export storage record (export storages' secrets
+	// are left alone, in doubt, without it).
+	Records       RecordReader
+	ExportRecords RecordReader
 	// Prefix starts the name of every storage secret; only secrets under it
 	// are considered. It must not be empty.
 	Prefix string
@@ -238,13 +243,23 @@ func (s *Sweeper) classify(ctx context.Context, e types.SecretListEntry, now tim
 	if err != nil || id < 1 {
 		return doubt, "malformed " + secretstore.TagStorageID + " tag", nil
 	}
-	if want := secretstore.Name(s.Prefix, id); aws.ToString(e.Name) != want {
+	kind, named, ok := secretstore.ParseName(s.Prefix, aws.ToString(e.Name))
+	if !ok || named != id {
 		return doubt, "name does not match the " + secretstore.TagStorageID + " tag", nil
 	}
 	if aws.ToString(e.ARN) == "" {
 		return doubt, "no ARN", nil
 	}
-	record, err := s.Records.GetStorage(ctx, id)
+	// The name says whose record to look in: an import and an export
+	// storage may have the same id.
+	records := s.Records
+	if kind == storage.KindExport {
+		records = s.ExportRecords
+	}
+	if records == nil {
+		return doubt, "no export storage records to look in", nil
+	}
+	record, err := records.GetStorage(ctx, id)
 	switch {
 	case errors.Is(err, storage.ErrRecordNotFound):
 		return orphan, "no storage record", nil

@@ -14,7 +14,7 @@ import (
 // ServicePaths are the path prefixes the front door sends to this service;
 // everything else goes to Label Studio. The CloudFront distribution of
 // template.yaml (FrontDoor) has a cache behaviour for each.
-var ServicePaths = []string{"/api/storages/databricks", filecap.RoutePrefix}
+var ServicePaths = []string{"/api/storages/databricks", "/api/storages/export/databricks", filecap.RoutePrefix}
 
 // IsServicePath reports whether the front door sends path to this service.
 func IsServicePath(path string) bool {

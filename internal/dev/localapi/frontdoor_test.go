@@ -25,12 +25,15 @@ func TestFrontDoorRoutes(t *testing.T) {
 	defer door.Close()
 	host := door.Listener.Addr().String()
 	for path, want := range map[string]string{
-		"/api/storages/databricks/?project=1":   "service /api/storages/databricks/?project=1 Token t",
-		"/api/storages/databricks/7":            "service /api/storages/databricks/7 Token t",
-		"/api/storages/databricks-openapi.yaml": "service /api/storages/databricks-openapi.yaml Token t",
-		"/api/projects/1":                       "ls /api/projects/1 Token t " + host,
-		"/api/storages/s3?project=1":            "ls /api/storages/s3?project=1 Token t " + host,
-		"/user/login/":                          "ls /user/login/ Token t " + host,
+		"/api/storages/databricks/?project=1":        "service /api/storages/databricks/?project=1 Token t",
+		"/api/storages/databricks/7":                 "service /api/storages/databricks/7 Token t",
+		"/api/storages/databricks-openapi.yaml":      "service /api/storages/databricks-openapi.yaml Token t",
+		"/api/storages/export/databricks/?project=1": "service /api/storages/export/databricks/?project=1 Token t",
+		"/api/storages/export/databricks/7/sync":     "service /api/storages/export/databricks/7/sync Token t",
+		"/api/storages/export/s3?project=1":          "ls /api/storages/export/s3?project=1 Token t " + host,
+		"/api/projects/1":                            "ls /api/projects/1 Token t " + host,
+		"/api/storages/s3?project=1":                 "ls /api/storages/s3?project=1 Token t " + host,
+		"/user/login/":                               "ls /user/login/ Token t " + host,
 	} {
 		req, _ := http.NewRequest(http.MethodGet, door.URL+path, nil)
 		req.Header.Set("Authorization", "Token t")

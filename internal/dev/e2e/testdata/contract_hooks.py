@@ -58,7 +58,7 @@ CONNECTION_FIELDS = ("host", "catalog", "schema", "volume", "prefix", "auth_type
                      "client_id", "client_secret", "tenant_id")
 
 # The request fields by the Django REST framework field that parses them.
-BOOLEAN_FIELDS = {"synchronizable", "presign", "recursive_scan", "use_blob_urls", "verify_tls"}
+BOOLEAN_FIELDS = {"synchronizable", "presign", "recursive_scan", "use_blob_urls", "verify_tls", "can_delete_objects"}
 INTEGER_FIELDS = {"last_sync_count", "request_timeout_s", "stream_chunk_bytes", "presign_ttl"}
 TEXT_FIELDS = {"title", "description", "last_sync_job", "traceback", "prefix", "regex_filter", "host",
                "catalog", "schema", "volume", "token", "client_id", "client_secret", "tenant_id"}
