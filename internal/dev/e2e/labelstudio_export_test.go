@@ -30,20 +30,20 @@ func TestSDKExportStorageThroughTheFrontDoor(t *testing.T) {
 	}
 	svc := startFrontDoor(t, ls)
 	script := exec.Command(python, "testdata/sdk_export.py")
-	script.Env = append(os.Environ(), "LS_BASE_URL="+svc.url, "LS_API_KEY="+ls.Token, "WORKSPACE_HOST="+svc.workspace)
+	script.Env = append(os.Environ(), "LS_BASE_URL="+svc.URL, "LS_API_KEY="+ls.Token, "WORKSPACE_HOST="+svc.Workspace)
 	out, err := script.CombinedOutput()
 	if err != nil {
-		t.Fatalf("label-studio-sdk export script failed: %v\n%s\nservice log:\n%s", err, out, svc.logs.String())
+		t.Fatalf("label-studio-sdk export script failed: %v\n%s\nservice log:\n%s", err, out, svc.Logs.String())
 	}
 	t.Logf("%s", out)
 	for _, route := range []string{"export_create", "export_list", "export_get", "export_update", "export_validate", "export_delete"} {
-		if !strings.Contains(svc.logs.String(), `"route":"`+route+`"`) {
+		if !strings.Contains(svc.Logs.String(), `"route":"`+route+`"`) {
 			t.Errorf("no %s request reached the service", route)
 		}
 	}
 	// The start banner names the fake workspace's token as a hint; no
 	// structured log line may.
-	for _, line := range strings.Split(svc.logs.String()+"\n"+string(out), "\n") {
+	for _, line := range strings.Split(svc.Logs.String()+"\n"+string(out), "\n") {
 		if strings.HasPrefix(line, "{") && strings.Contains(line, fakeworkspace.DefaultPAT) {
 			t.Errorf("the token is in a log line or an answer: %s", line)
 		}
