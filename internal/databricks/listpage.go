@@ -84,7 +84,7 @@ var (
 // when conn.Timeout elapses after the workspace answered a page, the call
 // returns what it found with the cursor after the last page read, no
 // error; before, it is a *storage.ConnectionError with ReasonTimedOut.
-func (c *Checker) ListPage(ctx context.Context, conn storage.Connection, recursive bool, filter *regexp.Regexp, cursor string, want int) (core.ListPage, error) {
+func (c Volume) ListPage(ctx context.Context, conn storage.Connection, recursive bool, filter *regexp.Regexp, cursor string, want int) (core.ListPage, error) {
 	if want < 1 {
 		return core.ListPage{}, fmt.Errorf("databricks: invalid want %d: a listing page needs a positive want", want)
 	}

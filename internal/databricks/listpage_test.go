@@ -19,7 +19,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
 
-var _ core.VolumePager = (*databricks.Checker)(nil)
+var _ core.VolumePager = databricks.Volume{}
 
 // pageCall is what one ListPage call of a walk returned and cost.
 type pageCall struct {
@@ -41,7 +41,7 @@ func walkPages(t *testing.T, fw *fakeworkspace.Server, checker *databricks.Check
 	)
 	for {
 		fw.ResetRequests()
-		page, err := checker.ListPage(context.Background(), conn, recursive, filter, cursor, want)
+		page, err := (databricks.Volume{Checker: checker}).ListPage(context.Background(), conn, recursive, filter, cursor, want)
 		if err != nil {
 			t.Fatalf("ListPage after %d calls: %v", len(calls), err)
 		}
@@ -277,7 +277,7 @@ func TestListPageRequests(t *testing.T) {
 			)
 			for {
 				fw.ResetRequests()
-				page, err := checker.ListPage(context.Background(), conn, true, nil, cursor, 2)
+				page, err := (databricks.Volume{Checker: checker}).ListPage(context.Background(), conn, true, nil, cursor, 2)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -330,7 +330,7 @@ func TestListPageFailures(t *testing.T) {
 			checker := newChecker(t, opts)
 			_, listErr := checker.ListFiles(context.Background(), conn, tt.recursive, nil, 100)
 			fw.ResetRequests()
-			got, err := checker.ListPage(context.Background(), conn, tt.recursive, nil, "", 100)
+			got, err := (databricks.Volume{Checker: checker}).ListPage(context.Background(), conn, tt.recursive, nil, "", 100)
 			ce := assertReason(t, err, tt.wantReason)
 			var listCE *storage.ConnectionError
 			if !errors.As(listErr, &listCE) || listCE.Reason != ce.Reason || listCE.Message != ce.Message {
@@ -371,14 +371,14 @@ func TestListPageFailureAfterACursor(t *testing.T) {
 			checker := newChecker(t, testOptions(fw))
 			conn := connFor(fw, storage.AuthPAT)
 			conn.Prefix = tt.prefix
-			first, err := checker.ListPage(context.Background(), conn, true, nil, "", 1)
+			first, err := (databricks.Volume{Checker: checker}).ListPage(context.Background(), conn, true, nil, "", 1)
 			if err != nil || first.Next == "" {
 				t.Fatalf("first step: %+v, %v", first, err)
 			}
 			tt.change(fw)
 			cursor := first.Next
 			for {
-				page, err := checker.ListPage(context.Background(), conn, true, nil, cursor, 1)
+				page, err := (databricks.Volume{Checker: checker}).ListPage(context.Background(), conn, true, nil, cursor, 1)
 				if err != nil {
 					assertReason(t, err, tt.reason)
 					return
@@ -417,7 +417,7 @@ func TestListPageVanishedSubdirectory(t *testing.T) {
 			var got []string
 			cursor, removed := "", false
 			for {
-				page, err := checker.ListPage(context.Background(), conn, true, nil, cursor, 1)
+				page, err := (databricks.Volume{Checker: checker}).ListPage(context.Background(), conn, true, nil, cursor, 1)
 				if err != nil {
 					t.Fatalf("ListPage: %v", err)
 				}
@@ -450,7 +450,7 @@ func TestListPageTimeBudget(t *testing.T) {
 	warmUp(t, checker, conn)
 	conn.Timeout = time.Second
 	start := time.Now()
-	page, err := checker.ListPage(context.Background(), conn, true, nil, "", 100)
+	page, err := (databricks.Volume{Checker: checker}).ListPage(context.Background(), conn, true, nil, "", 100)
 	elapsed := time.Since(start)
 	if err != nil {
 		t.Fatalf("ListPage: %v", err)
@@ -462,7 +462,7 @@ func TestListPageTimeBudget(t *testing.T) {
 		t.Errorf("the step took %s with a %s budget", elapsed, conn.Timeout)
 	}
 	fw.SetPathDelay(vol+"/images/2025", 0)
-	rest, err := checker.ListPage(context.Background(), conn, true, nil, page.Next, 100)
+	rest, err := (databricks.Volume{Checker: checker}).ListPage(context.Background(), conn, true, nil, page.Next, 100)
 	if err != nil || rest.Next != "" || !slices.Equal(fileKeys(rest.Files), allFiles[1:]) {
 		t.Errorf("next step = %q next %q, %v; want %q", fileKeys(rest.Files), rest.Next, err, allFiles[1:])
 	}
@@ -470,7 +470,7 @@ func TestListPageTimeBudget(t *testing.T) {
 	// Before any answer, nothing is known: a timeout is an error.
 	fw.SetDelay(3 * time.Second)
 	conn.Timeout = 200 * time.Millisecond
-	_, err = checker.ListPage(context.Background(), conn, true, nil, page.Next, 100)
+	_, err = (databricks.Volume{Checker: checker}).ListPage(context.Background(), conn, true, nil, page.Next, 100)
 	assertReason(t, err, databricks.ReasonTimedOut)
 }
 
@@ -499,7 +499,7 @@ func TestListPageInvalidCursor(t *testing.T) {
 		t.Helper()
 		var cursor string
 		for range 20 {
-			page, err := checker.ListPage(context.Background(), c, recursive, nil, cursor, want)
+			page, err := (databricks.Volume{Checker: checker}).ListPage(context.Background(), c, recursive, nil, cursor, want)
 			if err != nil || page.Next == "" {
 				t.Fatalf("ListPage: %+v, %v", page, err)
 			}
@@ -550,7 +550,7 @@ func TestListPageInvalidCursor(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fw.ResetRequests()
-			page, err := checker.ListPage(context.Background(), conn, tt.recursive, nil, tt.cursor, 10)
+			page, err := (databricks.Volume{Checker: checker}).ListPage(context.Background(), conn, tt.recursive, nil, tt.cursor, 10)
 			var ce *storage.ConnectionError
 			if !errors.Is(err, databricks.ErrInvalidCursor) || errors.As(err, &ce) {
 				t.Fatalf("ListPage = %+v, %v; want ErrInvalidCursor", page, err)
@@ -563,7 +563,7 @@ func TestListPageInvalidCursor(t *testing.T) {
 	}
 
 	// The cursor is valid JSON: a cursor made by hand as documented works.
-	page, err := checker.ListPage(context.Background(), conn, true, nil,
+	page, err := (databricks.Volume{Checker: checker}).ListPage(context.Background(), conn, true, nil,
 		makeCursor(t, `{"v":1,"dir":"`+vol+`/images","stack":[{"done":true,"rest":[{"n":"x.txt","s":3,"m":1}]},{"name":"2025","done":true}]}`), 10)
 	if err != nil || page.Next != "" || !slices.Equal(fileKeys(page.Files), []string{"images/x.txt"}) {
 		t.Errorf("ListPage of a hand-made cursor = %q %q, %v", fileKeys(page.Files), page.Next, err)
@@ -615,7 +615,7 @@ func TestListPageCursorTooLarge(t *testing.T) {
 	conn := connFor(fw, storage.AuthPAT)
 	conn.Prefix = "wide"
 	fw.ResetRequests()
-	_, err := checker.ListPage(context.Background(), conn, true, nil, "", 10)
+	_, err := (databricks.Volume{Checker: checker}).ListPage(context.Background(), conn, true, nil, "", 10)
 	if !errors.Is(err, databricks.ErrCursorTooLarge) {
 		t.Fatalf("ListPage: %v, want ErrCursorTooLarge", err)
 	}
@@ -637,7 +637,7 @@ func TestListPageInvalidWant(t *testing.T) {
 	fw := startTree(t)
 	checker := newChecker(t, testOptions(fw))
 	for _, want := range []int{0, -1} {
-		_, err := checker.ListPage(context.Background(), connFor(fw, storage.AuthPAT), true, nil, "", want)
+		_, err := (databricks.Volume{Checker: checker}).ListPage(context.Background(), connFor(fw, storage.AuthPAT), true, nil, "", want)
 		var ce *storage.ConnectionError
 		if err == nil || errors.As(err, &ce) {
 			t.Errorf("want %d: err = %v, want a plain error", want, err)

@@ -8,7 +8,7 @@ import (
 // The checker is the sync's and the export's workspace. (Checked here,
 // not in the package: see labelstudio's ports_test.go.)
 var (
-	_ core.VolumePager  = (*databricks.Checker)(nil)
+	_ core.VolumePager  = databricks.Volume{}
 	_ core.FileFetcher  = (*databricks.Checker)(nil)
-	_ core.VolumeWriter = (*databricks.Checker)(nil)
+	_ core.VolumeWriter = databricks.Volume{}
 )

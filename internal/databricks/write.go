@@ -80,7 +80,7 @@ func tokenError(err error) error {
 // there; the workspace creates the parent directories. Credentials,
 // transports, redirects and errors are FetchFile's; conn.Timeout bounds
 // the whole request, body included.
-func (c *Checker) WriteFile(ctx context.Context, conn storage.Connection, path string, body []byte) error {
+func (c Volume) WriteFile(ctx context.Context, conn storage.Connection, path string, body []byte) error {
 	e, err := c.fileEndpoint(conn, path)
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ func (c *Checker) WriteFile(ctx context.Context, conn storage.Connection, path s
 
 // DeleteFile implements core.VolumeWriter: one DELETE of the file's Files
 // API URL. A missing file (404) counts as deleted; otherwise as WriteFile.
-func (c *Checker) DeleteFile(ctx context.Context, conn storage.Connection, path string) error {
+func (c Volume) DeleteFile(ctx context.Context, conn storage.Connection, path string) error {
 	e, err := c.fileEndpoint(conn, path)
 	if err != nil {
 		return err
@@ -153,3 +153,10 @@ func (c *Checker) fileWrite(ctx context.Context, e fileEndpoint, method, u strin
 		return fmt.Errorf("databricks: %s of a file in %s: status %d: %w", method, e.volume, s, statusError(s))
 	}
 }
+
+// Volume is the checker's side for syncs and exports: listing a volume a
+// page at a time and writing and deleting its files (core's VolumePager
+// and VolumeWriter). A type of its own, so that a function that uses none
+// of it (the create function) links none of it: the checker itself is
+// reachable by reflection there.
+type Volume struct{ *Checker }

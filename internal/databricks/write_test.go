@@ -40,7 +40,7 @@ func TestWriteFile(t *testing.T) {
 					fw.AddFile(full, tt.before)
 				}
 				fw.ResetRequests()
-				if err := checker.WriteFile(context.Background(), connFor(fw, mode), tt.path, tt.body); err != nil {
+				if err := (databricks.Volume{Checker: checker}).WriteFile(context.Background(), connFor(fw, mode), tt.path, tt.body); err != nil {
 					t.Fatalf("WriteFile: %v", err)
 				}
 				if got, ok := fw.File(full); !ok || string(got) != string(tt.body) {
@@ -76,7 +76,7 @@ func TestDeleteFile(t *testing.T) {
 				fw.AddFile(full, []byte("x"))
 			}
 			fw.ResetRequests()
-			if err := checker.DeleteFile(context.Background(), connFor(fw, storage.AuthPAT), tt.path); err != nil {
+			if err := (databricks.Volume{Checker: checker}).DeleteFile(context.Background(), connFor(fw, storage.AuthPAT), tt.path); err != nil {
 				t.Fatalf("DeleteFile: %v", err)
 			}
 			if _, ok := fw.File(full); ok {
@@ -121,9 +121,9 @@ func TestWriteFailures(t *testing.T) {
 				tt.setup(fw, &conn)
 				var err error
 				if method == "PUT" {
-					err = checker.WriteFile(context.Background(), conn, "export/1", []byte("after"))
+					err = (databricks.Volume{Checker: checker}).WriteFile(context.Background(), conn, "export/1", []byte("after"))
 				} else {
-					err = checker.DeleteFile(context.Background(), conn, "export/1")
+					err = (databricks.Volume{Checker: checker}).DeleteFile(context.Background(), conn, "export/1")
 				}
 				if !errors.Is(err, tt.want) {
 					t.Fatalf("%s = %v, want %v", method, err, tt.want)
@@ -145,11 +145,11 @@ func TestWriteToAMissingVolume(t *testing.T) {
 	checker := newChecker(t, testOptions(fw))
 	conn := connFor(fw, storage.AuthPAT)
 	conn.Volume = "gone"
-	if err := checker.WriteFile(context.Background(), conn, "export/1", []byte("x")); !errors.Is(err, core.ErrNotFound) {
+	if err := (databricks.Volume{Checker: checker}).WriteFile(context.Background(), conn, "export/1", []byte("x")); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("WriteFile into a missing volume = %v, want ErrNotFound", err)
 	}
 	// Nothing to delete there: a missing file counts as deleted.
-	if err := checker.DeleteFile(context.Background(), conn, "export/1"); err != nil {
+	if err := (databricks.Volume{Checker: checker}).DeleteFile(context.Background(), conn, "export/1"); err != nil {
 		t.Errorf("DeleteFile in a missing volume = %v", err)
 	}
 }
@@ -159,10 +159,10 @@ func TestWriteRefusesBadPaths(t *testing.T) {
 	checker := newChecker(t, testOptions(fw))
 	for _, p := range []string{"", "/abs", "a/../b", "a//b", "a/./b", "trailing/", `back\slash`, "ctl\x00"} {
 		fw.ResetRequests()
-		if err := checker.WriteFile(context.Background(), connFor(fw, storage.AuthPAT), p, []byte("x")); !errors.Is(err, filecap.ErrBadPath) {
+		if err := (databricks.Volume{Checker: checker}).WriteFile(context.Background(), connFor(fw, storage.AuthPAT), p, []byte("x")); !errors.Is(err, filecap.ErrBadPath) {
 			t.Errorf("WriteFile(%q) = %v, want ErrBadPath", p, err)
 		}
-		if err := checker.DeleteFile(context.Background(), connFor(fw, storage.AuthPAT), p); !errors.Is(err, filecap.ErrBadPath) {
+		if err := (databricks.Volume{Checker: checker}).DeleteFile(context.Background(), connFor(fw, storage.AuthPAT), p); !errors.Is(err, filecap.ErrBadPath) {
 			t.Errorf("DeleteFile(%q) = %v, want ErrBadPath", p, err)
 		}
 		if n := len(fw.Requests()); n != 0 {
@@ -202,8 +202,12 @@ func TestWriteHostileAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for name, f := range map[string]func() error{
-			"write":  func() error { return checker.WriteFile(context.Background(), conn, tt.path, []byte("x")) },
-			"delete": func() error { return checker.DeleteFile(context.Background(), conn, tt.path) },
+			"write": func() error {
+				return (databricks.Volume{Checker: checker}).WriteFile(context.Background(), conn, tt.path, []byte("x"))
+			},
+			"delete": func() error {
+				return (databricks.Volume{Checker: checker}).DeleteFile(context.Background(), conn, tt.path)
+			},
 		} {
 			err := f()
 			if !errors.Is(err, tt.want) || strings.Contains(err.Error(), leak) {

@@ -54,7 +54,7 @@ var storageTaskFields = []string{
 // it, read in three requests: the annotation (completed_by expanded), its
 // task, and the task's allow_skip from the project export. An annotation
 // that is gone, or of another project, wraps core.ErrNotFound.
-func (c *Client) Annotation(ctx context.Context, project, id int64) (core.ExportedAnnotation, error) {
+func (c Tasks) Annotation(ctx context.Context, project, id int64) (core.ExportedAnnotation, error) {
 	gone := fmt.Errorf("annotation %d of project %d: %w", id, project, core.ErrNotFound)
 	var ann map[string]json.RawMessage
 	call := taskCall{method: http.MethodGet, path: "/api/annotations/" + strconv.FormatInt(id, 10) + "/",
@@ -165,7 +165,7 @@ func (c *Client) allowSkip(ctx context.Context, project, task int64, gone error)
 // gives, page by page, the tasks holding an annotation above after with
 // their annotation ids, so one call costs a request per TaskPageSize such
 // tasks.
-func (c *Client) AnnotationIDs(ctx context.Context, project, after int64, limit int) ([]int64, error) {
+func (c Tasks) AnnotationIDs(ctx context.Context, project, after int64, limit int) ([]int64, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -234,7 +234,7 @@ func (c *Client) listAnnotated(ctx context.Context, project int64, q taskQuery) 
 
 // RegisterWebhook implements core.Webhooks: POST /api/webhooks/ of a
 // project webhook sending its payload for w.Actions only, active.
-func (c *Client) RegisterWebhook(ctx context.Context, w core.Webhook) (int64, error) {
+func (c Tasks) RegisterWebhook(ctx context.Context, w core.Webhook) (int64, error) {
 	headers := w.Headers
 	if headers == nil {
 		headers = map[string]string{}
@@ -265,7 +265,7 @@ func (c *Client) RegisterWebhook(ctx context.Context, w core.Webhook) (int64, er
 
 // RemoveWebhook implements core.Webhooks: DELETE /api/webhooks/<id>/; a
 // webhook that is gone (404) counts as removed.
-func (c *Client) RemoveWebhook(ctx context.Context, id int64) error {
+func (c Tasks) RemoveWebhook(ctx context.Context, id int64) error {
 	call := taskCall{method: http.MethodDelete, path: "/api/webhooks/" + strconv.FormatInt(id, 10) + "/",
 		ok: http.StatusNoContent, missing: core.ErrNotFound}
 	err := c.serviceCall(ctx, call, nil)

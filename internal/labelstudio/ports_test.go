@@ -9,7 +9,7 @@ import (
 // not in the package: an interface conversion there would link these
 // methods into every function, the create function's too.)
 var (
-	_ core.TaskImporter     = (*labelstudio.Client)(nil)
-	_ core.AnnotationSource = (*labelstudio.Client)(nil)
-	_ core.Webhooks         = (*labelstudio.Client)(nil)
+	_ core.TaskImporter     = labelstudio.Tasks{}
+	_ core.AnnotationSource = labelstudio.Tasks{}
+	_ core.Webhooks         = labelstudio.Tasks{}
 )

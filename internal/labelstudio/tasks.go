@@ -255,7 +255,7 @@ func sanitise(s string) string {
 // manager's columns (GET /api/dm/columns/?project=<id>), the columns of
 // task data the labeling configuration defines; keys of a Repeater
 // ("images[{{idx}}]") are not among them.
-func (c *Client) DataKeys(ctx context.Context, project int64) ([]string, error) {
+func (c Tasks) DataKeys(ctx context.Context, project int64) ([]string, error) {
 	var answer struct {
 		Columns *[]struct {
 			ID                 string `json:"id"`
@@ -367,7 +367,7 @@ func (c *Client) eachTask(ctx context.Context, project, after, upTo int64, inclu
 
 // LastTaskID returns the highest id of a task in the project (0 when it has
 // none), in one request for one task ordered by id, descending.
-func (c *Client) LastTaskID(ctx context.Context, project int64) (int64, error) {
+func (c Tasks) LastTaskID(ctx context.Context, project int64) (int64, error) {
 	page, err := c.listTasks(ctx, project, taskQuery{Ordering: []string{"-tasks:id"}}, 1, "id")
 	if err != nil {
 		return 0, err
@@ -400,7 +400,7 @@ type taskMeta struct {
 // import is sent once (again only after a 401, which creates nothing):
 // an error wrapping core.ErrTasksUnavailable leaves it unknown whether the
 // tasks exist (OriginsAfter finds them).
-func (c *Client) ImportTasks(ctx context.Context, project int64, tasks []core.NewTask) ([]int64, error) {
+func (c Tasks) ImportTasks(ctx context.Context, project int64, tasks []core.NewTask) ([]int64, error) {
 	if len(tasks) == 0 {
 		return nil, nil
 	}
@@ -440,7 +440,7 @@ func (c *Client) ImportTasks(ctx context.Context, project int64, tasks []core.Ne
 // OriginsAfter returns the tasks of the project with an id above after
 // whose meta names storage as their origin, in id order; tasks of other
 // origins are skipped.
-func (c *Client) OriginsAfter(ctx context.Context, project, storage, after int64) ([]core.ImportedTask, error) {
+func (c Tasks) OriginsAfter(ctx context.Context, project, storage, after int64) ([]core.ImportedTask, error) {
 	var found []core.ImportedTask
 	err := c.eachTask(ctx, project, after, 0, "id,meta", func(page []listedTask) {
 		for _, t := range page {
@@ -462,7 +462,7 @@ func (c *Client) OriginsAfter(ctx context.Context, project, storage, after int64
 // ids are read in ranges of the project's task ids (a new range where two
 // wanted ids are more than a page apart), so that the ids of an import,
 // close together, take a request per TaskPageSize tasks.
-func (c *Client) Existing(ctx context.Context, project int64, ids []int64) (map[int64]bool, error) {
+func (c Tasks) Existing(ctx context.Context, project int64, ids []int64) (map[int64]bool, error) {
 	// No task has an id below 1.
 	want := slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return id < 1 })
 	slices.Sort(want)
@@ -488,3 +488,10 @@ func (c *Client) Existing(ctx context.Context, project int64, ids []int64) (map[
 	}
 	return found, nil
 }
+
+// Tasks is the client's side for syncs and exports: a project's tasks,
+// annotations and webhooks, with the service credential (core's
+// TaskImporter, AnnotationSource and Webhooks). A type of its own, so
+// that a function that uses none of it (the create function) links none
+// of it: the client itself is reachable by reflection there.
+type Tasks struct{ *Client }

@@ -28,7 +28,7 @@ type realLS struct {
 	t      *testing.T
 	url    string
 	admin  string // Authorization header
-	client *labelstudio.Client
+	client labelstudio.Tasks
 }
 
 func newRealLS(t *testing.T) *realLS {
@@ -39,7 +39,7 @@ func newRealLS(t *testing.T) *realLS {
 	}
 	admin := "Token " + ls.Token
 	return &realLS{t: t, url: ls.URL, admin: admin,
-		client: &labelstudio.Client{BaseURL: ls.URL, Service: labelstudio.StaticCredential(admin)}}
+		client: labelstudio.Tasks{Client: &labelstudio.Client{BaseURL: ls.URL, Service: labelstudio.StaticCredential(admin)}}}
 }
 
 // call sends an admin request to Label Studio and decodes its 2xx answer.
@@ -287,19 +287,19 @@ func TestTaskImportRefusals(t *testing.T) {
 	}
 
 	gone := int64(1 << 30)
-	for name, call := range map[string]func(*labelstudio.Client) error{
-		"import":   func(c *labelstudio.Client) error { _, err := c.ImportTasks(ctx, gone, tasks[:1]); return err },
-		"last":     func(c *labelstudio.Client) error { _, err := c.LastTaskID(ctx, gone); return err },
-		"origins":  func(c *labelstudio.Client) error { _, err := c.OriginsAfter(ctx, gone, 3, 0); return err },
-		"existing": func(c *labelstudio.Client) error { _, err := c.Existing(ctx, gone, []int64{1}); return err },
-		"keys":     func(c *labelstudio.Client) error { _, err := c.DataKeys(ctx, gone); return err },
+	for name, call := range map[string]func(labelstudio.Tasks) error{
+		"import":   func(c labelstudio.Tasks) error { _, err := c.ImportTasks(ctx, gone, tasks[:1]); return err },
+		"last":     func(c labelstudio.Tasks) error { _, err := c.LastTaskID(ctx, gone); return err },
+		"origins":  func(c labelstudio.Tasks) error { _, err := c.OriginsAfter(ctx, gone, 3, 0); return err },
+		"existing": func(c labelstudio.Tasks) error { _, err := c.Existing(ctx, gone, []int64{1}); return err },
+		"keys":     func(c labelstudio.Tasks) error { _, err := c.DataKeys(ctx, gone); return err },
 	} {
 		err := call(ls.client)
 		t.Logf("%s in a project that does not exist: %v", name, err)
 		if !errors.Is(err, core.ErrTasksRefused) {
 			t.Errorf("%s in a project that does not exist: %v; want ErrTasksRefused", name, err)
 		}
-		bad := &labelstudio.Client{BaseURL: ls.url, Service: labelstudio.StaticCredential("Token not-a-SECRET-token")}
+		bad := labelstudio.Tasks{Client: &labelstudio.Client{BaseURL: ls.url, Service: labelstudio.StaticCredential("Token not-a-SECRET-token")}}
 		if err := call(bad); !errors.Is(err, core.ErrTasksRefused) || strings.Contains(err.Error(), "SECRET") {
 			t.Errorf("%s with a refused credential: %v; want ErrTasksRefused without the token", name, err)
 		}

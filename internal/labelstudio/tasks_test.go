@@ -192,10 +192,10 @@ func (r *rotating) Authorization(context.Context) (string, error) {
 
 func (r *rotating) Invalidate() { r.invalidated.Add(1) }
 
-func taskClient(t *testing.T, f http.Handler) *labelstudio.Client {
+func taskClient(t *testing.T, f http.Handler) labelstudio.Tasks {
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	return &labelstudio.Client{BaseURL: srv.URL, Service: labelstudio.StaticCredential(serviceToken), TaskTimeout: 2 * time.Second}
+	return labelstudio.Tasks{Client: &labelstudio.Client{BaseURL: srv.URL, Service: labelstudio.StaticCredential(serviceToken), TaskTimeout: 2 * time.Second}}
 }
 
 func origin(storage int64, key string, row int) core.TaskOrigin {
@@ -311,12 +311,12 @@ func TestImportIsSentOnce(t *testing.T) {
 func TestServiceCredentialIsReadAgainOnce(t *testing.T) {
 	ctx := context.Background()
 	task := []core.NewTask{{Data: map[string]any{"text": "a"}, Origin: origin(1, "a", 0)}}
-	for name, call := range map[string]func(*labelstudio.Client) error{
-		"import":   func(c *labelstudio.Client) error { _, err := c.ImportTasks(ctx, 7, task); return err },
-		"last":     func(c *labelstudio.Client) error { _, err := c.LastTaskID(ctx, 7); return err },
-		"origins":  func(c *labelstudio.Client) error { _, err := c.OriginsAfter(ctx, 7, 1, 0); return err },
-		"existing": func(c *labelstudio.Client) error { _, err := c.Existing(ctx, 7, []int64{1}); return err },
-		"keys":     func(c *labelstudio.Client) error { _, err := c.DataKeys(ctx, 7); return err },
+	for name, call := range map[string]func(labelstudio.Tasks) error{
+		"import":   func(c labelstudio.Tasks) error { _, err := c.ImportTasks(ctx, 7, task); return err },
+		"last":     func(c labelstudio.Tasks) error { _, err := c.LastTaskID(ctx, 7); return err },
+		"origins":  func(c labelstudio.Tasks) error { _, err := c.OriginsAfter(ctx, 7, 1, 0); return err },
+		"existing": func(c labelstudio.Tasks) error { _, err := c.Existing(ctx, 7, []int64{1}); return err },
+		"keys":     func(c labelstudio.Tasks) error { _, err := c.DataKeys(ctx, 7); return err },
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFakeTasks()
@@ -338,15 +338,15 @@ func TestServiceCredentialIsReadAgainOnce(t *testing.T) {
 
 func TestTaskErrors(t *testing.T) {
 	ctx := context.Background()
-	calls := map[string]func(*labelstudio.Client) error{
-		"import": func(c *labelstudio.Client) error {
+	calls := map[string]func(labelstudio.Tasks) error{
+		"import": func(c labelstudio.Tasks) error {
 			_, err := c.ImportTasks(ctx, 7, []core.NewTask{{Data: map[string]any{"text": "a"}}})
 			return err
 		},
-		"last":     func(c *labelstudio.Client) error { _, err := c.LastTaskID(ctx, 7); return err },
-		"origins":  func(c *labelstudio.Client) error { _, err := c.OriginsAfter(ctx, 7, 1, 0); return err },
-		"existing": func(c *labelstudio.Client) error { _, err := c.Existing(ctx, 7, []int64{1, 2}); return err },
-		"keys":     func(c *labelstudio.Client) error { _, err := c.DataKeys(ctx, 7); return err },
+		"last":     func(c labelstudio.Tasks) error { _, err := c.LastTaskID(ctx, 7); return err },
+		"origins":  func(c labelstudio.Tasks) error { _, err := c.OriginsAfter(ctx, 7, 1, 0); return err },
+		"existing": func(c labelstudio.Tasks) error { _, err := c.Existing(ctx, 7, []int64{1, 2}); return err },
+		"keys":     func(c labelstudio.Tasks) error { _, err := c.DataKeys(ctx, 7); return err },
 	}
 	status := func(code int, body string) func(w http.ResponseWriter, r *http.Request) bool {
 		return func(w http.ResponseWriter, _ *http.Request) bool {
@@ -385,7 +385,7 @@ func TestTaskErrors(t *testing.T) {
 	t.Run("no Label Studio", func(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		srv.Close()
-		c := &labelstudio.Client{BaseURL: srv.URL, Service: labelstudio.StaticCredential(serviceToken)}
+		c := labelstudio.Tasks{Client: &labelstudio.Client{BaseURL: srv.URL, Service: labelstudio.StaticCredential(serviceToken)}}
 		for name, call := range calls {
 			if err := call(c); !errors.Is(err, core.ErrTasksUnavailable) {
 				t.Errorf("%s: %v; want ErrTasksUnavailable", name, err)

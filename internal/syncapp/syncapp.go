@@ -43,9 +43,9 @@ func New(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, rootCAs *x50
 		Secrets:  &secretstore.Vault{Client: clients.SecretsManager},
 		Syncs:    &dynamostore.Syncs{Client: awsclients.NewBatchDynamoDB(awsCfg), Table: cfg.TableName},
 		Queue:    syncqueue.New(awsCfg, cfg.SyncQueueURL),
-		Pager:    checker,
+		Pager:    databricks.Volume{Checker: checker},
 		Fetcher:  checker,
-		Tasks:    labelstudio.NewServiceClient(cfg.LabelStudio.URL, secretstore.Text(clients.SecretsManager, cfg.LabelStudio.TokenSecret)),
+		Tasks:    labelstudio.Tasks{Client: labelstudio.NewServiceClient(cfg.LabelStudio.URL, secretstore.Text(clients.SecretsManager, cfg.LabelStudio.TokenSecret))},
 		FileBase: cfg.FilesBaseURL,
 		Logger:   logger,
 	}

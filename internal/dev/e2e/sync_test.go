@@ -182,7 +182,7 @@ func TestSyncWorkerThroughTheRuntimeEmulator(t *testing.T) {
 	t.Logf("first step through the emulator: %s", time.Since(stepped).Round(time.Millisecond))
 	queue.remove(t, receipt)
 
-	tasks := &labelstudio.Client{BaseURL: ls.URL, Service: staticCredential(userAuth)}
+	tasks := labelstudio.Tasks{Client: &labelstudio.Client{BaseURL: ls.URL, Service: staticCredential(userAuth)}}
 	origins, err := tasks.OriginsAfter(ctx, project, id, 0)
 	if err != nil {
 		t.Fatal(err)

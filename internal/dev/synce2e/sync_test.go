@@ -43,7 +43,7 @@ type env struct {
 	user  devls.User
 	ws    *fakeworkspace.Server
 	svc   *localservice.Service
-	tasks *labelstudio.Client
+	tasks labelstudio.Tasks
 }
 
 func newEnv(t *testing.T, pageSize int) *env {
@@ -70,7 +70,7 @@ func newEnv(t *testing.T, pageSize int) *env {
 	e := &env{t: t, ls: ls, user: user, ws: ws}
 	e.svc = localservice.Start(t, localservice.Options{LabelStudioURL: ls.URL, LabelStudioToken: ls.Token, Workspace: ws})
 	// The user's own view of the project's tasks and where they came from.
-	e.tasks = &labelstudio.Client{BaseURL: ls.URL, Service: staticCredential("Token " + user.Token)}
+	e.tasks = labelstudio.Tasks{Client: &labelstudio.Client{BaseURL: ls.URL, Service: staticCredential("Token " + user.Token)}}
 	return e
 }
 

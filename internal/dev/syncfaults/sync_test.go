@@ -172,7 +172,7 @@ type faultEnv struct {
 	handler    *eventsource.QueueHandler
 	queue      *sqspoller.Queue
 	sqs        *sqs.Client // the queue's own side (Lambda's event source mapping), clean
-	tasks      *labelstudio.Client
+	tasks      labelstudio.Tasks
 	logs       *bytes.Buffer
 	starts     int
 	deliveries int
@@ -212,7 +212,7 @@ func newFaultEnv(t *testing.T, ls *devls.Server, seed int64) *faultEnv {
 	// The project, made by Label Studio's admin, whose token is also the
 	// service credential.
 	admin := "Token " + ls.Token
-	e.tasks = &labelstudio.Client{BaseURL: ls.URL, Service: labelstudio.StaticCredential(admin)}
+	e.tasks = labelstudio.Tasks{Client: &labelstudio.Client{BaseURL: ls.URL, Service: labelstudio.StaticCredential(admin)}}
 	e.project = e.createProject(admin, seed)
 
 	// AWS: a table, a secret prefix and the sync queue in moto; the
@@ -277,8 +277,8 @@ func newFaultEnv(t *testing.T, ls *devls.Server, seed int64) *faultEnv {
 	}
 	worker := &core.SyncWorker{
 		Records: records, Secrets: &secretstore.Vault{Client: clients.SecretsManager}, Syncs: syncs, Queue: queue,
-		Pager: checker, Fetcher: checker,
-		Tasks:    &labelstudio.Client{BaseURL: ls.URL, HTTP: &http.Client{Transport: lsTransport}, Service: labelstudio.StaticCredential(admin)},
+		Pager: databricks.Volume{Checker: checker}, Fetcher: checker,
+		Tasks:    labelstudio.Tasks{Client: &labelstudio.Client{BaseURL: ls.URL, HTTP: &http.Client{Transport: lsTransport}, Service: labelstudio.StaticCredential(admin)}},
 		FileBase: "https://ls.example", PageFiles: pageSize, Now: e.clock.Now, Logger: logger,
 	}
 	e.handler = eventsource.NewSyncHandler(worker, core.SyncMaxReceives, logger)
