@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lsdbx/databricks-storage/bench/benchkit"
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/dev/fakeworkspace"
 	devls "github.com/lsdbx/databricks-storage/internal/dev/labelstudio"
@@ -60,7 +61,10 @@ type routeCount struct {
 	busy time.Duration
 }
 
-var numberSegment = regexp.MustCompile(`/[0-9]+(/|$)`)
+var (
+	numberSegment = regexp.MustCompile(`/[0-9]+(/|$)`)
+	refusalDetail = regexp.MustCompile(`"detail":"([^"|]*)"`)
+)
 
 func newCountingProxy(target string, counted func(*http.Request) bool) (*countingProxy, error) {
 	u, err := url.Parse(target)
@@ -200,7 +204,8 @@ type syncLab struct {
 	ws      *fakeworkspace.Server
 	svc     *localservice.Service
 	lsProxy *countingProxy
-	s3Note  string // why Label Studio's storage reaches moto through S3_ENDPOINT
+	aws     *benchkit.LatencyProxy // the service's AWS (moto), without latency: calls counted
+	s3Note  string                 // why Label Studio's storage reaches moto through S3_ENDPOINT
 }
 
 // measureSync compares, per size, in one run and each in a fresh project:
@@ -256,9 +261,14 @@ func measureSync(l *lab) (*section, error) {
 	}
 
 	logf("sync: starting the service (make run's server) against Label Studio through a counting proxy")
+	if sl.aws, err = benchkit.NewLatencyProxy(l.env.Endpoint); err != nil {
+		return s, err
+	}
+	defer sl.aws.Close()
 	if sl.svc, err = localservice.Launch(l.ctx, localservice.Options{
 		LabelStudioURL: sl.lsProxy.URL(), LabelStudioToken: ls.Token, Workspace: sl.ws,
-		Table: "bench-sync", SecretPrefix: "bench-sync/", Env: []string{"AWS_LAMBDA_LOG_LEVEL=INFO"},
+		Table: "bench-sync", SecretPrefix: "bench-sync/",
+		Env: []string{"AWS_LAMBDA_LOG_LEVEL=INFO", "AWS_ENDPOINT_URL=" + sl.aws.URL()},
 	}); err != nil {
 		return s, err
 	}
@@ -303,12 +313,14 @@ func measureSync(l *lab) (*section, error) {
 			per1000(on, r.n), per1000(fn, r.n), per1000(tn, r.n))
 	}
 	s.printf("\nWhere the time goes (this service; the worker's `sync message` log lines, each one SQS message, and the counting proxy's time inside Label Studio):\n\n")
-	s.printf("| files | sync wall time | messages | worker busy (sum of `duration_ms`) | longest message | inside Label Studio (proxy) | Label Studio requests (route, count, time inside) |\n|---:|---:|---:|---:|---:|---:|---|\n")
+	s.printf("| files | sync wall time | messages | worker busy (sum of `duration_ms`) | longest message | inside Label Studio | inside AWS (moto) | Label Studio requests (route, count, time inside) | AWS calls (operation, count, time inside) |\n|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, r := range results {
 		_, busy := total(r.ours.requests)
-		s.printf("| %d | %.1f s | %d | %.1f s | %.2f s | %.1f s | %s |\n", r.n, r.ours.took.Seconds(), r.steps.n, r.steps.sum.Seconds(), r.steps.max.Seconds(), busy.Seconds(), describeCounts(r.ours.requests))
+		_, inAWS := total(r.steps.aws)
+		s.printf("| %d | %.1f s | %d | %.1f s | %.2f s | %.1f s | %.1f s | %s | %s |\n", r.n, r.ours.took.Seconds(), r.steps.n, r.steps.sum.Seconds(), r.steps.max.Seconds(),
+			busy.Seconds(), inAWS.Seconds(), describeCounts(r.ours.requests), describeCounts(r.steps.aws))
 	}
-	s.printf("\nFor the floor, Label Studio's import alone took: %s. Messages run up to 4 at once, so the worker's busy time can exceed the wall time; what the worker does outside Label Studio is the listing (the fake workspace), DynamoDB (the storage, its step lease and links, in moto, which serves one request at a time) and SQS (moto, received without long polling: an empty receive waits 100 ms before the next).\n", floorNotes(results, func(r result) (int, syncRun) { return r.n, r.flor }))
+	s.printf("\nFor the floor, Label Studio's import alone took: %s. Times inside are sums over requests, some of which overlap (messages run up to 4 at once), so they can exceed the wall time; the AWS calls include the front door's (the bench's polls: a `GetItem` each) and the idle poller's receives; what the worker does outside Label Studio is the listing (the fake workspace), DynamoDB (the storage, its step lease and links, in moto, which serves one request at a time) and SQS (moto, received without long polling: an empty receive waits 100 ms before the next).\n", floorNotes(results, func(r result) (int, syncRun) { return r.n, r.flor }))
 	for _, r := range results {
 		s.target(fmt.Sprintf("sync of %d files: speed vs Label Studio's own S3 sync", r.n),
 			fmt.Sprintf("%.2f× (%.0f vs %.0f files/s)", r.ours.rate(r.n)/r.theirs.rate(r.n), r.ours.rate(r.n), r.theirs.rate(r.n)), "≥ 3×", r.ours.rate(r.n) >= 3*r.theirs.rate(r.n))
@@ -399,6 +411,7 @@ func (sl *syncLab) ours(n int) (syncRun, stepTimes, error) {
 	}
 	logMark := len(sl.svc.Logs.String())
 	sl.lsProxy.take()
+	sl.aws.Reset()
 	began := time.Now()
 	var queued storageState
 	if _, err := jsonCall(ctx, sl.hc, http.MethodPost, fmt.Sprintf("%s%d/sync", base, st.ID), sl.caller, nil, &queued); err != nil {
@@ -423,19 +436,22 @@ func (sl *syncLab) ours(n int) (syncRun, stepTimes, error) {
 		return run, stepTimes{}, fmt.Errorf("status %s, last_sync_count %d, want completed and %d (%s)", got.Status, got.LastSyncCount, n, got.Traceback)
 	}
 	steps := parseSteps(sl.svc.Logs.String()[logMark:], st.ID)
+	steps.aws = awsCounts(sl.aws.Calls())
 	return run, steps, sl.checkCount(project, n)
 }
 
 // fillBucket creates the bucket in moto and puts each size's objects under
-// its folder, straight to moto (unsigned path-style requests: moto does not
-// check signatures), four at a time.
+// its folder, straight to moto in path-style requests, four at a time.
+// Moto does not check signatures but routes by the credential scope of the
+// Authorization header, so the header names S3 and signs nothing.
 func (sl *syncLab) fillBucket(sizes []int) error {
 	ctx, endpoint := sl.l.ctx, sl.l.env.Endpoint
-	put := func(path string) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPut, endpoint+"/"+path, strings.NewReader("0123456789abcdef"))
+	put := func(path, body string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, endpoint+"/"+path, strings.NewReader(body))
 		if err != nil {
 			return err
 		}
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=local/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0")
 		resp, err := sl.hc.Do(req)
 		if err != nil {
 			return err
@@ -447,7 +463,7 @@ func (sl *syncLab) fillBucket(sizes []int) error {
 		}
 		return nil
 	}
-	if err := put(syncBucket); err != nil {
+	if err := put(syncBucket, ""); err != nil {
 		return err
 	}
 	keys := make(chan string)
@@ -456,7 +472,7 @@ func (sl *syncLab) fillBucket(sizes []int) error {
 	for range 4 {
 		wg.Go(func() {
 			for k := range keys {
-				if err := put(syncBucket + "/" + k); err != nil {
+				if err := put(syncBucket+"/"+k, "0123456789abcdef"); err != nil {
 					errs <- err
 					for range keys { // drain
 					}
@@ -496,11 +512,16 @@ func (sl *syncLab) labelStudioS3(n int) (syncRun, error) {
 		ID int64 `json:"id"`
 	}
 	status, err := jsonCall(ctx, sl.hc, http.MethodPost, sl.ls.URL+"/api/storages/s3", sl.caller, body, &st)
-	if status == http.StatusBadRequest {
-		// Label Studio refuses a loopback s3_endpoint (SSRF protection);
+	if status == http.StatusForbidden || status == http.StatusBadRequest {
+		// Label Studio refuses a loopback s3_endpoint (SSRF protection:
+		// 403 "URL resolves to a reserved network address");
 		// its operator's S3_ENDPOINT, which the bench set to the same
 		// proxy when it started Label Studio, is trusted.
-		sl.s3Note = fmt.Sprintf("Label Studio refuses `s3_endpoint` at moto's loopback address (%s), so the storage is created without it and Label Studio reaches moto through its operator setting `S3_ENDPOINT` (trusted, the same address), set when the bench started it.", strings.ReplaceAll(firstLine(err.Error()), "|", "\\|"))
+		detail := "refused"
+		if m := refusalDetail.FindStringSubmatch(err.Error()); m != nil {
+			detail = m[1]
+		}
+		sl.s3Note = fmt.Sprintf("Label Studio refuses `s3_endpoint` at moto's loopback address (SSRF protection: %d \"%s\"), so the storage is created without it and Label Studio reaches moto through its operator setting `S3_ENDPOINT` (trusted, the same address), set when the bench started it.", status, detail)
 		delete(body, "s3_endpoint")
 		_, err = jsonCall(ctx, sl.hc, http.MethodPost, sl.ls.URL+"/api/storages/s3", sl.caller, body, &st)
 	} else if err == nil {
@@ -579,6 +600,23 @@ func (sl *syncLab) floor(n int) (syncRun, error) {
 type stepTimes struct {
 	n        int
 	sum, max time.Duration
+	aws      map[string]routeCount // the service's AWS calls meanwhile, by operation
+}
+
+// awsCounts groups AWS calls by operation.
+func awsCounts(calls []benchkit.Call) map[string]routeCount {
+	out := map[string]routeCount{}
+	for _, c := range calls {
+		op := c.Operation
+		if op == "" {
+			op = "(S3 or other)"
+		}
+		rc := out[op]
+		rc.n++
+		rc.busy += c.End.Sub(c.Start)
+		out[op] = rc
+	}
+	return out
 }
 
 func parseSteps(logs string, storage int64) stepTimes {
