@@ -71,7 +71,7 @@ func (r *report) markdown() string {
 - ` + "`make bench`" + ` (needs Go and Python 3; installs moto into .venv and the emulator into .tools); flags go through ` + "`make bench BENCH_FLAGS='-starts 40 -creates 500'`" + `, and ` + "`go run ./bench/cmd/report -h`" + ` lists them.
 - The reference Lambdas are ` + "`bench/reference`" + ` (the AWS configuration and the DynamoDB and Secrets Manager clients built as the service builds them; with REFERENCE_CALLS=1 it also makes a create's AWS calls) and ` + "`bench/reference/dbx`" + ` (the same, linking the Databricks SDK packages the service uses); both answer a fixed body.
 - Label Studio (sections 2, 6 and 8) is Label Studio OSS from ` + "`.venv-ls`" + ` (` + "`make labelstudio`" + ` installs it), started by package ` + "`internal/dev/labelstudio`" + ` as for ` + "`make test`" + `; without it those figures say not measured.
-- The sync alone (section 8): ` + "`make bench BENCH_FLAGS='-only 8'`" + ` (` + "`-sync-files 1000,10000`" + ` are the sizes); it starts make run's server (` + "`internal/dev/localservice`" + `) and writes BENCHMARKS.md with that section only, so keep that file out of a commit.
+- The sync alone (section 8): ` + "`make bench BENCH_FLAGS='-only 8 -out build/sync-bench.md'`" + ` (` + "`-sync-files 1000,10000`" + ` are the sizes; about 12 minutes, most of it Label Studio's own S3 sync); it starts make run's server (` + "`internal/dev/localservice`" + `) against the Label Studio it starts.
 - AWS (moto), the fake workspace, the table and the API token are package ` + "`internal/localenv`" + `'s, as for ` + "`make run`" + `.
 - Timings depend on the machine and on what else runs on it: compare figures from one report, not across reports.
 `)
