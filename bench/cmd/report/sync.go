@@ -12,6 +12,8 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -268,11 +270,17 @@ func measureSync(l *lab) (*section, error) {
 	if sl.svc, err = localservice.Launch(l.ctx, localservice.Options{
 		LabelStudioURL: sl.lsProxy.URL(), LabelStudioToken: ls.Token, Workspace: sl.ws,
 		Table: "bench-sync", SecretPrefix: "bench-sync/",
-		Env: []string{"AWS_LAMBDA_LOG_LEVEL=INFO", "AWS_ENDPOINT_URL=" + sl.aws.URL()},
+		// The template's visibility timeout: with the local 2 s, a page
+		// that takes longer is delivered again while it runs.
+		Env: []string{"AWS_LAMBDA_LOG_LEVEL=INFO", "AWS_ENDPOINT_URL=" + sl.aws.URL(), "LOCAL_SYNC_VISIBILITY_SECONDS=200"},
 	}); err != nil {
 		return s, err
 	}
-	defer sl.svc.Stop()
+	defer func() {
+		// Its log, for a closer look at the steps.
+		_ = os.WriteFile(filepath.Join(l.root, "build", "local", "sync-bench-service.log"), []byte(sl.svc.Logs.String()), 0o644)
+		sl.svc.Stop()
+	}()
 
 	type result struct {
 		n                  int
@@ -286,20 +294,20 @@ func measureSync(l *lab) (*section, error) {
 		if r.ours, r.steps, err = sl.ours(n); err != nil {
 			return s, fmt.Errorf("%d files, this service's sync: %w", n, err)
 		}
-		logf("sync: %d files: %.1f s; Label Studio's S3 storage", n, r.ours.took.Seconds())
-		if r.theirs, err = sl.labelStudioS3(n); err != nil {
-			return s, fmt.Errorf("%d files, Label Studio's S3 sync: %w", n, err)
-		}
-		logf("sync: %d files: %.1f s; the bulk-import floor", n, r.theirs.took.Seconds())
+		logf("sync: %d files: %.1f s; the bulk-import floor", n, r.ours.took.Seconds())
 		if r.flor, err = sl.floor(n); err != nil {
 			return s, fmt.Errorf("%d files, the bulk-import floor: %w", n, err)
 		}
-		logf("sync: %d files: %.1f s", n, r.flor.took.Seconds())
+		logf("sync: %d files: %.1f s; Label Studio's S3 storage", n, r.flor.took.Seconds())
+		if r.theirs, err = sl.labelStudioS3(n); err != nil {
+			return s, fmt.Errorf("%d files, Label Studio's S3 sync: %w", n, err)
+		}
+		logf("sync: %d files: %.1f s", n, r.theirs.took.Seconds())
 		results = append(results, r)
 	}
 
-	s.printf("Label Studio OSS %s (as in section 6: SQLite, no Redis, on this machine), moto for AWS and S3, the fake workspace; each run imports into a fresh project whose labeling configuration has one image (`$image`), and each run's task count is checked in Label Studio. Sizes are run one after another, each in the order below.\n\n", devls.Version)
-	s.printf("- **this service**: make run's server (`internal/dev/cmd/localapi`: the front door, and the sync worker behind a local SQS queue in moto polled by `internal/dev/sqspoller`, 4 at once as the template's MaximumConcurrency), reaching Label Studio through a counting proxy. A Databricks storage over a flat folder of *n* 16-byte files (the workspace's listing pages of %d), `use_blob_urls: true`; timed from `POST /api/storages/databricks/<id>/sync` to the storage's `status` read `completed` (polled every %s through the front door), `last_sync_count` = *n*. Label Studio requests are those with the service's credential (the bench's polling uses another user's token and is not counted).\n", fakeworkspace.MaxPageSize, syncPoll)
+	s.printf("Label Studio OSS %s (as in section 6: SQLite, no Redis, on this machine), moto for AWS and S3, the fake workspace; each run imports into a fresh project whose labeling configuration has one image (`$image`), and each run's task count is checked in Label Studio. Sizes are run one after another; per size this service first, then the floor right after it (so that both see the machine alike), then Label Studio's S3 storage.\n\n", devls.Version)
+	s.printf("- **this service**: make run's server (`internal/dev/cmd/localapi`: the front door, and the sync worker behind a local SQS queue in moto polled by `internal/dev/sqspoller`, 4 at once as the template's MaximumConcurrency, with the template's visibility timeout of 200 s), reaching Label Studio through a counting proxy. A Databricks storage over a flat folder of *n* 16-byte files (the workspace's listing pages of %d), `use_blob_urls: true`; timed from `POST /api/storages/databricks/<id>/sync` to the storage's `status` read `completed` (polled every %s through the front door), `last_sync_count` = *n*. Label Studio requests are those with the service's credential (the bench's polling uses another user's token and is not counted).\n", fakeworkspace.MaxPageSize, syncPoll)
 	s.printf("- **Label Studio's S3 storage**: `POST /api/storages/s3` (bucket in moto with *n* 16-byte objects under the prefix, `use_blob_urls: true`, keys `local`/`local`, us-east-1), then `POST /api/storages/s3/<id>/sync`, which without Redis runs the whole sync inside the request: timed from sending it until the storage's status is `completed`. %s Its requests are those reaching moto's S3.\n", sl.s3Note)
 	s.printf("- **floor**: the same *n* tasks as the sync makes (the file's URL under `image`, the origin in `meta`) sent by `internal/labelstudio`'s `ImportTasks` — `POST /api/projects/<id>/import?return_task_ids=true` — in pages of %d, one after another, nothing listed or recorded.\n\n", syncImportPage)
 	s.printf("| files | this service | Label Studio's S3 sync | floor (bulk import) | ours ÷ LS S3 (speed) | ours ÷ floor (time) | Label Studio requests per 1,000 files: ours / floor | S3 requests per 1,000 objects (LS) |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
