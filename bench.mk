@@ -26,7 +26,7 @@ BENCH_GOFLAGS := -trimpath -tags=lambda.norpc,grpcnotrace
 
 .PHONY: bench
 
-bench: venv $(RIE) $(LS_VENV)/.installed ## zip size, cold start, warm critical path, CPU and memory per create, beside a reference; writes BENCHMARKS.md
+bench: venv $(RIE) $(LS_VENV)/.installed ## zip size, cold start, warm critical path, CPU and memory per create, beside a reference; sync throughput beside Label Studio's S3 sync; writes BENCHMARKS.md
 	@start=$$(date +%s); \
 	MOTO_SERVER=$(CURDIR)/$(VENV)/bin/moto_server AWS_LAMBDA_RIE=$(RIE) $(GO) run $(BENCH_GOFLAGS) ./bench/cmd/report $(BENCH_FLAGS); \
 	status=$$?; echo "make bench: $$(( $$(date +%s) - start )) s"; exit $$status

@@ -17,7 +17,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/labelstudio"
 )
 
-// labelStudio is the real Label Studio OSS sections 2 and 6 use, started
+// labelStudio is the real Label Studio OSS sections 2, 6 and 8 use, started
 // on first need (package dev/labelstudio, as make test and make run start
 // it; LABEL_STUDIO_VENV names another install) with one project; run
 // stops it. Its output goes to
@@ -35,7 +35,14 @@ func (l *lab) labelStudio() (*devls.Server, int64, error) {
 		logw = f
 	}
 	logf("starting Label Studio %s (output: %s)", devls.Version, logPath)
-	l.ls, l.lsErr = devls.Start(l.ctx, devls.Options{Venv: cmp.Or(os.Getenv("LABEL_STUDIO_VENV"), devls.DefaultVenv), Log: logw, Progress: os.Stderr})
+	// Its S3 storages reach moto's S3 through the operator's S3_ENDPOINT
+	// (section 8): Label Studio refuses a storage's own loopback
+	// s3_endpoint.
+	var env []string
+	if l.startS3Proxy(); l.s3 != nil {
+		env = append(env, "S3_ENDPOINT="+l.s3.URL())
+	}
+	l.ls, l.lsErr = devls.Start(l.ctx, devls.Options{Venv: cmp.Or(os.Getenv("LABEL_STUDIO_VENV"), devls.DefaultVenv), Log: logw, Progress: os.Stderr, Env: env})
 	if l.lsErr != nil {
 		l.lsErr = fmt.Errorf("label Studio could not be started: %w", l.lsErr)
 		return nil, 0, l.lsErr

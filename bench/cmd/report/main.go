@@ -37,6 +37,7 @@ type options struct {
 	starts, creates                int
 	cpuCreates, quotaCreates       int
 	lsSamples                      int
+	syncSizes                      string
 	ddbLatency, smLatency, wsDelay time.Duration
 }
 
@@ -49,6 +50,7 @@ func main() {
 	flag.IntVar(&o.cpuCreates, "cpu-creates", 1000, "creates (and reference invokes) for CPU and memory per create")
 	flag.IntVar(&o.quotaCreates, "quota-creates", 45, "warm creates per memory size under its CPU quota")
 	flag.IntVar(&o.lsSamples, "ls-samples", 50, "samples per kind of Label Studio verification")
+	flag.StringVar(&o.syncSizes, "sync-files", "1000,10000", "files per sync, comma-separated (section 8)")
 	flag.DurationVar(&o.ddbLatency, "dynamodb-latency", 10*time.Millisecond, "latency the proxy adds to every DynamoDB call")
 	flag.DurationVar(&o.smLatency, "secrets-latency", 40*time.Millisecond, "latency the proxy adds to every Secrets Manager call")
 	flag.DurationVar(&o.wsDelay, "workspace-delay", 30*time.Millisecond, "delay the fake workspace adds to every request")
@@ -65,7 +67,7 @@ func main() {
 
 func run(o options) error {
 	began := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	root, err := os.Getwd()
 	if err != nil {
@@ -95,6 +97,9 @@ func run(o options) error {
 		if l.ls != nil {
 			l.ls.Stop()
 		}
+		if l.s3 != nil {
+			l.s3.Close()
+		}
 	}()
 
 	r := &report{began: began, opts: o, header: describeMachine(ctx, root)}
@@ -110,6 +115,7 @@ func run(o options) error {
 		{"5. Lambda's CPU share by memory size", measureQuotas},
 		{"6. Label Studio mode: verifying a caller", measureLabelStudio},
 		{"7. File route: time to first byte and throughput", measureFileRoute},
+		{"8. Sync: files per second beside Label Studio's own S3 sync and the bulk-import floor", measureSync},
 	} {
 		if o.only != "" && !slices.Contains(strings.Split(o.only, ","), s.title[:1]) {
 			continue
@@ -170,6 +176,9 @@ type lab struct {
 	lsProject int64
 	lsErr     error
 	lsTried   bool
+	// s3 is a counting proxy in front of moto's S3, Label Studio's
+	// S3_ENDPOINT (section 8).
+	s3 *countingProxy
 }
 
 // build compiles pkg as the Lambda is built, for linux/goarch, once.

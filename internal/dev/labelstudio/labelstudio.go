@@ -57,6 +57,9 @@ type Options struct {
 	// StartTimeout bounds the wait for a healthy server (10 minutes when
 	// zero: a first start migrates).
 	StartTimeout time.Duration
+	// Env adds variables to Label Studio's environment (make bench's
+	// S3_ENDPOINT).
+	Env []string
 }
 
 // Server is a running Label Studio.
@@ -70,6 +73,7 @@ type Server struct {
 	DataDir string
 
 	venv  string
+	extra []string // Options.Env
 	cmd   *exec.Cmd
 	done  chan error
 	owned bool // Start made it: Stop ends it and removes DataDir
@@ -134,7 +138,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		}
 		fmt.Fprintf(progress, "Migrated in %s.\n", time.Since(began).Round(time.Second))
 	}
-	s := &Server{venv: venv, owned: true, Email: "admin@example.com", Password: "pw-" + random(8), Token: "ls-" + random(20)}
+	s := &Server{venv: venv, extra: o.Env, owned: true, Email: "admin@example.com", Password: "pw-" + random(8), Token: "ls-" + random(20)}
 	if s.DataDir, err = os.MkdirTemp("", "label-studio-"); err != nil {
 		return nil, err
 	}
@@ -195,7 +199,7 @@ func (s *Server) launch(ctx context.Context, logw, progress io.Writer) error {
 
 // env is the environment of Label Studio's processes.
 func (s *Server) env() []string {
-	return append(os.Environ(),
+	env := append(os.Environ(),
 		"LABEL_STUDIO_BASE_DATA_DIR="+s.DataDir,
 		"DATABASE_NAME="+filepath.Join(s.DataDir, "ls.sqlite3"),
 		// No telemetry or update checks from tests.
@@ -208,6 +212,7 @@ func (s *Server) env() []string {
 		// compare what Label Studio's own local files export storage
 		// writes with what the service writes.
 		"LOCAL_FILES_SERVING_ENABLED=true", "LOCAL_FILES_DOCUMENT_ROOT="+s.DataDir)
+	return append(env, s.extra...)
 }
 
 // migrate makes the migrated empty database: `label-studio version` applies

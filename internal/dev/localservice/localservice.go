@@ -7,11 +7,12 @@ package localservice
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,10 @@ type Options struct {
 	Workspace *fakeworkspace.Server
 	// Env adds variables.
 	Env []string
+	// Table and SecretPrefix are the server's (Start sets fresh ones in
+	// the test's moto; Launch leaves an empty Table to the server's
+	// default).
+	Table, SecretPrefix string
 }
 
 // Service is a running server.
@@ -42,6 +47,10 @@ type Service struct {
 	Table, SecretPrefix string
 	// Logs holds what the server printed.
 	Logs *Buffer
+
+	cmd  *exec.Cmd
+	dir  string
+	stop sync.Once
 }
 
 // Buffer is a log safe for concurrent writes.
@@ -67,34 +76,63 @@ var (
 	workspaceLine = regexp.MustCompile(`fake Databricks workspace at (https://\S+)`)
 )
 
-// Start builds and starts the server; the test's cleanup stops it.
+// Start builds and starts the server with a fresh table and secret prefix
+// in the test's moto; the test's cleanup stops it.
 func Start(t testing.TB, o Options) *Service {
 	t.Helper()
-	_, here, _, _ := runtime.Caller(0)
-	bin := filepath.Join(t.TempDir(), "localapi")
-	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(filepath.Dir(here), "..", "cmd", "localapi")).CombinedOutput(); err != nil {
-		t.Fatalf("build localapi: %v\n%s", err, out)
+	o.Table, o.SecretPrefix = testenv.NewTable(t), testenv.NewSecretPrefix(t)
+	s, err := Launch(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
 	}
-	s := &Service{Table: testenv.NewTable(t), SecretPrefix: testenv.NewSecretPrefix(t), Logs: &Buffer{}}
-	env := append(os.Environ(), "PORT=0", "TABLE_NAME="+s.Table, "SECRET_NAME_PREFIX="+s.SecretPrefix,
-		"LABEL_STUDIO_URL="+o.LabelStudioURL, "LABEL_STUDIO_TOKEN="+o.LabelStudioToken, "AWS_LAMBDA_LOG_LEVEL=DEBUG")
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Launch builds and starts the server outside a test (make bench), in the
+// AWS the environment names (AWS_ENDPOINT_URL), from any directory inside
+// the module; Stop stops it.
+func Launch(ctx context.Context, o Options) (_ *Service, err error) {
+	dir, err := os.MkdirTemp("", "localservice-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{Table: o.Table, SecretPrefix: o.SecretPrefix, Logs: &Buffer{}, dir: dir}
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+	bin := filepath.Join(dir, "localapi")
+	// By import path: resolved from the caller's directory, which works
+	// in a test's package directory and at the module root alike.
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/lsdbx/databricks-storage/internal/dev/cmd/localapi").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build localapi: %w\n%s", err, out)
+	}
+	env := append(os.Environ(), "PORT=0", "LABEL_STUDIO_URL="+o.LabelStudioURL, "LABEL_STUDIO_TOKEN="+o.LabelStudioToken, "AWS_LAMBDA_LOG_LEVEL=DEBUG")
+	if o.Table != "" {
+		env = append(env, "TABLE_NAME="+o.Table)
+	}
+	if o.SecretPrefix != "" {
+		env = append(env, "SECRET_NAME_PREFIX="+o.SecretPrefix)
+	}
 	if o.Workspace != nil {
-		cert := filepath.Join(t.TempDir(), "workspace.pem")
+		cert := filepath.Join(dir, "workspace.pem")
 		if err := os.WriteFile(cert, o.Workspace.CertPEM(), 0o600); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		// The test's workspace, trusted and reachable on loopback.
 		env = append(env, "LOCAL_FAKE_WORKSPACE=off", "SSL_CERT_FILE="+cert, "DATABRICKS_ALLOW_PRIVATE_HOSTS=true")
 		s.Workspace = o.Workspace.URL()
 	}
-	cmd := exec.Command(bin)
-	cmd.Env = append(env, o.Env...)
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = s.Logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	s.cmd = exec.Command(bin)
+	s.cmd.Env = append(env, o.Env...)
+	stdout, _ := s.cmd.StdoutPipe()
+	s.cmd.Stderr = s.Logs
+	if err := s.cmd.Start(); err != nil {
+		s.cmd = nil
+		return nil, err
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	lines := bufio.NewScanner(stdout)
 	deadline := time.Now().Add(3 * time.Minute)
 	for s.URL == "" && time.Now().Before(deadline) && lines.Scan() {
@@ -108,12 +146,23 @@ func Start(t testing.TB, o Options) *Service {
 		}
 	}
 	if s.URL == "" || s.Workspace == "" {
-		t.Fatalf("localapi did not print its address:\n%s", s.Logs.String())
+		return nil, fmt.Errorf("localapi did not print its address:\n%s", s.Logs.String())
 	}
 	go func() {
 		for lines.Scan() {
 			s.Logs.Write([]byte(lines.Text() + "\n"))
 		}
 	}()
-	return s
+	return s, nil
+}
+
+// Stop ends the server and removes its build. Safe to call more than once.
+func (s *Service) Stop() {
+	s.stop.Do(func() {
+		if s.cmd != nil {
+			_ = s.cmd.Process.Kill()
+			_ = s.cmd.Wait()
+		}
+		_ = os.RemoveAll(s.dir)
+	})
 }
