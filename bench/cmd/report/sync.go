@@ -596,7 +596,7 @@ func (sl *syncLab) floor(n int) (syncRun, error) {
 		tasks[i] = core.NewTask{Data: map[string]any{"image": sl.svc.URL + filecap.URLPath(storageID, capability, p)},
 			Origin: core.TaskOrigin{Storage: storageID, Key: p}}
 	}
-	client := &labelstudio.Client{BaseURL: sl.lsProxy.URL(), Service: labelstudio.StaticCredential(sl.service)}
+	client := labelstudio.Tasks{Client: &labelstudio.Client{BaseURL: sl.lsProxy.URL(), Service: labelstudio.StaticCredential(sl.service)}}
 	sl.lsProxy.take()
 	began := time.Now()
 	for page := range slices.Chunk(tasks, syncImportPage) {
