@@ -773,3 +773,33 @@ func TestSyncWorkerDiedIsSeenAsFailed(t *testing.T) {
 	e.drain()
 	e.assertExactlyOnce(volumeFiles(10))
 }
+
+// A step delivered again does not send its successor again while the
+// sync is busy (duplicates would multiply at every step); once the sync
+// has been idle, it does (the successor may have been lost).
+func TestRedeliveredStepDoesNotMultiplySuccessors(t *testing.T) {
+	e := newSyncEnv(t, 0, 0, volumeFiles(30), true)
+	e.start()
+	d, _ := e.queue.take(nil)
+	if err := e.worker.Handle(context.Background(), d.m, false); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := e.worker.Handle(context.Background(), d.m, false); !errors.Is(err, ErrSyncBusy) {
+			t.Fatalf("a step delivered again while the sync is busy: %v, want ErrSyncBusy (come back later)", err)
+		}
+	}
+	if n := len(e.queue.msg); n != 1 {
+		t.Fatalf("%d messages queued, want the one successor", n)
+	}
+	e.queue.msg = nil // the successor is lost
+	e.clock.advance(time.Minute)
+	if err := e.worker.Handle(context.Background(), d.m, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.queue.msg); n != 1 || e.queue.msg[0].m.Step != 1 {
+		t.Fatalf("after the sync was idle: %v queued, want step 1 sent again", e.queue.msg)
+	}
+	e.drain()
+	e.assertExactlyOnce(volumeFiles(30))
+}

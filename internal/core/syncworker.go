@@ -88,9 +88,7 @@ func (w *SyncWorker) Handle(ctx context.Context, m SyncMessage, final bool) erro
 	case !found || st.Job != m.Job || !st.Status.Active():
 		return nil // a sync replaced, finished or deleted since
 	case m.Step == st.Step-1:
-		// A step already run, delivered again: its successor may have been
-		// lost on the way (it is sent after the step is recorded).
-		return w.send(ctx, SyncMessage{Storage: m.Storage, Job: m.Job, Step: st.Step})
+		return w.redelivered(ctx, st, final)
 	case m.Step != st.Step:
 		return nil
 	}
@@ -127,6 +125,27 @@ func (w *SyncWorker) Handle(ctx context.Context, m SyncMessage, final bool) erro
 		w.logger().WarnContext(ctx, "a failed sync step could not give up its lease", slog.Int64("storage_id", st.Storage), slog.String("error", perr.Error()))
 	}
 	return err
+}
+
+// resendAfter is how long a sync must have been idle before a step
+// delivered again re-sends its successor.
+const resendAfter = 30 * time.Second
+
+// redelivered handles a step already run, delivered again. Its successor
+// is normally on the queue already, but may have been lost (it is sent
+// after the step is recorded, and that send can fail). Re-sending it at
+// once would double every duplicate of every step; so it is re-sent only
+// when the sync has been idle for resendAfter (or this is the message's
+// last delivery), and the message comes back until then.
+func (w *SyncWorker) redelivered(ctx context.Context, st SyncState, final bool) error {
+	now := w.now()
+	switch {
+	case now.Before(st.LeaseUntil):
+		return nil // the successor is running
+	case !final && now.Sub(st.Ping) < resendAfter:
+		return fmt.Errorf("storage %d step %d, already run: %w", st.Storage, st.Step-1, ErrSyncBusy)
+	}
+	return w.send(ctx, SyncMessage{Storage: st.Storage, Job: st.Job, Step: st.Step})
 }
 
 // step runs the step st.Step of a sync whose lease it holds.
@@ -362,14 +381,13 @@ func (w *SyncWorker) pageFiles() int {
 
 func (w *SyncWorker) logger() *slog.Logger { return loggerOr(w.Logger) }
 
-// failureOf turns a listing error into a failure for good when the caller
-// must fix something (credentials, the volume), or keeps it for a retry.
+// failureOf turns a listing error into a failure for good when no retry
+// can help (the cursor), and keeps the others for a retry: the connection
+// was checked when the sync started, so a refusal now (a connection reset,
+// credentials rotated meanwhile) is retried, and fails the sync with its
+// message on the last delivery.
 func failureOf(err error) error {
-	var c *storage.ConnectionError
-	switch {
-	case errors.As(err, &c) && !c.Transient():
-		return &syncFailure{c.Message}
-	case errors.Is(err, ErrCursorRefused):
+	if errors.Is(err, ErrCursorRefused) {
 		return &syncFailure{"The volume's listing could not be continued where the last step stopped. Start the sync again: files already imported are not imported twice."}
 	}
 	return err

@@ -2,17 +2,20 @@ package dynamostore
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/lsdbx/databricks-storage/internal/core"
 )
@@ -84,6 +87,9 @@ type syncItem struct {
 	Watermark        int64     `dynamodbav:"watermark"`
 	LeaseUntil       time.Time `dynamodbav:"lease_until"`
 	Revision         int64     `dynamodbav:"revision"`
+	// WriteToken tells this very write from another one when its
+	// condition fails on a retry (see PutSync).
+	WriteToken string `dynamodbav:"write_token"`
 }
 
 func itemOfSync(pk string, s core.SyncState) syncItem {
@@ -155,11 +161,28 @@ const (
 	maxBatchRounds = 8
 )
 
+// batchParallel is how many batches of one call are in flight at once:
+// a page's 40 batch writes one after another would take as long as its
+// import into Label Studio.
+const batchParallel = 8
+
+// inBatches runs do on each batch of n items of size, batchParallel at a
+// time, and returns the first error.
+func inBatches(ctx context.Context, n, size int, do func(ctx context.Context, start, end int) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(batchParallel)
+	for start := 0; start < n; start += size {
+		g.Go(func() error { return do(ctx, start, min(start+size, n)) })
+	}
+	return g.Wait()
+}
+
 // batchGet reads keys (distinct) in batches, retrying what DynamoDB left
-// unprocessed, and passes each item found to each.
+// unprocessed, and passes each item found to each (one call at a time).
 func (s *Syncs) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, each func(map[string]types.AttributeValue) error) error {
-	for start := 0; start < len(keys); start += maxBatchGet {
-		todo := keys[start:min(start+maxBatchGet, len(keys))]
+	var mu sync.Mutex
+	return inBatches(ctx, len(keys), maxBatchGet, func(ctx context.Context, start, end int) error {
+		todo := keys[start:end]
 		for round := 0; len(todo) > 0; round++ {
 			if round == maxBatchRounds {
 				return fmt.Errorf("batch get: %d keys left unprocessed", len(todo))
@@ -175,22 +198,25 @@ func (s *Syncs) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 			if err != nil {
 				return fmt.Errorf("batch get: %w", err)
 			}
+			mu.Lock()
 			for _, item := range out.Responses[s.Table] {
 				if err := each(item); err != nil {
+					mu.Unlock()
 					return fmt.Errorf("batch get: decode: %w", err)
 				}
 			}
+			mu.Unlock()
 			todo = out.UnprocessedKeys[s.Table].Keys
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // batchWrite writes requests in batches, retrying what DynamoDB left
 // unprocessed.
 func (s *Syncs) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
-	for start := 0; start < len(reqs); start += maxBatchWrite {
-		todo := reqs[start:min(start+maxBatchWrite, len(reqs))]
+	return inBatches(ctx, len(reqs), maxBatchWrite, func(ctx context.Context, start, end int) error {
+		todo := reqs[start:end]
 		for round := 0; len(todo) > 0; round++ {
 			if round == maxBatchRounds {
 				return fmt.Errorf("batch write: %d items left unprocessed", len(todo))
@@ -206,8 +232,8 @@ func (s *Syncs) batchWrite(ctx context.Context, reqs []types.WriteRequest) error
 			}
 			todo = out.UnprocessedItems[s.Table]
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // pause backs off before a retry of unprocessed items.
@@ -222,10 +248,18 @@ func pause(ctx context.Context, round int) error {
 	}
 }
 
-// PutSync implements core.SyncStore.
+// PutSync implements core.SyncStore. The write carries a random token:
+// when the SDK retries a write whose answer was lost, the retry's
+// condition fails on the write itself, which the token tells apart from
+// another writer's (that is a conflict).
 func (s *Syncs) PutSync(ctx context.Context, st core.SyncState) error {
 	it := itemOfSync(s.syncKey(st.Storage), st)
 	it.Revision = st.Revision + 1
+	var token [12]byte
+	if _, err := rand.Read(token[:]); err != nil {
+		return fmt.Errorf("put sync %d: %w", st.Storage, err)
+	}
+	it.WriteToken = hex.EncodeToString(token[:])
 	item, err := attributevalue.MarshalMap(it)
 	if err != nil {
 		return fmt.Errorf("encode sync %d: %w", st.Storage, err)
@@ -240,12 +274,28 @@ func (s *Syncs) PutSync(ctx context.Context, st core.SyncState) error {
 	_, err = s.Client.PutItem(ctx, in)
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
+		if s.wrote(ctx, it) {
+			return nil
+		}
 		return fmt.Errorf("sync %d changed: %w", st.Storage, core.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("put sync %d: %w", st.Storage, err)
 	}
 	return nil
+}
+
+// wrote reports whether the stored sync state is it, written by an earlier
+// attempt of the same PutSync.
+func (s *Syncs) wrote(ctx context.Context, it syncItem) bool {
+	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: keyOf(it.PK), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil || out.Item == nil {
+		return false
+	}
+	var stored syncItem
+	return attributevalue.UnmarshalMap(out.Item, &stored) == nil && stored.Revision == it.Revision && stored.WriteToken == it.WriteToken
 }
 
 // DeleteSync implements core.SyncStore.

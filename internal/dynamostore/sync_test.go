@@ -6,11 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/lsdbx/databricks-storage/internal/awsclients"
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/dev/testenv"
 	"github.com/lsdbx/databricks-storage/internal/dynamostore"
@@ -128,5 +131,45 @@ func TestAnnotationLocks(t *testing.T) {
 	}
 	if v, err := exports.LockAnnotation(ctx, 3, 42, now, now.Add(time.Minute)); err != nil || !v.Written.IsZero() {
 		t.Fatalf("after forgetting: %+v %v, want nothing written", v, err)
+	}
+}
+
+// loseOneAnswer forwards every request, and loses the answer of the first
+// PutItem after DynamoDB did it, as a connection dropped on the way back.
+type loseOneAnswer struct {
+	next http.RoundTripper
+	lost bool
+}
+
+func (l *loseOneAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := l.next.RoundTrip(r)
+	if err == nil && !l.lost && strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".PutItem") {
+		l.lost = true
+		resp.Body.Close()
+		return nil, errors.New("connection reset after the write")
+	}
+	return resp, err
+}
+
+// A sync state write whose answer was lost is retried by the SDK; the
+// retry's condition fails on the write itself, which is a success, not a
+// conflict (a conflict would stop the sync).
+func TestPutSyncWithALostAnswer(t *testing.T) {
+	ctx := context.Background()
+	cfg := testenv.AWSConfig(t)
+	cfg.HTTPClient = &http.Client{Transport: &loseOneAnswer{next: http.DefaultTransport}}
+	plain, _ := newSyncs(t, false)
+	s := &dynamostore.Syncs{Client: awsclients.NewBatchDynamoDB(cfg), Table: plain.Table}
+	st := core.SyncState{Storage: 8, Job: "j", Status: core.SyncQueued}
+	if err := s.PutSync(ctx, st); err != nil {
+		t.Fatalf("a first write whose answer was lost: %v, want success", err)
+	}
+	got, _, _ := plain.GetSync(ctx, 8)
+	if err := s.PutSync(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	// Another writer's change is still a conflict.
+	if err := s.PutSync(ctx, got); !errors.Is(err, core.ErrConflict) {
+		t.Fatalf("a write over another one: %v, want ErrConflict", err)
 	}
 }
