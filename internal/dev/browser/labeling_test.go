@@ -3,11 +3,8 @@
 package browser
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -467,30 +464,7 @@ func post(c devls.Client, path string, body, out any) error {
 func get(c devls.Client, path string, out any) error { return call(c, http.MethodGet, path, nil, out) }
 
 func call(c devls.Client, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.URL+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", c.Authorization)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, raw)
-	}
-	if out != nil {
-		return json.Unmarshal(raw, out)
-	}
-	return nil
+	return c.Do(context.Background(), method, path, body, out)
 }
 
 // newBrowser starts Debian's headless Chromium with a fresh profile and

@@ -321,6 +321,13 @@ func (c Client) do(ctx context.Context, method, path string, body, out any) erro
 	return nil
 }
 
+// Do sends a JSON request (body marshalled when not nil) with the
+// client's Authorization and decodes a 2xx answer into out (when not nil);
+// another status is an error naming it and the answer.
+func (c Client) Do(ctx context.Context, method, path string, body, out any) error {
+	return c.do(ctx, method, path, body, out)
+}
+
 // CreateProject creates a project and returns its id.
 func (c Client) CreateProject(ctx context.Context, title string) (int64, error) {
 	var p struct {
