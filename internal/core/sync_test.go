@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lsdbx/databricks-storage/internal/dev/fakeclock"
 	"github.com/lsdbx/databricks-storage/internal/filecap"
 	"github.com/lsdbx/databricks-storage/internal/storage"
 )
@@ -402,23 +403,6 @@ func (q *fakeQueue) put(d delivery) {
 	q.msg = append(q.msg, d)
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type memRecords struct {
 	Records
 	mu   sync.Mutex
@@ -462,7 +446,7 @@ type syncEnv struct {
 	t       *testing.T
 	rng     *rand.Rand
 	f       *faults
-	clock   *fakeClock
+	clock   *fakeclock.Clock
 	records *memRecords
 	volume  *fakeVolume
 	project *fakeProject
@@ -486,7 +470,7 @@ func newSyncEnv(t *testing.T, seed uint64, rate float64, files []string, blob bo
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &syncEnv{t: t, rng: rng, f: f, clock: &fakeClock{t: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)}}
+	e := &syncEnv{t: t, rng: rng, f: f, clock: fakeclock.New(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))}
 	e.records = &memRecords{recs: map[int64]storage.Record{syncStorage: {
 		Storage: storage.Storage{ID: syncStorage, Type: storage.StorageType, Settings: storage.Settings{
 			Project: 3, Host: "dbc.example.com", Catalog: "c", Schema: "s", Volume: "v", UseBlobURLs: blob, RecursiveScan: true,
@@ -540,7 +524,7 @@ func (e *syncEnv) drain() {
 		d.receives++
 		err := e.worker.Handle(context.Background(), d.m, d.receives >= maxReceives)
 		if err != nil && d.receives < maxReceives {
-			e.clock.advance(90 * time.Second) // the visibility timeout
+			e.clock.Advance(90 * time.Second) // the visibility timeout
 			e.queue.put(d)
 		}
 	}
@@ -569,7 +553,7 @@ func (e *syncEnv) syncUntilSettled() storage.Storage {
 		if st.Status != string(SyncFailed) {
 			// Every message was handled or dropped: an active sync is
 			// stuck until it goes stale, as a crash would leave it.
-			e.clock.advance(DefaultSyncStaleAfter + time.Minute)
+			e.clock.Advance(DefaultSyncStaleAfter + time.Minute)
 		}
 	}
 	e.t.Fatal("no sync completed")
@@ -762,7 +746,7 @@ func TestSyncWorkerDiedIsSeenAsFailed(t *testing.T) {
 	e := newSyncEnv(t, 0, 0, volumeFiles(10), true)
 	e.start()
 	e.queue.msg = nil // the message is lost
-	e.clock.advance(DefaultSyncStaleAfter + time.Second)
+	e.clock.Advance(DefaultSyncStaleAfter + time.Second)
 	st := e.get()
 	if st.Status != "failed" || st.Traceback == nil || !strings.Contains(*st.Traceback, "no progress") {
 		t.Fatalf("a sync with no progress shows %q %v, want failed with a traceback", st.Status, st.Traceback)
@@ -793,7 +777,7 @@ func TestRedeliveredStepDoesNotMultiplySuccessors(t *testing.T) {
 		t.Fatalf("%d messages queued, want the one successor", n)
 	}
 	e.queue.msg = nil // the successor is lost
-	e.clock.advance(time.Minute)
+	e.clock.Advance(time.Minute)
 	if err := e.worker.Handle(context.Background(), d.m, false); err != nil {
 		t.Fatal(err)
 	}

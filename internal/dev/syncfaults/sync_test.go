@@ -27,6 +27,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/config"
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/databricks"
+	"github.com/lsdbx/databricks-storage/internal/dev/fakeclock"
 	"github.com/lsdbx/databricks-storage/internal/dev/fakeworkspace"
 	"github.com/lsdbx/databricks-storage/internal/dev/faultinject"
 	devls "github.com/lsdbx/databricks-storage/internal/dev/labelstudio"
@@ -160,7 +161,7 @@ func TestSyncFaultRun(t *testing.T) {
 type faultEnv struct {
 	t       *testing.T
 	run     *run
-	clock   *clock
+	clock   *fakeclock.Clock
 	ls      *devls.Server
 	project int64
 	storage int64
@@ -181,7 +182,7 @@ type faultEnv struct {
 func newFaultEnv(t *testing.T, ls *devls.Server, seed int64) *faultEnv {
 	t.Helper()
 	ctx := context.Background()
-	e := &faultEnv{t: t, run: newRun(seed), clock: &clock{t: time.Now()}, ls: ls, logs: &bytes.Buffer{}}
+	e := &faultEnv{t: t, run: newRun(seed), clock: fakeclock.New(time.Now()), ls: ls, logs: &bytes.Buffer{}}
 	logger := logging.New(&lockedWriter{w: e.logs}, "INFO")
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -304,7 +305,7 @@ func (e *faultEnv) syncUntilCompleted() int {
 			e.t.Logf("sync %d failed: %s", syncs, deref(st.Traceback))
 		default:
 			e.t.Logf("sync %d is %s with no message left: waiting until it is taken for failed", syncs, st.Status)
-			e.clock.advance(core.DefaultSyncStaleAfter + time.Minute)
+			e.clock.Advance(core.DefaultSyncStaleAfter + time.Minute)
 		}
 	}
 	e.t.Fatal("no sync completed in 40 attempts")
@@ -368,7 +369,7 @@ func (e *faultEnv) drain() {
 		}
 		if again {
 			if failed {
-				e.clock.advance(visibility)
+				e.clock.Advance(visibility)
 			}
 			_, err = e.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(e.queue.URL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
 		} else {
@@ -476,26 +477,6 @@ func (e *faultEnv) lsCall(authorization, method, path string, body, out any) {
 	if err := json.Unmarshal(raw, out); err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
 	}
-}
-
-// clock is the worker's and the API's time: it moves when the test says
-// (a message's visibility timeout, a sync going stale), so that leases and
-// staleness do not depend on how fast the parts answer.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 type lockedWriter struct {
