@@ -212,4 +212,3 @@ func TestUpdateKeepsTheWebhookSecret(t *testing.T) {
 		t.Errorf("the new version keeps %v, want the new token and the webhook secret", keysOf(values))
 	}
 }
-
