@@ -45,8 +45,9 @@ type ExportHooks struct {
 	Webhooks Webhooks
 	Store    WebhookStore
 	// URL is where Label Studio sends the webhook deliveries of export
-	// storage id.
-	URL func(id int64) string
+	// storage id (ctx is the create's: the public URL may be the
+	// request's).
+	URL func(ctx context.Context, id int64) string
 	// Locks forgets a deleted storage's annotation records; nil in the
 	// create function.
 	Locks  ExportLocks
@@ -76,7 +77,7 @@ func (h *ExportHooks) Created(ctx context.Context, rec storage.Record, values ma
 	}
 	id, err := h.Webhooks.RegisterWebhook(ctx, Webhook{
 		Project: rec.Project,
-		URL:     h.URL(rec.ID),
+		URL:     h.URL(ctx, rec.ID),
 		Headers: map[string]string{WebhookHeader: secret},
 		Actions: ExportActions,
 	})

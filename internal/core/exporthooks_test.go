@@ -73,7 +73,7 @@ func (w *fakeWebhooks) DeleteWebhook(_ context.Context, s int64) error {
 }
 
 func hooksFor(w *fakeWebhooks) *core.ExportHooks {
-	return &core.ExportHooks{Webhooks: w, Store: w, URL: func(id int64) string {
+	return &core.ExportHooks{Webhooks: w, Store: w, URL: func(_ context.Context, id int64) string {
 		return "https://lsdbx.example.com/api/storages/export/databricks/" + strconv.FormatInt(id, 10) + "/webhook"
 	}}
 }

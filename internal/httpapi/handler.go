@@ -425,6 +425,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 	}
 	switch out.operation {
 	case "create":
+		if kind == storage.KindExport {
+			r = withRequestBase(r)
+		}
 		h.create(w, r, side, caller, body, out)
 	case "update":
 		changes, err := side.decoder.DecodeUpdate(body)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,6 +114,30 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request, id int64, out 
 	}
 	out.status = http.StatusOK
 	writeJSON(w, http.StatusOK, []byte("{}"))
+}
+
+// requestBase is the context key of the public base URL a request came
+// to.
+type requestBase struct{}
+
+// RequestBase is the scheme and host the request in ctx came to (set for
+// the export storages' creates), empty when unknown: where Label Studio
+// can reach the service when no public base URL is configured (in Lambda,
+// the HTTP API's own domain, which the front door forwards to as Host).
+func RequestBase(ctx context.Context) string {
+	s, _ := ctx.Value(requestBase{}).(string)
+	return s
+}
+
+func withRequestBase(r *http.Request) *http.Request {
+	if r.Host == "" {
+		return r
+	}
+	scheme := "https"
+	if r.TLS == nil && !strings.Contains(r.Host, ".") {
+		scheme = "http" // a local server (localhost:port)
+	}
+	return r.WithContext(context.WithValue(r.Context(), requestBase{}, scheme+"://"+r.Host))
 }
 
 // readLimited reads at most limit bytes of the body (one more to tell a
