@@ -25,7 +25,7 @@ export AWS_LAMBDA_RIE := $(RIE)
 .PHONY: help venv labelstudio tools chromium build run invoke sam-local sam-local-packages test unit contract lint cfn-lint fuzz fuzz-short load clean \
 	build-CreateStorageFunction build-ManageStorageFunction build-SweepFunction
 .PHONY: help venv tools chromium build run invoke sam-local sam-local-packages test unit contract lint cfn-lint fuzz fuzz-short load clean \
-	build-CreateStorageFunction build-ManageStorageFunction build-SweepFunction build-FilesFunction build-SyncWorkerFunction
+	build-CreateStorageFunction build-ManageStorageFunction build-SweepFunction build-FilesFunction build-SyncWorkerFunction build-ExportWriterFunction
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -98,6 +98,9 @@ build-FilesFunction:
 
 build-SyncWorkerFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sync-worker
+
+build-ExportWriterFunction:
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/export-writer
 
 # The local commands are built, then run (not `go run`, which exits 1 when
 # Ctrl+C reaches it, whatever the program does): Ctrl+C ends `make run`

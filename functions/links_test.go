@@ -32,6 +32,10 @@ var shipped = map[string][]string{
 	"sync-worker": {"internal/apierror", "internal/auth", "internal/awsclients", "internal/boot", "internal/config", "internal/core", "internal/databricks",
 		"internal/dynamostore", "internal/eventsource", "internal/filecap", "internal/hostguard", "internal/labelstudio", "internal/logging",
 		"internal/metrics", "internal/secretstore", "internal/storage", "internal/syncapp", "internal/syncmsg", "internal/syncqueue"},
+	// The export writer links no HTTP API, token or storage-API code.
+	"export-writer": {"internal/apierror", "internal/auth", "internal/awsclients", "internal/boot", "internal/config", "internal/core", "internal/databricks",
+		"internal/dynamostore", "internal/eventsource", "internal/exportapp", "internal/filecap", "internal/hostguard", "internal/labelstudio", "internal/logging",
+		"internal/metrics", "internal/secretstore", "internal/storage", "internal/syncmsg", "internal/syncqueue"},
 	// The sweep links no HTTP, token or event-source code.
 	"sweep": {"internal/awsclients", "internal/boot", "internal/config", "internal/core", "internal/dynamostore", "internal/filecap", "internal/hostguard",
 		"internal/logging", "internal/metrics", "internal/secretstore", "internal/storage", "internal/sweep"},

@@ -14,5 +14,5 @@ import (
 var version = "dev"
 
 func main() {
-	app.RunLambda(version, app.Options{Role: app.RoleManage, Sync: syncqueue.Parts})
+	app.RunLambda(version, app.Options{Role: app.RoleManage, Sync: syncqueue.Parts, Export: syncqueue.ExportParts})
 }

@@ -5,6 +5,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/eventsource"
 	"github.com/lsdbx/databricks-storage/internal/httpapi"
+	"github.com/lsdbx/databricks-storage/internal/labelstudio"
 	"github.com/lsdbx/databricks-storage/internal/metrics"
 	"github.com/lsdbx/databricks-storage/internal/secretstore"
 	"github.com/lsdbx/databricks-storage/internal/storage"
@@ -64,6 +66,12 @@ type Options struct {
 	// the functions that start syncs, so that the create function links
 	// neither an SQS client nor DynamoDB's batch operations. Nil: no sync.
 	Sync func(cfg aws.Config, table, queueURL string) (core.SyncStore, core.SyncQueue)
+	// Export builds the export storages' syncs and annotation records
+	// (one *dynamostore.Syncs, Export set) and the export queue
+	// (syncqueue.ExportParts): given by the function that takes webhook
+	// deliveries and starts export syncs (the manage function). Nil: no
+	// webhook intake and no export sync.
+	Export func(cfg aws.Config, table, queueURL string) (*dynamostore.Syncs, core.ExportQueue)
 }
 
 // Role is what a function may do. Each function builds only the part of
@@ -125,9 +133,19 @@ func NewWithAWS(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, opts 
 	// Label Studio mode: its tokens and projects decide, for the HTTP API
 	// and, through the core, for the trusted AWS sources.
 	var projects core.ProjectAccess
+	// Export storages' webhooks: registered on their projects where the
+	// service knows Label Studio.
+	var webhooks core.Webhooks
 	if cfg.LabelStudio.Enabled() {
 		ls := newLabelStudio(cfg, sm)
 		handler.Auth, projects = ls, ls
+		webhooks = labelstudio.Webhooks{Client: ls.Client}
+	}
+	// The public base URL when configured, else the one the create came
+	// to (the HTTP API's own domain behind the front door, whose domain
+	// the functions cannot be given: the front door depends on them).
+	webhookURL := func(ctx context.Context, id int64) string {
+		return httpapi.ExportWebhookURL(cmp.Or(cfg.FilesBaseURL, httpapi.RequestBase(ctx)), id)
 	}
 	dispatcher := &eventsource.Dispatcher{
 		HTTP: handler, Decoder: decoder, Failures: store, Version: opts.Version, Logger: logger,
@@ -160,6 +178,9 @@ func NewWithAWS(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, opts 
 			KeyTTL:   cfg.IdempotencyTTL,
 			Logger:   logger,
 		}
+		if webhooks != nil {
+			exportCreator.Hooks = &core.ExportHooks{Webhooks: webhooks, Store: exportStore, URL: webhookURL, Logger: logger}
+		}
 		handler.ExportCreator = exportCreator
 	}
 	if opts.Role != RoleCreate {
@@ -178,15 +199,32 @@ func NewWithAWS(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, opts 
 			manager.SyncStaleAfter = cfg.SyncStaleAfter
 		}
 		handler.Manager, dispatcher.Manager = manager, manager
-		// No Files (nothing is imported) and no Syncs: until the export
-		// sync exists, …/export/databricks/{id}/sync answers Label
-		// Studio's 400 (core.ErrSyncUnavailable).
+		// No Files: nothing is imported. Without an export queue (or
+		// Label Studio), …/export/databricks/{id}/sync answers Label
+		// Studio's 400 (core.ErrSyncUnavailable) and no webhook delivery
+		// is taken.
+		exportVault := &secretstore.Vault{Client: sm, RecoveryDays: cfg.SecretRecoveryDays}
 		exportManager = &core.Manager{
 			Checker:  metrics.Checker{Inner: checker},
 			Records:  exportStore,
 			Projects: projects,
-			Vault:    &secretstore.Vault{Client: sm, RecoveryDays: cfg.SecretRecoveryDays},
+			Vault:    exportVault,
 			Logger:   logger,
+		}
+		var hooks *core.ExportHooks
+		if webhooks != nil {
+			hooks = &core.ExportHooks{Webhooks: webhooks, Store: exportStore, URL: webhookURL, Logger: logger}
+			exportManager.Hooks = hooks
+		}
+		if cfg.ExportQueueURL != "" && opts.Export != nil {
+			syncs, queue := opts.Export(clients.AWS, cfg.TableName, cfg.ExportQueueURL)
+			exporter := &core.Exporter{Records: exportStore, Secrets: exportVault, Locks: syncs, Queue: queue, Syncs: syncs, Logger: logger}
+			exportManager.Syncs, exportManager.SyncStaleAfter = syncs, cfg.SyncStaleAfter
+			if hooks != nil {
+				hooks.Locks = syncs
+				exportManager.Exporter = exporter
+			}
+			handler.Webhooks = exporter
 		}
 		handler.ExportManager = exportManager
 	}

@@ -94,9 +94,15 @@ type Config struct {
 	// manage function sends a sync's first step there, the sync worker
 	// the next ones. Empty: the function does not sync.
 	SyncQueueURL string
+	// ExportQueueURL is the queue of the export storages' writes and
+	// export syncs' steps (EXPORT_QUEUE_URL): the manage function sends
+	// webhook deliveries and a sync's first step there, the export writer
+	// the next steps. Empty: the function does not export.
+	ExportQueueURL string
 	// FilesBaseURL is the public base URL of the file route, the front
 	// door's scheme and host (FILES_BASE_URL): synced tasks carry file
-	// links under it.
+	// links under it, and export storages' webhooks are registered under
+	// it.
 	FilesBaseURL string
 	// SyncStaleAfter is how long a sync may make no progress before it is
 	// taken for dead (SYNC_STALE_MINUTES, default core.DefaultSyncStaleAfter).
@@ -119,6 +125,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		MetricsNamespace:   cmp.Or(strings.TrimSpace(getenv("METRICS_NAMESPACE")), metrics.DefaultNamespace),
 		SweepGrace:         DefaultSweepGrace,
 		SyncQueueURL:       strings.TrimSpace(getenv("SYNC_QUEUE_URL")),
+		ExportQueueURL:     strings.TrimSpace(getenv("EXPORT_QUEUE_URL")),
 		FilesBaseURL:       strings.TrimSuffix(strings.TrimSpace(getenv("FILES_BASE_URL")), "/"),
 		SyncStaleAfter:     core.DefaultSyncStaleAfter,
 	}

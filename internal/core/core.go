@@ -34,6 +34,9 @@ type Creator struct {
 	Projects ProjectAccess
 	// Keys keeps idempotency keys; needed only for creates with a key.
 	Keys IdempotencyStore
+	// Hooks runs a kind of storage's own steps of a create (an export
+	// storage's webhook); nil for none.
+	Hooks StorageHooks
 	// KeyTTL is how long an idempotency key is remembered
 	// (DefaultIdempotencyTTL when zero).
 	KeyTTL time.Duration
@@ -59,6 +62,12 @@ type Manager struct {
 	// syncs; nil where the function does not sync.
 	Syncs     SyncStore
 	SyncQueue SyncQueue
+	// Exporter starts the syncs of export storages (Sync then exports
+	// instead of importing); nil for import storages.
+	Exporter *Exporter
+	// Hooks runs a kind of storage's own steps of a delete (an export
+	// storage's webhook); nil for none.
+	Hooks StorageHooks
 	// SyncStaleAfter is DefaultSyncStaleAfter when zero.
 	SyncStaleAfter time.Duration
 	// Now returns the current time; time.Now when nil.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -123,9 +124,10 @@ func (s *Creator) Create(ctx context.Context, caller Caller, req storage.Request
 			CreatedAt: now.Truncate(time.Microsecond),
 			Settings:  req.Settings,
 		}
-		err := s.writeRecord(ctx, storage.Record{Storage: created, SecretARN: secret.arn, SecretVersionID: secret.versionID}, guard)
+		record := storage.Record{Storage: created, SecretARN: secret.arn, SecretVersionID: secret.versionID}
+		err := s.writeRecord(ctx, record, guard)
 		if err == nil {
-			return Created{Storage: created}, nil
+			return s.created(ctx, record, secret.values, guard)
 		}
 		if errors.Is(err, ErrKeyTaken) {
 			// A concurrent request with the same key won the race: answer as its replay.
@@ -148,6 +150,23 @@ func (s *Creator) Create(ctx context.Context, caller Caller, req storage.Request
 			return Created{}, fmt.Errorf("%w: %w", ErrPersistence, secret.err)
 		}
 	}
+}
+
+// created runs the hooks of a storage whose record is written; their
+// failure undoes the create as a failed record write does. A replay never
+// comes here: a retried create registers nothing twice.
+func (s *Creator) created(ctx context.Context, record storage.Record, values map[string]string, guard *IdempotencyRecord) (Created, error) {
+	if s.Hooks != nil {
+		if err := s.Hooks.Created(ctx, record, values); err != nil {
+			key := ""
+			if guard != nil {
+				key = guard.Key
+			}
+			s.rollback(ctx, record.ID, record.SecretARN, key)
+			return Created{}, err
+		}
+	}
+	return Created{Storage: record.Storage}, nil
 }
 
 // checkOutcome is the connection check running beside a create's AWS work,
@@ -205,6 +224,7 @@ type idResult struct {
 // madeSecret is the secret of a create and the id it is named after.
 type madeSecret struct {
 	id        int64
+	values    map[string]string
 	arn       string
 	versionID string
 	err       error
@@ -221,10 +241,17 @@ func (s *Creator) makeSecret(ctx context.Context, req storage.Request, id int64)
 		return madeSecret{err: err}
 	}
 	values[filecap.SecretValue] = key
+	if s.Hooks != nil {
+		extra, err := s.Hooks.SecretValues()
+		if err != nil {
+			return madeSecret{err: err}
+		}
+		maps.Copy(values, extra)
+	}
 	for attempt := 1; ; attempt++ {
 		arn, versionID, err := s.Secrets.CreateSecret(ctx, NewSecret{StorageID: id, Project: req.Project, Values: values})
 		if err == nil {
-			return madeSecret{id: id, arn: arn, versionID: versionID}
+			return madeSecret{id: id, values: values, arn: arn, versionID: versionID}
 		}
 		if !errors.Is(err, ErrIDTaken) || attempt == maxIDAttempts {
 			return madeSecret{err: fmt.Errorf("create secret: %w", err)}

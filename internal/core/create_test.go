@@ -818,7 +818,12 @@ func (m *memKeys) PutStorageWithKey(ctx context.Context, r storage.Record, key c
 	return m.repo.PutStorage(ctx, r)
 }
 
-func (m *memKeys) DeleteStorageWithKey(context.Context, int64, string, string) error { return nil }
+func (m *memKeys) DeleteStorageWithKey(ctx context.Context, id int64, arn, key string) error {
+	m.mu.Lock()
+	delete(m.keys, key)
+	m.mu.Unlock()
+	return m.repo.DeleteStorage(ctx, id, arn)
+}
 
 // Keys are scoped by organization and user: equal keys of callers that
 // differ in either never meet; equal keys of one caller replay.

@@ -136,10 +136,12 @@ type merged struct {
 	record    storage.Record
 	stored    storage.Secrets
 	versionID string
-	// fileKey is the stored file key (filecap.SecretValue), kept by a new
-	// version of the secret so that file links survive an update.
-	fileKey string
-	req     storage.Request
+	// kept are the stored values that are not credentials (the file key,
+	// filecap.SecretValue; an export's webhook secret), kept by a new
+	// version of the secret so that file links and webhook deliveries
+	// survive an update.
+	kept map[string]string
+	req  storage.Request
 }
 
 // merge loads a storage and the credentials its record names and applies
@@ -165,7 +167,18 @@ func (s *Manager) merge(ctx context.Context, caller Caller, id int64, changes st
 		return merged{}, err
 	}
 	req.Secrets = req.Secrets.For(req.AuthType)
-	return merged{record: rec, stored: stored, versionID: versionID, fileKey: values[filecap.SecretValue], req: req}, nil
+	return merged{record: rec, stored: stored, versionID: versionID, kept: keptValues(values), req: req}, nil
+}
+
+// keptValues are the values of a stored secret an update keeps.
+func keptValues(values map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, name := range []string{filecap.SecretValue, WebhookSecretValue} {
+		if v := values[name]; v != "" {
+			out[name] = v
+		}
+	}
+	return out
 }
 
 // ValidateExisting applies the update over a stored storage (with its
@@ -216,9 +229,7 @@ func (s *Manager) updateOnce(ctx context.Context, caller Caller, id int64, chang
 	newValues := m.req.Secrets.Values()
 	written := false
 	if !maps.Equal(newValues, m.stored.Values()) {
-		if m.fileKey != "" {
-			newValues[filecap.SecretValue] = m.fileKey
-		}
+		maps.Copy(newValues, m.kept)
 		// A version nobody names yet: if the record write below fails, it
 		// stays an orphan that nothing reads, and nothing needs undoing.
 		if rec.SecretVersionID, err = s.Vault.PutSecretVersion(ctx, rec.SecretARN, newValues); err != nil {
@@ -263,8 +274,14 @@ func (s *Manager) Delete(ctx context.Context, caller Caller, id int64) error {
 	if s.Vault == nil {
 		return fmt.Errorf("%w: this function may not delete secrets", ErrPersistence)
 	}
-	if _, err := s.load(ctx, caller, id); err != nil {
+	loaded, err := s.load(ctx, caller, id)
+	if err != nil {
 		return err
+	}
+	if s.Hooks != nil {
+		if err := s.Hooks.Deleting(ctx, loaded); err != nil {
+			return err
+		}
 	}
 	rec, err := s.Records.RemoveStorage(ctx, id)
 	if errors.Is(err, storage.ErrRecordNotFound) {
@@ -276,6 +293,9 @@ func (s *Manager) Delete(ctx context.Context, caller Caller, id int64) error {
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	s.forgetSync(cctx, id)
+	if s.Hooks != nil {
+		s.Hooks.Deleted(cctx, rec)
+	}
 	if err := s.Vault.ScheduleSecretDeletion(cctx, rec.SecretARN); err != nil {
 		// The record is gone, so the secret is an orphan: the sweep will
 		// remove it, without a recovery window.

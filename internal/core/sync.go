@@ -36,6 +36,9 @@ var ErrSyncUnavailable = errors.New("this deployment does not sync")
 // and the storage returned as it is, as Label Studio does; one that made
 // no progress for SyncStaleAfter is taken for dead and replaced.
 func (s *Manager) Sync(ctx context.Context, caller Caller, id int64) (storage.Storage, error) {
+	if s.Exporter != nil {
+		return s.exportSync(ctx, caller, id)
+	}
 	if s.Syncs == nil || s.SyncQueue == nil {
 		return storage.Storage{}, fmt.Errorf("storage %d: %w", id, ErrSyncUnavailable)
 	}
@@ -68,6 +71,25 @@ func (s *Manager) Sync(ctx context.Context, caller Caller, id int64) (storage.St
 		ApplySync(&out, st, s.now(), s.staleAfter())
 		return out, nil
 	}
+}
+
+// exportSync starts an export storage's sync (Exporter.StartExportSync)
+// once the caller may manage it and its connection works.
+func (s *Manager) exportSync(ctx context.Context, caller Caller, id int64) (storage.Storage, error) {
+	rec, values, err := s.readSecret(ctx, caller, id)
+	if err != nil {
+		return storage.Storage{}, err
+	}
+	if err := s.check(ctx, requestOf(rec, values)); err != nil {
+		return storage.Storage{}, err
+	}
+	st, err := s.Exporter.StartExportSync(ctx, rec.ID)
+	if err != nil {
+		return storage.Storage{}, err
+	}
+	out := rec.Storage
+	ApplySync(&out, st, s.now(), s.staleAfter())
+	return out, nil
 }
 
 // startSync queues a new sync unless one is active, and returns the state

@@ -41,6 +41,9 @@
 //	LINK#<id>#<sha256 hex of key> a file imported by a sync: "link_storage" N,
 //	                              "key" (the path under the volume), "tasks" (a
 //	                              list of task ids, one per row of the file).
+//	WEBHOOK#<id>                  the Label Studio webhook of export storage <id>:
+//	                              "webhook" N, its id there (its secret is in
+//	                              the storage's secret, never here).
 //
 // "expires_at" (epoch seconds) is the table's time-to-live attribute
 // (TTLAttribute); code checks expiry itself, because DynamoDB deletes late.

@@ -264,6 +264,10 @@ func (d *Dispatcher) serveHTTP(ctx context.Context, method, path, query string, 
 		ProtoMajor: 1,
 		ProtoMinor: 1,
 		Header:     header,
+		// The API's own domain (behind the front door too, which
+		// forwards every header but Host): an export storage's webhook
+		// goes there when no public base URL is configured.
+		Host:       header.Get("Host"),
 		Body:       io.NopCloser(reader),
 		RequestURI: path,
 	}).WithContext(ctx)

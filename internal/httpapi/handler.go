@@ -47,6 +47,12 @@ type Manager interface {
 	Sync(ctx context.Context, caller core.Caller, id int64) (storage.Storage, error)
 }
 
+// WebhookAcceptor takes an export storage's webhook deliveries (a
+// core.Exporter).
+type WebhookAcceptor interface {
+	AcceptWebhook(ctx context.Context, id int64, secret string, ev core.AnnotationEvent) (int, error)
+}
+
 // Header names of the idempotency protocol (as Stripe and the IETF draft
 // name them).
 const (
@@ -84,6 +90,10 @@ type Handler struct {
 	ExportCreator Creator
 	ExportManager Manager
 	ExportDecoder storage.Decoder
+	// Webhooks takes the export storages' webhook deliveries
+	// (…/export/databricks/{id}/webhook, authenticated by the storage's
+	// webhook secret, not a token); nil refuses them as a nil Manager does.
+	Webhooks WebhookAcceptor
 	// Version is reported in every error body.
 	Version string
 	// MetricsNamespace is the CloudWatch namespace of the metrics each
@@ -105,6 +115,7 @@ const (
 	routeOpenAPI
 	routeFileKey
 	routeSync
+	routeWebhook
 )
 
 // methods are the methods each route answers, in its Allow header's order.
@@ -118,6 +129,7 @@ var methods = map[route][]string{
 	routeOpenAPI:    {http.MethodGet, http.MethodHead},
 	routeFileKey:    {http.MethodPost},
 	routeSync:       {http.MethodPost},
+	routeWebhook:    {http.MethodPost},
 }
 
 // OpenAPIPath serves the API's OpenAPI document (package openapi), without
@@ -131,6 +143,13 @@ var exportPaths = map[route]string{
 	routeValidate:   ExportBasePath + "/validate",
 	routeItem:       ExportBasePath + "/{id}",
 	routeSync:       ExportBasePath + "/{id}/sync",
+	routeWebhook:    ExportBasePath + "/{id}/webhook",
+}
+
+// ExportWebhookURL is where Label Studio sends the webhook deliveries of
+// export storage id, under the service's public base URL.
+func ExportWebhookURL(base string, id int64) string {
+	return strings.TrimSuffix(base, "/") + ExportBasePath + "/" + strconv.FormatInt(id, 10) + "/webhook"
 }
 
 // paths are the routes' paths as the OpenAPI document writes them.
@@ -156,7 +175,9 @@ type Route struct {
 func Routes() []Route {
 	out := make([]Route, 0, len(methods)+len(exportPaths))
 	for rt, ms := range methods {
-		out = append(out, Route{Path: paths[rt], Methods: slices.Clone(ms)})
+		if path, ok := paths[rt]; ok {
+			out = append(out, Route{Path: path, Methods: slices.Clone(ms)})
+		}
 		if path, ok := exportPaths[rt]; ok {
 			out = append(out, Route{Path: path, Methods: slices.Clone(ms)})
 		}
@@ -192,6 +213,9 @@ func match(path string) (route, int64, storage.Kind) {
 		return routeNone, 0, storage.KindImport
 	}
 	rt, id := matchRest(rest)
+	if _, served := paths[rt]; !served {
+		return routeNone, 0, storage.KindImport
+	}
 	return rt, id, storage.KindImport
 }
 
@@ -210,6 +234,8 @@ func matchRest(rest string) (route, int64) {
 		rest, rt = r, routeFileKey
 	} else if r, ok := strings.CutSuffix(rest, "/sync"); ok {
 		rest, rt = r, routeSync
+	} else if r, ok := strings.CutSuffix(rest, "/webhook"); ok {
+		rest, rt = r, routeWebhook
 	}
 	id, err := strconv.ParseInt(strings.TrimPrefix(rest, "/"), 10, 64)
 	if !strings.HasPrefix(rest, "/") || err != nil || id < 1 || strings.ContainsAny(rest[1:], "+-") {
@@ -244,6 +270,8 @@ func operation(rt route, method string) string {
 		return "rotate_file_key"
 	case rt == routeSync:
 		return "sync"
+	case rt == routeWebhook:
+		return "webhook"
 	}
 	return "none"
 }
@@ -311,6 +339,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 	out.storageID = id
 	if rt == routeOpenAPI {
 		h.document(w, r, out)
+		return
+	}
+	if rt == routeWebhook {
+		// Label Studio sends no token: the storage's secret header is
+		// the delivery's credential.
+		h.webhook(w, r, id, out)
 		return
 	}
 	if h.Auth == nil {
@@ -391,6 +425,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, out *outcome) {
 	}
 	switch out.operation {
 	case "create":
+		if kind == storage.KindExport {
+			r = withRequestBase(r)
+		}
 		h.create(w, r, side, caller, body, out)
 	case "update":
 		changes, err := side.decoder.DecodeUpdate(body)

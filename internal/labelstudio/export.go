@@ -232,9 +232,24 @@ func (c *Client) listAnnotated(ctx context.Context, project int64, q taskQuery) 
 	return *answer.Tasks, nil
 }
 
+// Webhooks is the client's side for export storages' webhooks
+// (core.Webhooks), a type of its own so that the create function, which
+// registers them, links none of Tasks.
+type Webhooks struct{ *Client }
+
+// RegisterWebhook implements core.Webhooks (Webhooks.RegisterWebhook).
+func (c Tasks) RegisterWebhook(ctx context.Context, w core.Webhook) (int64, error) {
+	return Webhooks(c).RegisterWebhook(ctx, w)
+}
+
+// RemoveWebhook implements core.Webhooks (Webhooks.RemoveWebhook).
+func (c Tasks) RemoveWebhook(ctx context.Context, id int64) error {
+	return Webhooks(c).RemoveWebhook(ctx, id)
+}
+
 // RegisterWebhook implements core.Webhooks: POST /api/webhooks/ of a
 // project webhook sending its payload for w.Actions only, active.
-func (c Tasks) RegisterWebhook(ctx context.Context, w core.Webhook) (int64, error) {
+func (c Webhooks) RegisterWebhook(ctx context.Context, w core.Webhook) (int64, error) {
 	headers := w.Headers
 	if headers == nil {
 		headers = map[string]string{}
@@ -265,7 +280,7 @@ func (c Tasks) RegisterWebhook(ctx context.Context, w core.Webhook) (int64, erro
 
 // RemoveWebhook implements core.Webhooks: DELETE /api/webhooks/<id>/; a
 // webhook that is gone (404) counts as removed.
-func (c Tasks) RemoveWebhook(ctx context.Context, id int64) error {
+func (c Webhooks) RemoveWebhook(ctx context.Context, id int64) error {
 	call := taskCall{method: http.MethodDelete, path: "/api/webhooks/" + strconv.FormatInt(id, 10) + "/",
 		ok: http.StatusNoContent, missing: core.ErrNotFound}
 	err := c.serviceCall(ctx, call, nil)

@@ -69,3 +69,10 @@ func (q *Queue) SendExport(ctx context.Context, m core.ExportMessage) error {
 func Parts(cfg aws.Config, table, url string) (core.SyncStore, core.SyncQueue) {
 	return &dynamostore.Syncs{Client: awsclients.NewBatchDynamoDB(cfg), Table: table}, New(cfg, url)
 }
+
+// ExportParts builds what taking webhook deliveries and starting export
+// syncs needs, as app.Options.Export takes it: the export storages' syncs
+// and annotation records in table and the export queue at url.
+func ExportParts(cfg aws.Config, table, url string) (*dynamostore.Syncs, core.ExportQueue) {
+	return &dynamostore.Syncs{Client: awsclients.NewBatchDynamoDB(cfg), Table: table, Export: true}, New(cfg, url)
+}

@@ -234,7 +234,7 @@ func (e *Env) Export() {
 // AppOptions are the app.Options of a service built in this process: the
 // fake workspace's certificate trusted besides the system's roots.
 func (e *Env) AppOptions() app.Options {
-	return app.Options{RootCAs: e.roots, Sync: syncqueue.Parts}
+	return app.Options{RootCAs: e.roots, Sync: syncqueue.Parts, Export: syncqueue.ExportParts}
 }
 
 // WorkspaceURL is the fake workspace's base URL, https://127.0.0.1:<port>;

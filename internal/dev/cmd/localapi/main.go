@@ -27,6 +27,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/dev/localapi"
 	"github.com/lsdbx/databricks-storage/internal/dev/localenv"
 	"github.com/lsdbx/databricks-storage/internal/dev/sqspoller"
+	"github.com/lsdbx/databricks-storage/internal/exportapp"
 	"github.com/lsdbx/databricks-storage/internal/filesapp"
 	"github.com/lsdbx/databricks-storage/internal/logging"
 	"github.com/lsdbx/databricks-storage/internal/syncapp"
@@ -83,7 +84,7 @@ func run() error {
 	// Label Studio mode syncs: a local sync queue, and the front door's
 	// address in the synced tasks' file links (unless FILES_BASE_URL names
 	// another address in front of it, as a test's recording proxy does).
-	var syncQueue *sqspoller.Queue
+	var syncQueue, exportQueue *sqspoller.Queue
 	if ls.url != nil {
 		visibility := syncVisibility
 		if v := os.Getenv("LOCAL_SYNC_VISIBILITY_SECONDS"); v != "" {
@@ -97,6 +98,11 @@ func run() error {
 			return err
 		}
 		os.Setenv("SYNC_QUEUE_URL", syncQueue.URL)
+		// Export storages' writes: the queue the export writer polls.
+		if exportQueue, err = sqspoller.Create(ctx, env.AWS, "export-writes", visibility, core.SyncMaxReceives); err != nil {
+			return err
+		}
+		os.Setenv("EXPORT_QUEUE_URL", exportQueue.URL)
 		if os.Getenv("FILES_BASE_URL") == "" {
 			os.Setenv("FILES_BASE_URL", "http://"+addr)
 		}
@@ -125,6 +131,14 @@ func run() error {
 		}
 		// Lambda's event source mapping: BatchSize 1, a few at once.
 		go syncQueue.Poll(ctx, syncPollers, worker.HandleSQS, logger)
+	}
+	if exportQueue != nil {
+		writer, err := exportapp.New(service.AWS, cfg, logger, opts.RootCAs)
+		if err != nil {
+			return err
+		}
+		// As the template's MaximumConcurrency bounds the export writer.
+		go exportQueue.Poll(ctx, exportPollers, writer.HandleSQS, logger)
 	}
 	// The file route, as the files function serves it behind the front door.
 	files := filesapp.NewFiles(service.AWS, cfg, logger, filesapp.FilesOptions{RootCAs: opts.RootCAs, Version: opts.Version})
@@ -173,6 +187,9 @@ const syncVisibility = 2 * time.Second
 // syncPollers is how many sync messages are run at once, as the template's
 // MaximumConcurrency bounds the sync worker.
 const syncPollers = 4
+
+// exportPollers is how many export messages are run at once.
+const exportPollers = 8
 
 // listen listens on 127.0.0.1:port; PORT=0 takes a free port. Without a
 // PORT it tries 8080 and, when another process has it (a shared machine),
