@@ -8,11 +8,12 @@ package main
 import (
 	"github.com/lsdbx/databricks-storage/internal/app"
 	"github.com/lsdbx/databricks-storage/internal/syncqueue"
+	"github.com/lsdbx/databricks-storage/openapi"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	app.RunLambda(version, app.Options{Role: app.RoleManage, Sync: syncqueue.Parts, Export: syncqueue.ExportParts})
+	app.RunLambda(version, app.Options{Role: app.RoleManage, OpenAPI: openapi.Document, Sync: syncqueue.Parts, Export: syncqueue.ExportParts})
 }

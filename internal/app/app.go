@@ -62,16 +62,22 @@ type Options struct {
 	Role Role
 	// Version is reported in error bodies.
 	Version string
+	// OpenAPI is the document the HTTP API serves (openapi.Document):
+	// given by the manage function, so that the create function does not
+	// carry it.
+	OpenAPI []byte
 	// Sync builds the syncs' store and queue (syncqueue.Parts): given by
 	// the functions that start syncs, so that the create function links
 	// neither an SQS client nor DynamoDB's batch operations. Nil: no sync.
 	Sync func(cfg aws.Config, table, queueURL string) (core.SyncStore, core.SyncQueue)
 	// Export builds the export storages' syncs and annotation records
-	// (one *dynamostore.Syncs, Export set) and the export queue
+	// (one dynamostore.Syncs, Export set) and the export queue
 	// (syncqueue.ExportParts): given by the function that takes webhook
 	// deliveries and starts export syncs (the manage function). Nil: no
 	// webhook intake and no export sync.
-	Export func(cfg aws.Config, table, queueURL string) (*dynamostore.Syncs, core.ExportQueue)
+	// (Interfaces, not the store's type: converted there, the store's
+	// methods are linked only into the functions that give it.)
+	Export func(cfg aws.Config, table, queueURL string) (core.ExportState, core.ExportQueue)
 }
 
 // Role is what a function may do. Each function builds only the part of
@@ -127,6 +133,7 @@ func NewWithAWS(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, opts 
 		Decoder:          decoder,
 		ExportDecoder:    storage.Decoder{Hosts: cfg.Hosts, Kind: storage.KindExport},
 		Version:          opts.Version,
+		OpenAPI:          opts.OpenAPI,
 		MetricsNamespace: cfg.MetricsNamespace,
 		Logger:           logger,
 	}

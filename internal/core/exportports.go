@@ -126,3 +126,10 @@ type AnnotationEvent struct {
 	Annotations []int64
 	Deleted     bool
 }
+
+// ExportState keeps export storages' syncs and what they wrote of each
+// annotation (one store: dynamostore.Syncs with Export set).
+type ExportState interface {
+	SyncStore
+	ExportLocks
+}

@@ -94,6 +94,11 @@ type Handler struct {
 	// (…/export/databricks/{id}/webhook, authenticated by the storage's
 	// webhook secret, not a token); nil refuses them as a nil Manager does.
 	Webhooks WebhookAcceptor
+	// OpenAPI is the OpenAPI document the handler serves (openapi.Document,
+	// given by the manage function, which the template routes it to); nil
+	// refuses the route as another function's (421), and leaves the
+	// document out of the create function.
+	OpenAPI []byte
 	// Version is reported in every error body.
 	Version string
 	// MetricsNamespace is the CloudWatch namespace of the metrics each
@@ -482,11 +487,15 @@ func (h *Handler) document(w http.ResponseWriter, r *http.Request, out *outcome)
 		h.fail(w, out, http.StatusMethodNotAllowed, fmt.Sprintf("Method %q not allowed.", r.Method), nil)
 		return
 	}
+	if len(h.OpenAPI) == 0 {
+		h.failFor(w, out, &core.WrongFunctionError{Operation: "openapi"})
+		return
+	}
 	out.status = http.StatusOK
 	w.Header().Set("Content-Type", openapi.ContentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(openapi.Document)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(h.OpenAPI)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(openapi.Document)
+	_, _ = w.Write(h.OpenAPI)
 }
 
 // headResponse answers a HEAD request as Django does: the status and

@@ -22,6 +22,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/httpapi"
 	"github.com/lsdbx/databricks-storage/internal/logging"
 	"github.com/lsdbx/databricks-storage/internal/storage"
+	"github.com/lsdbx/databricks-storage/openapi"
 )
 
 const (
@@ -125,6 +126,7 @@ func newHarness() *harness {
 			Creator: wf,
 			Manager: wf,
 			Decoder: storage.Decoder{},
+			OpenAPI: openapi.Document,
 			Version: testVersion,
 			Logger:  logging.New(logs, "DEBUG"),
 		},

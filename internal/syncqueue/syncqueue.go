@@ -73,6 +73,6 @@ func Parts(cfg aws.Config, table, url string) (core.SyncStore, core.SyncQueue) {
 // ExportParts builds what taking webhook deliveries and starting export
 // syncs needs, as app.Options.Export takes it: the export storages' syncs
 // and annotation records in table and the export queue at url.
-func ExportParts(cfg aws.Config, table, url string) (*dynamostore.Syncs, core.ExportQueue) {
+func ExportParts(cfg aws.Config, table, url string) (core.ExportState, core.ExportQueue) {
 	return &dynamostore.Syncs{Client: awsclients.NewBatchDynamoDB(cfg), Table: table, Export: true}, New(cfg, url)
 }

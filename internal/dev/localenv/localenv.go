@@ -34,6 +34,7 @@ import (
 	"github.com/lsdbx/databricks-storage/internal/dynamostore/tokenstore"
 	"github.com/lsdbx/databricks-storage/internal/hostguard"
 	"github.com/lsdbx/databricks-storage/internal/syncqueue"
+	"github.com/lsdbx/databricks-storage/openapi"
 )
 
 // DefaultTable is the table when Options.Table is empty.
@@ -234,7 +235,7 @@ func (e *Env) Export() {
 // AppOptions are the app.Options of a service built in this process: the
 // fake workspace's certificate trusted besides the system's roots.
 func (e *Env) AppOptions() app.Options {
-	return app.Options{RootCAs: e.roots, Sync: syncqueue.Parts, Export: syncqueue.ExportParts}
+	return app.Options{RootCAs: e.roots, OpenAPI: openapi.Document, Sync: syncqueue.Parts, Export: syncqueue.ExportParts}
 }
 
 // WorkspaceURL is the fake workspace's base URL, https://127.0.0.1:<port>;
