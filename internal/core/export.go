@@ -165,6 +165,10 @@ func (x *Exporter) bringUpToDate(ctx context.Context, rec storage.Record, values
 	if !v.Removed && !v.Written.IsZero() && !got.UpdatedAt.After(v.Written) {
 		return wroteNothing, nil // the volume holds this version or a newer one
 	}
+	// From here the file may exist, whatever the answer: a write whose
+	// answer is lost must not leave the record saying it was removed, or
+	// a later deletion would leave the file behind.
+	v.Removed = false
 	if err := x.Volume.WriteFile(ctx, conn, path, got.Body); err != nil {
 		return wroteNothing, err
 	}
