@@ -116,6 +116,7 @@ func run(o options) error {
 		{"6. Label Studio mode: verifying a caller", measureLabelStudio},
 		{"7. File route: time to first byte and throughput", measureFileRoute},
 		{"8. Sync: files per second beside Label Studio's own S3 sync and the bulk-import floor", measureSync},
+		{"9. Export: annotations per second from Label Studio's save to the file in the volume", measureExport},
 	} {
 		if o.only != "" && !slices.Contains(strings.Split(o.only, ","), s.title[:1]) {
 			continue
