@@ -143,7 +143,7 @@ func detailOf(kind core.Kind, err error) (detail string, fields map[string][]str
 	case core.KindWebhookRefused:
 		return "This webhook delivery is not valid: it does not carry the export storage's secret.", nil
 	case core.KindSyncUnavailable:
-		return "This storage is not synchronizable here: this deployment has no Label Studio to import into (LABEL_STUDIO_URL) or no sync queue (SYNC_QUEUE_URL).", nil
+		return "This storage is not synchronizable here: this deployment has no Label Studio to import into or export from (LABEL_STUDIO_URL), or no sync or export queue (SYNC_QUEUE_URL, EXPORT_QUEUE_URL).", nil
 	case core.KindTimeout:
 		return "The request took too long and was abandoned; nothing was stored. Retry later.", nil
 	default:

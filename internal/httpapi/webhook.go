@@ -84,7 +84,15 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request, id int64, out 
 		return
 	}
 	if h.Webhooks == nil {
-		h.failFor(w, out, &core.WrongFunctionError{Operation: out.operation})
+		if h.ExportManager == nil {
+			// The create function: the template routes deliveries to the
+			// manage function.
+			h.failFor(w, out, &core.WrongFunctionError{Operation: out.operation})
+			return
+		}
+		// A deployment without Label Studio or an export queue takes no
+		// deliveries, now or later: Label Studio's 400, not a 5xx.
+		h.failFor(w, out, fmt.Errorf("export storage %d: webhook: %w", id, core.ErrSyncUnavailable))
 		return
 	}
 	secret := r.Header.Get(core.WebhookHeader)

@@ -101,3 +101,28 @@ func TestWebhookDeliveries(t *testing.T) {
 		})
 	}
 }
+
+// Without an intake: the create function refuses a delivery as another
+// function's (421), a manage function without an export queue as Label
+// Studio refuses a storage that cannot sync (400); neither a 5xx.
+func TestWebhookWithoutIntake(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		h      *httpapi.Handler
+		status int
+	}{
+		{"create function", &httpapi.Handler{}, http.StatusMisdirectedRequest},
+		{"no export queue", &httpapi.Handler{ExportManager: &side{}}, http.StatusBadRequest},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.h.Logger = slog.New(slog.DiscardHandler)
+			req := httptest.NewRequest(http.MethodPost, "/api/storages/export/databricks/7/webhook", strings.NewReader(`{}`))
+			req.Header.Set(core.WebhookHeader, "s3cret")
+			rec := httptest.NewRecorder()
+			c.h.ServeHTTP(rec, req)
+			if rec.Code != c.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, c.status, rec.Body)
+			}
+		})
+	}
+}
