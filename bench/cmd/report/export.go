@@ -49,7 +49,9 @@ func measureExport(l *lab) (*section, error) {
 	defer ws.Close()
 	svc, err := localservice.Launch(l.ctx, localservice.Options{
 		LabelStudioURL: ls.URL, LabelStudioToken: ls.Token, Workspace: ws, Table: "bench-export", SecretPrefix: "bench-export/",
-		Env: []string{"AWS_LAMBDA_LOG_LEVEL=INFO", "AWS_ENDPOINT_URL=" + l.env.Endpoint},
+		// The sync section's visibility timeout: the local queues are made
+		// once per moto, with these attributes.
+		Env: []string{"AWS_LAMBDA_LOG_LEVEL=INFO", "AWS_ENDPOINT_URL=" + l.env.Endpoint, "LOCAL_SYNC_VISIBILITY_SECONDS=200"},
 	})
 	if err != nil {
 		return s, err
