@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/lsdbx/databricks-storage/internal/core"
 	"github.com/lsdbx/databricks-storage/internal/syncmsg"
@@ -60,6 +61,19 @@ func NewExportHandler(w ExportWorker, maxReceives int, logger *slog.Logger) *Que
 			slog.Bool("deleted", m.Deleted), slog.String("job", m.Job), slog.Int64("step", m.Step)}
 		return attrs, w.Handle(ctx, m, final)
 	}}
+}
+
+// RunQueueFunction is a queue-fed function's main once its handler is
+// built: it serves the queue's batches, or, when the handler could not be
+// built (what, its error), fails every invocation the same way until the
+// configuration is fixed, the messages waiting in the queue.
+func RunQueueFunction(logger *slog.Logger, what string, h *QueueHandler, err error) {
+	if err != nil {
+		logger.Error(what+" cannot start", slog.String("error", err.Error()))
+		lambda.Start(func(context.Context) error { return err })
+		return
+	}
+	lambda.Start(h.HandleSQS)
 }
 
 // HandleSQS handles one batch, in order.

@@ -6,12 +6,10 @@
 package exportapp
 
 import (
-	"context"
 	"crypto/x509"
 	"errors"
 	"log/slog"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/lsdbx/databricks-storage/internal/awsclients"
@@ -64,12 +62,5 @@ func New(awsCfg aws.Config, cfg config.Config, logger *slog.Logger, rootCAs *x50
 func Run() {
 	logger, cfg, awsCfg := boot.Function()
 	h, err := New(awsCfg, cfg, logger, nil)
-	if err != nil {
-		logger.Error("the export writer cannot start", slog.String("error", err.Error()))
-		// Every invocation fails the same way until the configuration is
-		// fixed; the messages wait in the queue.
-		lambda.Start(func(context.Context) error { return err })
-		return
-	}
-	lambda.Start(h.HandleSQS)
+	eventsource.RunQueueFunction(logger, "the export writer", h, err)
 }
